@@ -1,0 +1,63 @@
+"""The API process: FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from servanda import __version__
+from servanda.platform.config import Settings
+from servanda.platform.db import Database, privileged_role_reasons
+from servanda.platform.health import router as health_router
+from servanda.platform.http import RequestContextMiddleware
+from servanda.platform.logs import get_logger
+from servanda.platform.problems import install_problem_handlers
+
+log = get_logger("servanda.app")
+API_PREFIX = "/api/v1"
+
+
+class UnsafeDatabaseRole(RuntimeError):
+    pass
+
+
+def create_app(settings: Settings, database_url: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(database_url, pool_size=settings.database_pool_size, application_name="servanda-api")
+        app.state.db = db
+        app.state.settings = settings
+        app.state.schema_at_head = False
+        app.state.active_tenants_at = float("-inf")
+        try:
+            reasons = await privileged_role_reasons(db)
+        except Exception as exc:
+            # The database may come later; readiness reports it meanwhile.
+            log.warning("database not reachable at start-up", action="app.start", error=type(exc).__name__)
+        else:
+            if reasons:
+                await db.dispose()
+                raise UnsafeDatabaseRole(
+                    f"refusing to serve: database role '{db.role}' {', '.join(reasons)} "
+                    "(row-level security would not apply); connect as the application role"
+                )
+        log.info("api started", action="app.start", version=__version__)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="Servanda Office API",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router)
+    return app

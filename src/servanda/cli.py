@@ -1,0 +1,245 @@
+"""The ``servanda`` command line: run the product, migrate, operate tenants.
+
+Exit codes: 0 success, 1 the operation failed (problem printed), 2 bad
+configuration or usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.engine import make_url
+
+from servanda.platform.config import CONFIG_EXIT_CODE, ConfigError, Settings, load_settings
+from servanda.platform.db import Database
+from servanda.platform.embedded_pg import APP_ROLE, DatabaseUrls, EmbeddedPostgres, sqlalchemy_url
+from servanda.platform.problems import Problem
+
+T = TypeVar("T")
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Servanda Office")
+db_cli = typer.Typer(no_args_is_help=True, help="Database checks.")
+tenant_cli = typer.Typer(no_args_is_help=True, help="Tenants (platform operator).")
+user_cli = typer.Typer(no_args_is_help=True, help="Users (bootstrap).")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(tenant_cli, name="tenant")
+cli.add_typer(user_cli, name="user")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default $SERVANDA_DATA_DIR or ./.servanda)."),
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    try:
+        return load_settings(**({"servanda_data_dir": data_dir} if data_dir else {}))
+    except ConfigError as error:
+        raise _fail(str(error), CONFIG_EXIT_CODE) from None
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[DatabaseUrls]:
+    """The configured database, or the embedded one (started or joined) for this data directory."""
+    if settings.database_url is not None:
+        admin = settings.database_admin_url
+        yield DatabaseUrls(
+            app=sqlalchemy_url(settings.database_url.get_secret_value()),
+            admin=sqlalchemy_url(admin.get_secret_value()) if admin else None,
+        )
+        return
+    embedded = EmbeddedPostgres(settings.pg_data_dir)
+    try:
+        urls = embedded.start()
+    except Exception as error:
+        raise _fail(f"embedded PostgreSQL failed to start in {settings.pg_data_dir}: {error}") from None
+    try:
+        yield urls
+    finally:
+        embedded.stop()
+
+
+def _app_role(urls: DatabaseUrls) -> str:
+    return make_url(urls.app).username or APP_ROLE
+
+
+def _admin_url(urls: DatabaseUrls) -> str:
+    if urls.admin is None:
+        raise _fail(
+            "configuration error: DATABASE_ADMIN_URL: required for this command (the schema owner role)",
+            CONFIG_EXIT_CODE,
+        )
+    return urls.admin
+
+
+def _run(db_url: str, action: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        db = Database(db_url, pool_size=2, application_name="servanda-cli")
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except Problem as problem:
+        raise _fail(f"error [{problem.code}]: {problem.detail or problem.title}") from None
+
+
+def _migrate(urls: DatabaseUrls) -> None:
+    from servanda.platform import migrate
+
+    problems = migrate.upgrade(_admin_url(urls), _app_role(urls))
+    if problems:
+        raise _fail("RLS coverage gate failed:\n" + "\n".join(f"  - {p}" for p in problems))
+    typer.echo(f"database at migration head {migrate.head_revision()}; RLS coverage gate passed")
+
+
+def _serve(settings: Settings, urls: DatabaseUrls, host: str, port: int) -> None:
+    import uvicorn
+
+    from servanda.app import create_app
+    from servanda.platform.logs import configure_logging
+
+    configure_logging("api", settings.log_level)
+    app = create_app(settings, urls.app)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+
+
+@cli.command()
+def up(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default $SERVANDA_PORT or 3000).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    data_dir: DataDir = None,
+) -> None:
+    """Run everything on embedded defaults: database, migrations, API."""
+    settings = _settings(data_dir)
+    port = port or settings.servanda_port
+    with _database(settings) as urls:
+        _migrate(urls)
+        typer.echo(f"Servanda Office: http://{host}:{port}  (data: {settings.servanda_data_dir.resolve()})")
+        _serve(settings, urls, host, port)
+
+
+@cli.command()
+def api(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default $SERVANDA_PORT or 3000).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",  # noqa: S104 - container default
+    data_dir: DataDir = None,
+) -> None:
+    """Run the API process only (migrations are a separate step)."""
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        _serve(settings, urls, host, port or settings.servanda_port)
+
+
+@cli.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Upgrade the schema to the head (as the owner role), then run the RLS coverage gate."""
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        _migrate(urls)
+
+
+@db_cli.command("check-rls")
+def check_rls(data_dir: DataDir = None) -> None:
+    """Fail when a tenant table lacks FORCE RLS or a policy, or the app role can bypass RLS."""
+    from servanda.platform import migrate as migrations
+
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        problems = migrations.run_check(urls.admin or urls.app, _app_role(urls))
+    if problems:
+        raise _fail("RLS coverage gate failed:\n" + "\n".join(f"  - {p}" for p in problems))
+    typer.echo(f"RLS coverage gate passed (application role {_app_role(urls)})")
+
+
+def _platform(data_dir: Path | None, action: Callable[..., Awaitable[T]]) -> T:
+    from servanda.identity.service import PlatformService
+
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        return _run(_admin_url(urls), lambda db: action(PlatformService(db)))
+
+
+def _print_tenants(tenants: list[object]) -> None:
+    for t in tenants:
+        typer.echo(
+            f"{t.slug:<24} {t.type:<10} {t.status:<10} {t.default_jurisdiction}  {t.name}  ({t.id})"  # type: ignore[attr-defined]
+        )
+
+
+@tenant_cli.command("create")
+def tenant_create(
+    slug: Annotated[str, typer.Option(help="Unique short name, ^[a-z0-9-]{3,63}$.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    type: Annotated[str, typer.Option("--type", help="vendor | lawfirm | individual")],
+    jurisdiction: Annotated[str, typer.Option(help="Default jurisdiction (ISO country).")] = "DE",
+    data_dir: DataDir = None,
+) -> None:
+    """Create a tenant."""
+    tenant = _platform(
+        data_dir, lambda s: s.create_tenant(slug=slug, name=name, type=type, jurisdiction=jurisdiction)
+    )
+    typer.echo(f"created tenant {tenant.slug} ({tenant.id})")
+
+
+@tenant_cli.command("list")
+def tenant_list(data_dir: DataDir = None) -> None:
+    """List all tenants."""
+    _print_tenants(_platform(data_dir, lambda s: s.list_tenants()))
+
+
+@tenant_cli.command("suspend")
+def tenant_suspend(slug: str, data_dir: DataDir = None) -> None:
+    """Suspend a tenant: its users get 403 on every call."""
+    tenant = _platform(data_dir, lambda s: s.set_status(slug, "suspended"))
+    typer.echo(f"tenant {tenant.slug} is {tenant.status}")
+
+
+@tenant_cli.command("activate")
+def tenant_activate(slug: str, data_dir: DataDir = None) -> None:
+    """Re-activate a suspended tenant."""
+    tenant = _platform(data_dir, lambda s: s.set_status(slug, "active"))
+    typer.echo(f"tenant {tenant.slug} is {tenant.status}")
+
+
+@user_cli.command("create")
+def user_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    email: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="admin | editor | user")],
+    password: Annotated[str, typer.Option(help="Initial password (password policy applies).")],
+    display_name: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an active local user in a tenant."""
+    from servanda.identity.service import bootstrap_user
+
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        user = _run(
+            urls.app,
+            lambda db: bootstrap_user(
+                db, tenant_slug=tenant, email=email, role=role, password=password, display_name=display_name
+            ),
+        )
+    typer.echo(f"created user {user.email} ({user.role}) in {tenant} ({user.id})")
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

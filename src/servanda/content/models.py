@@ -1,0 +1,126 @@
+"""Content context: clauses and templates with immutable versions.
+
+``publisher_is_vendor`` is maintained by a database trigger from the owning
+tenant's (immutable) type; the publisher-content RLS policy uses it to let
+every tenant read published vendor content without reading the tenants table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from servanda.platform.orm import Base, created_at, jsonb_list, jsonb_object, text_array, updated_at, uuid_pk
+
+VERSION_STATUSES = ("draft", "review", "approved", "published", "deprecated")
+
+
+class Clause(Base):
+    __tablename__ = "clauses"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        Index("ix_clauses_public", "id", postgresql_where=text("publisher_is_vendor AND has_public_version")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    tags: Mapped[list[str]] = text_array()
+    jurisdiction: Mapped[str | None] = mapped_column(String(2))
+    legal_area: Mapped[str | None] = mapped_column(String(100))
+    current_published_version_id: Mapped[uuid.UUID | None]
+    has_public_version: Mapped[bool] = mapped_column(server_default=text("false"))
+    publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class ClauseVersion(Base):
+    __tablename__ = "clause_versions"
+    __table_args__ = (
+        UniqueConstraint("clause_id", "version_number"),
+        ForeignKeyConstraint(["tenant_id", "clause_id"], ["clauses.tenant_id", "clauses.id"]),
+        Index("ix_clause_versions_tenant_id_clause_id", "tenant_id", "clause_id"),
+        CheckConstraint(f"status IN {VERSION_STATUSES}", name="status"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    clause_id: Mapped[uuid.UUID]
+    version_number: Mapped[int]
+    content: Mapped[str] = mapped_column(Text, server_default="")
+    parameters: Mapped[dict[str, Any]] = jsonb_object()
+    rules: Mapped[list[Any]] = jsonb_list()
+    status: Mapped[str] = mapped_column(String(20), server_default="draft")
+    change_note: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[date | None]
+    valid_until: Mapped[date | None]
+    author_id: Mapped[uuid.UUID | None]
+    reviewer_id: Mapped[uuid.UUID | None]
+    published_at: Mapped[datetime | None]
+    publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class Template(Base):
+    __tablename__ = "templates"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        Index(
+            "ix_templates_public", "id", postgresql_where=text("publisher_is_vendor AND has_public_version")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    category: Mapped[str | None] = mapped_column(String(100))
+    jurisdiction: Mapped[str | None] = mapped_column(String(2))
+    legal_area: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[list[str]] = text_array()
+    current_published_version_id: Mapped[uuid.UUID | None]
+    has_public_version: Mapped[bool] = mapped_column(server_default=text("false"))
+    publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class TemplateVersion(Base):
+    __tablename__ = "template_versions"
+    __table_args__ = (
+        UniqueConstraint("template_id", "version_number"),
+        ForeignKeyConstraint(["tenant_id", "template_id"], ["templates.tenant_id", "templates.id"]),
+        Index("ix_template_versions_tenant_id_template_id", "tenant_id", "template_id"),
+        CheckConstraint(f"status IN {VERSION_STATUSES}", name="status"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    template_id: Mapped[uuid.UUID]
+    version_number: Mapped[int]
+    structure: Mapped[dict[str, Any]] = jsonb_object()
+    interview: Mapped[list[Any]] = jsonb_list()
+    default_style_template_id: Mapped[uuid.UUID | None]
+    status: Mapped[str] = mapped_column(String(20), server_default="draft")
+    change_note: Mapped[str | None] = mapped_column(Text)
+    author_id: Mapped[uuid.UUID | None]
+    reviewer_id: Mapped[uuid.UUID | None]
+    published_at: Mapped[datetime | None]
+    publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()

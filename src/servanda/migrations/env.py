@@ -1,0 +1,10 @@
+"""Alembic environment: always run on a connection handed in by servanda.platform.migrate."""
+
+from alembic import context
+
+from servanda.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,132 @@
+"""Runtime configuration from environment variables (blueprint names).
+
+Every value is validated at start-up; a bad value stops the process with one
+line naming the variable (exit code 2). With ``SERVANDA_ENV=production`` none
+of the embedded defaults (bundled PostgreSQL, directory storage, built-in
+identity provider) is allowed.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONFIG_EXIT_CODE = 2
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    servanda_env: Literal["development", "test", "production"] = "development"
+    servanda_data_dir: Path = Path(".servanda")
+    servanda_port: int = Field(3000, ge=1, le=65535)
+
+    # Application role (not owner, not superuser, not BYPASSRLS). Absent: embedded PostgreSQL.
+    database_url: SecretStr | None = None
+    # Owner role used for migrations and platform (operator) commands.
+    database_admin_url: SecretStr | None = None
+    database_pool_size: int = Field(10, ge=1, le=200)
+
+    s3_endpoint: str | None = None
+    s3_bucket: str | None = None
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+
+    keycloak_url: str | None = None
+    keycloak_realm: str | None = None
+
+    export_job_timeout_ms: int = Field(120_000, ge=1_000, le=3_600_000)
+    export_concurrency: int = Field(3, ge=1, le=64)
+
+    tenant_isolation_mode: Literal["rls", "database"] = "rls"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url", "database_admin_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if not raw.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _production_has_no_embedded_defaults(self) -> Settings:
+        if self.servanda_env != "production":
+            return self
+        required = {
+            "DATABASE_URL": self.database_url,
+            "S3_ENDPOINT": self.s3_endpoint,
+            "S3_BUCKET": self.s3_bucket,
+            "S3_ACCESS_KEY": self.s3_access_key,
+            "S3_SECRET_KEY": self.s3_secret_key,
+            "KEYCLOAK_URL": self.keycloak_url,
+            "KEYCLOAK_REALM": self.keycloak_realm,
+        }
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise ValueError(
+                f"{', '.join(missing)}: required when SERVANDA_ENV=production "
+                "(embedded defaults are refused in production)"
+            )
+        return self
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.servanda_data_dir.resolve() / "pg"
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        loc = [str(p) for p in item["loc"]]
+        variable = loc[0].upper() if loc else ""
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{variable}: {message}" if variable else message)
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the environment; raise ConfigError with a one-line message."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(f"configuration error: {_describe(error)}") from None
+    if settings.tenant_isolation_mode == "database":
+        raise ConfigError(
+            "configuration error: TENANT_ISOLATION_MODE: 'database' (database per tenant) is not "
+            "available in this release; use 'rls'"
+        )
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        raise SystemExit(CONFIG_EXIT_CODE) from None

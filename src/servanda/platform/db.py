@@ -1,0 +1,116 @@
+"""Database access for the application role, with the tenant set per transaction.
+
+Every unit of work runs in one transaction that starts with
+``set_config('app.current_tenant_id', <tenant>, true)``: the setting is local
+to the transaction, so a pooled connection never carries a tenant over to the
+next request. No tenant set means the RLS policies return no rows.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
+
+from servanda.platform import metrics
+
+SET_TENANT = text("SELECT set_config('app.current_tenant_id', :tenant, true)")
+_STATEMENT_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+def _operation_and_table(statement: str) -> tuple[str, str]:
+    head = statement.lstrip().split(None, 1)
+    operation = head[0].lower() if head else "unknown"
+    found = _STATEMENT_TABLE.search(statement)
+    return operation, found.group(1).lower() if found else "none"
+
+
+def _instrument(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _start(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        conn.info.setdefault("query_start", []).append(time.perf_counter())
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _stop(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        started = conn.info["query_start"].pop()
+        operation, table = _operation_and_table(statement)
+        metrics.DB_QUERY_DURATION.labels(operation, table).observe(time.perf_counter() - started)
+
+
+class Database:
+    """The application role's connection pool."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, application_name: str = "servanda") -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self.engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=5,
+            # No pre-ping on the hot path: a connection broken by a database restart
+            # fails its request with 503, and SQLAlchemy then recycles the whole pool.
+            pool_pre_ping=False,
+            connect_args={"connect_timeout": 5, "application_name": application_name},
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        _instrument(self.engine)
+
+    @property
+    def role(self) -> str:
+        return str(make_url(self.url).username)
+
+    @asynccontextmanager
+    async def session(self, tenant_id: uuid.UUID | None) -> AsyncIterator[AsyncSession]:
+        """One transaction scoped to ``tenant_id`` (None: no tenant, no tenant rows)."""
+        async with self.sessionmaker() as session, session.begin():
+            if tenant_id is not None:
+                await session.execute(SET_TENANT, {"tenant": str(tenant_id)})
+            yield session
+
+    def pool_in_use(self) -> int:
+        pool = self.engine.pool
+        return pool.checkedout() if isinstance(pool, QueuePool) else 0
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def privileged_role_reasons(db: Database) -> list[str]:
+    """Why the connected role must not serve requests (empty when it is safe)."""
+    async with db.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    """
+                    SELECT r.rolsuper, r.rolbypassrls,
+                           EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                   WHERE n.nspname = 'public' AND c.relkind = 'r'
+                                   AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS owns_tables
+                    FROM pg_roles r WHERE r.rolname = current_user
+                    """
+                )
+            )
+        ).one()
+    reasons = []
+    if row.rolsuper:
+        reasons.append("is a superuser")
+    if row.rolbypassrls:
+        reasons.append("has BYPASSRLS")
+    if row.owns_tables:
+        reasons.append("owns the schema's tables")
+    return reasons

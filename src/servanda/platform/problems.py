@@ -1,0 +1,153 @@
+"""RFC 9457 problem responses with stable machine codes and no internals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from servanda.platform.logs import get_logger
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = get_logger("servanda.problems")
+
+_TITLES = {
+    400: "Ungültige Anfrage",
+    401: "Nicht angemeldet",
+    403: "Keine Berechtigung",
+    404: "Nicht gefunden",
+    405: "Methode nicht erlaubt",
+    409: "Konflikt",
+    413: "Anfrage zu groß",
+    415: "Nicht unterstützter Inhaltstyp",
+    422: "Ungültige Eingabe",
+    429: "Zu viele Anfragen",
+    500: "Interner Fehler",
+    503: "Dienst nicht verfügbar",
+}
+_DEFAULT_CODES = {
+    400: "request.bad",
+    401: "auth.unauthenticated",
+    403: "auth.forbidden",
+    404: "resource.not_found",
+    405: "request.method_not_allowed",
+    409: "resource.conflict",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+    422: "request.validation_failed",
+    429: "request.rate_limited",
+    500: "internal.error",
+    503: "service.unavailable",
+}
+
+
+class Problem(Exception):
+    """Raise anywhere in a request to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or code)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.title = title or _TITLES.get(status, "Fehler")
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def problem_body(problem: Problem, instance: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"urn:servanda:problem:{problem.code}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail or problem.title,
+        "code": problem.code,
+    }
+    if instance:
+        body["instance"] = instance
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    body.update(problem.extra)
+    return body
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> Response:
+    return Response(
+        orjson.dumps(problem_body(problem, instance)),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=problem.headers,
+    )
+
+
+def database_unavailable() -> Problem:
+    return Problem(
+        503,
+        "service.database_unavailable",
+        "Die Datenbank ist vorübergehend nicht erreichbar. Bitte versuchen Sie es gleich erneut.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(exc, request.url.path)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        detail = exc.detail if isinstance(exc.detail, str) and status < 500 else None
+        problem = Problem(
+            status, _DEFAULT_CODES.get(status, f"http.{status}"), detail, headers=dict(exc.headers or {})
+        )
+        return problem_response(problem, request.url.path)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
+        problem = Problem(422, "request.validation_failed", "Die Eingabe ist ungültig.", errors=errors)
+        return problem_response(problem, request.url.path)
+
+    async def on_database(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connection_error(exc):
+            raise exc  # not a connectivity problem: the request middleware answers 500
+        log.warning("database unavailable", action="db.unavailable", error=type(exc).__name__)
+        return problem_response(database_unavailable(), request.url.path)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(DBAPIError, on_database)
+    app.add_exception_handler(PoolTimeoutError, on_database)
+    app.add_exception_handler(psycopg.OperationalError, on_database)
+
+
+def internal_error() -> Problem:
+    return Problem(500, "internal.error", "Ein unerwarteter Fehler ist aufgetreten.")
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    return isinstance(exc.orig, psycopg.OperationalError)
