@@ -7,6 +7,7 @@ configuration or usage.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -114,6 +115,9 @@ def _serve(settings: Settings, urls: DatabaseUrls, host: str, port: int) -> None
 
     configure_logging("api", settings.log_level)
     app = create_app(settings, urls.app)
+    # uvicorn re-raises the signal that stopped it; turn SIGTERM into a normal exit so
+    # the caller's clean-up (stopping the embedded database) still runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
 
 

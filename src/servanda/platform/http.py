@@ -58,6 +58,10 @@ def _body_limit(scope: Scope) -> int:
     return UPLOAD_BODY_LIMIT if content_type.startswith("multipart/") else JSON_BODY_LIMIT
 
 
+def _too_large(limit: int) -> Problem:
+    return Problem(413, "request.too_large", f"Der Anfrageinhalt überschreitet {limit // (1024 * 1024)} MiB.")
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,6 +79,8 @@ class RequestContextMiddleware:
         path: str = scope["path"]
         csp = DOCS_CSP if path.startswith("/api/docs") else API_CSP
         status_holder = {"status": 500, "started": False}
+        limit = _body_limit(scope)
+        too_large = False
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -87,29 +93,35 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        limit = _body_limit(scope)
-        declared = _header(scope, b"content-length")
+        async def guarded_send(message: Message) -> None:
+            # The framework turns a failed body read into its own 400; answer 413 instead.
+            if too_large:
+                if message["type"] == "http.response.start":
+                    await self._send_problem(_too_large(limit), path, send_wrapper)
+                return
+            await send_wrapper(message)
+
         received = 0
 
         async def receive_wrapper() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    too_large = True
                     raise _BodyTooLarge
             return message
 
+        declared = _header(scope, b"content-length")
         try:
             if declared is not None and declared.isdigit() and int(declared) > limit:
+                too_large = True
                 raise _BodyTooLarge
-            await self.app(scope, receive_wrapper, send_wrapper)
+            await self.app(scope, receive_wrapper, guarded_send)
         except _BodyTooLarge:
             if not status_holder["started"]:
-                problem = Problem(
-                    413, "request.too_large", f"Der Anfrageinhalt überschreitet {limit // (1024 * 1024)} MiB."
-                )
-                await self._send_problem(problem, path, send_wrapper)
+                await self._send_problem(_too_large(limit), path, send_wrapper)
         except Exception as exc:
             log.error("unhandled error", action="http.error", exc_info=exc)
             if not status_holder["started"]:

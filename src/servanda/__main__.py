@@ -1,0 +1,3 @@
+from servanda.cli import main
+
+main()
