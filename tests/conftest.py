@@ -34,7 +34,11 @@ class DbUnderTest:
     owner: str  # SQLAlchemy URLs
     app: str
     server_superuser: str  # libpq URL of the server's maintenance database
+    role_password: str | None
     embedded: EmbeddedPostgres | None
+
+    def role_url(self, role: str, database: str) -> str:
+        return _role_url(self.server_superuser, role, database, self.role_password)
 
 
 def _role_url(superuser: str, role: str, database: str, password: str | None) -> str:
@@ -63,6 +67,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbUnderTest]:
         owner=_role_url(server_superuser, OWNER, TEST_DATABASE, password),
         app=_role_url(server_superuser, APP, TEST_DATABASE, password),
         server_superuser=server_superuser,
+        role_password=password,
         embedded=embedded,
     )
     problems = migrate.upgrade(db.owner, APP)
