@@ -24,6 +24,7 @@ from servanda.platform.embedded_pg import EmbeddedPostgres, libpq_url, provision
 TEST_DATABASE = "servanda_test"
 OWNER = "servanda_owner"
 APP = "servanda_app"
+MAINT = "servanda_maint"
 ROLE_PASSWORD = "servanda-test-only"  # only for TCP servers; the embedded socket trusts local users
 KEEP_TABLES = ("alembic_version",)
 
@@ -70,7 +71,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbUnderTest]:
         role_password=password,
         embedded=embedded,
     )
-    problems = migrate.upgrade(db.owner, APP)
+    problems = migrate.upgrade(db.owner, APP, maintenance_role=MAINT)
     assert problems == [], problems
     yield db
     if embedded is not None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import psycopg
+
+from servanda.identity import audit_chain
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,35 @@ def content(
     return clause_id, clause_version_id, template_id, template_version_id
 
 
+def audit_event(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    action: str,
+    *,
+    actor_id: uuid.UUID | None = None,
+    object_id: str | None = None,
+    created_at: datetime | None = None,
+) -> None:
+    """Append a correctly chained event (as the repository would)."""
+    last = conn.execute(
+        "SELECT seq, hash FROM audit_events WHERE tenant_id = %s ORDER BY seq DESC LIMIT 1", (tenant_id,)
+    ).fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, audit_chain.GENESIS)
+    created = created_at or datetime.now(UTC)
+    digest = audit_chain.link_hash(
+        prev,
+        audit_chain.canonical(
+            tenant_id=tenant_id, seq=seq, actor_id=actor_id, action=action, object_type="test",
+            object_id=object_id, details={}, ip_address=None, request_id=None, created_at=created,
+        ),
+    )  # fmt: skip
+    conn.execute(
+        "INSERT INTO audit_events (tenant_id, actor_id, action, object_type, object_id, created_at, seq, "
+        "prev_hash, hash) VALUES (%s, %s, %s, 'test', %s, %s, %s, %s, %s)",
+        (tenant_id, actor_id, action, object_id, created, seq, prev, digest),
+    )
+
+
 def tenant_rows(conn: psycopg.Connection, tenant_id: uuid.UUID, label: str) -> TenantRows:
     """One row in every tenant-owned table of ``tenant_id``."""
     user_id = _id(
@@ -94,10 +126,22 @@ def tenant_rows(conn: psycopg.Connection, tenant_id: uuid.UUID, label: str) -> T
         "INSERT INTO style_templates (tenant_id, name, type) VALUES (%s, %s, 'lawfirm') RETURNING id",
         (tenant_id, f"Stil {label}"),
     )
+    audit_event(conn, tenant_id, "contract.create", actor_id=user_id, object_id=str(contract_id))
+    session_id = _id(
+        conn,
+        "INSERT INTO auth_sessions (tenant_id, user_id, expires_at) VALUES (%s, %s, now() + interval '1 day') "
+        "RETURNING id",
+        (tenant_id, user_id),
+    )
     conn.execute(
-        "INSERT INTO audit_events (tenant_id, actor_id, action, object_type, object_id) "
-        "VALUES (%s, %s, 'contract.create', 'contract', %s)",
-        (tenant_id, user_id, str(contract_id)),
+        "INSERT INTO refresh_tokens (tenant_id, session_id, token_hash, expires_at) "
+        "VALUES (%s, %s, md5(random()::text) || md5(random()::text), now() + interval '1 day')",
+        (tenant_id, session_id),
+    )
+    conn.execute(
+        "INSERT INTO user_invites (tenant_id, user_id, token_hash, expires_at) "
+        "VALUES (%s, %s, md5(random()::text) || md5(random()::text), now() + interval '1 day')",
+        (tenant_id, user_id),
     )
     return TenantRows(
         tenant_id,

@@ -16,7 +16,8 @@ from servanda.platform.db import Database
 from tests.conftest import APP, OWNER, DbUnderTest
 from tests.factories import TenantRows, content, tenant_rows
 
-STRICT = ("users", "teams", "team_members", "contracts", "lawfirm_templates", "export_jobs", "audit_events")
+STRICT = ("users", "teams", "team_members", "contracts", "lawfirm_templates", "export_jobs", "audit_events",
+          "auth_sessions", "refresh_tokens", "user_invites")  # fmt: skip
 TENANT_OWNED = (*STRICT, "clauses", "clause_versions", "templates", "template_versions", "style_templates")
 Connect = Callable[..., psycopg.Connection]
 
@@ -269,10 +270,13 @@ class TestAuditImmutability:
         self, two_firms: tuple[TenantRows, TenantRows], su: psycopg.Connection, connect_as: Connect
     ) -> None:
         a, _ = two_firms
-        # The owner has no UPDATE/DELETE policy, so it reaches no row at all ...
+        # The owner has no UPDATE policy, so it reaches no row; its DELETE policy (the
+        # retention path) meets the trigger outside the retention function ...
         as_owner = connect_as(OWNER, tenant=a.tenant_id)
-        assert as_owner.execute("DELETE FROM audit_events WHERE tenant_id = %s", (a.tenant_id,)).rowcount == 0
-        # ... and a role that bypasses RLS meets the trigger.
+        assert as_owner.execute("UPDATE audit_events SET action = 'x'").rowcount == 0
+        with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+            as_owner.execute("DELETE FROM audit_events WHERE tenant_id = %s", (a.tenant_id,))
+        # ... and so does a role that bypasses RLS altogether.
         for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
             with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
                 su.execute(statement)
@@ -282,7 +286,10 @@ class TestAuditImmutability:
     ) -> None:
         a, _ = two_firms
         as_a = connect_as(APP, tenant=a.tenant_id)
-        as_a.execute("INSERT INTO audit_events (tenant_id, action) VALUES (%s, 'user.login')", (a.tenant_id,))
+        as_a.execute(
+            "INSERT INTO audit_events (tenant_id, action, seq, prev_hash, hash) VALUES (%s, 'user.login', 99, '', '')",
+            (a.tenant_id,),
+        )
         assert count(as_a, "SELECT count(*) FROM audit_events") == 2
 
 

@@ -19,7 +19,13 @@ from sqlalchemy.engine import make_url
 
 from servanda.platform.config import CONFIG_EXIT_CODE, ConfigError, Settings, load_settings
 from servanda.platform.db import Database
-from servanda.platform.embedded_pg import APP_ROLE, DatabaseUrls, EmbeddedPostgres, sqlalchemy_url
+from servanda.platform.embedded_pg import (
+    APP_ROLE,
+    MAINTENANCE_ROLE,
+    DatabaseUrls,
+    EmbeddedPostgres,
+    sqlalchemy_url,
+)
 from servanda.platform.problems import Problem
 
 T = TypeVar("T")
@@ -55,9 +61,11 @@ def _database(settings: Settings) -> Iterator[DatabaseUrls]:
     """The configured database, or the embedded one (started or joined) for this data directory."""
     if settings.database_url is not None:
         admin = settings.database_admin_url
+        maintenance = settings.database_maintenance_url
         yield DatabaseUrls(
             app=sqlalchemy_url(settings.database_url.get_secret_value()),
             admin=sqlalchemy_url(admin.get_secret_value()) if admin else None,
+            maintenance=sqlalchemy_url(maintenance.get_secret_value()) if maintenance else None,
         )
         return
     embedded = EmbeddedPostgres(settings.pg_data_dir)
@@ -101,7 +109,8 @@ def _run(db_url: str, action: Callable[[Database], Awaitable[T]]) -> T:
 def _migrate(urls: DatabaseUrls) -> None:
     from servanda.platform import migrate
 
-    problems = migrate.upgrade(_admin_url(urls), _app_role(urls))
+    maintenance_role = make_url(urls.maintenance).username if urls.maintenance else MAINTENANCE_ROLE
+    problems = migrate.upgrade(_admin_url(urls), _app_role(urls), maintenance_role=maintenance_role)
     if problems:
         raise _fail("RLS coverage gate failed:\n" + "\n".join(f"  - {p}" for p in problems))
     typer.echo(f"database at migration head {migrate.head_revision()}; RLS coverage gate passed")

@@ -3,17 +3,30 @@
 from servanda.content.models import Clause, ClauseVersion, Template, TemplateVersion
 from servanda.contracts.models import ContractInstance, LawFirmTemplate
 from servanda.export.models import ExportJob, StyleTemplate
-from servanda.identity.models import AuditEvent, Team, TeamMember, Tenant, User
+from servanda.identity.models import (
+    AuditEvent,
+    AuditPurge,
+    AuthSession,
+    RefreshToken,
+    Team,
+    TeamMember,
+    Tenant,
+    User,
+    UserInvite,
+)
 from servanda.platform.orm import Base
 
 __all__ = [
     "AuditEvent",
+    "AuditPurge",
+    "AuthSession",
     "Base",
     "Clause",
     "ClauseVersion",
     "ContractInstance",
     "ExportJob",
     "LawFirmTemplate",
+    "RefreshToken",
     "StyleTemplate",
     "Team",
     "TeamMember",
@@ -21,4 +34,5 @@ __all__ = [
     "TemplateVersion",
     "Tenant",
     "User",
+    "UserInvite",
 ]

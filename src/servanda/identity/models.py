@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
@@ -74,6 +75,11 @@ class User(Base):
     mfa_enabled: Mapped[bool] = mapped_column(server_default=text("false"))
     last_login_at: Mapped[datetime | None]
     external_subject: Mapped[str | None] = mapped_column(String(255))
+    failed_login_count: Mapped[int] = mapped_column(server_default=text("0"))
+    locked_until: Mapped[datetime | None]
+    mfa_secret: Mapped[str | None] = mapped_column(String(500))  # encrypted (Fernet) TOTP secret
+    platform_admin: Mapped[bool] = mapped_column(server_default=text("false"))
+    deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -105,11 +111,75 @@ class TeamMember(Base):
     created_at: Mapped[datetime] = created_at()
 
 
+class AuthSession(Base):
+    """A login; access tokens name it (``sid``), so logout ends them at once."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        Index("ix_auth_sessions_tenant_id_user_id", "tenant_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = created_at()
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    ip_address: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class RefreshToken(Base):
+    """Rotating refresh tokens, stored as SHA-256 hashes; reuse of a spent one ends the session."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "session_id"], ["auth_sessions.tenant_id", "auth_sessions.id"], ondelete="CASCADE"
+        ),
+        Index("ix_refresh_tokens_tenant_id_session_id", "tenant_id", "session_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    session_id: Mapped[uuid.UUID]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()
+
+
+class UserInvite(Base):
+    """One-time invitation token (hashed) for an invited user."""
+
+    __tablename__ = "user_invites"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        Index("ix_user_invites_tenant_id_user_id", "tenant_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[uuid.UUID]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = created_at()
+
+
 class AuditEvent(Base):
-    """Append-only: the application role may only INSERT and SELECT."""
+    """Append-only and hash-chained per tenant: ``hash = sha256(prev_hash + canonical form)``.
+
+    The application role may only INSERT and SELECT; only the retention
+    function deletes (a contiguous oldest prefix, recorded in audit_purges).
+    """
 
     __tablename__ = "audit_events"
     __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
         Index("ix_audit_events_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_audit_events_tenant_id_action_created_at", "tenant_id", "action", "created_at"),
         Index("ix_audit_events_tenant_id_object", "tenant_id", "object_type", "object_id"),
@@ -125,3 +195,22 @@ class AuditEvent(Base):
     ip_address: Mapped[str | None] = mapped_column(INET)
     request_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at()
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditPurge(Base):
+    """What the retention job removed: the anchor from which the chain continues."""
+
+    __tablename__ = "audit_purges"
+    __table_args__ = (Index("ix_audit_purges_tenant_id_last_seq", "tenant_id", "last_seq"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    cutoff: Mapped[datetime]
+    purged_count: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    purged_by: Mapped[str] = mapped_column(String(100))
+    purged_at: Mapped[datetime] = created_at()

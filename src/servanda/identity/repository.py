@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.identity import audit_chain
 from servanda.identity.models import AuditEvent, Tenant, User
 
 
@@ -65,6 +66,8 @@ class UserRepository:
 
 
 class AuditRepository:
+    """Appends hash-chained events; call inside the transaction of the change they describe."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -80,6 +83,46 @@ class AuditRepository:
         request_id: str | None = None,
         ip_address: str | None = None,
     ) -> None:
+        # Serialise appends per tenant so the chain stays linear across API processes.
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :t, 0))"),
+            {"t": str(tenant_id)},
+        )
+        row = (
+            await self.session.execute(
+                text(
+                    "SELECT clock_timestamp() AS now, "
+                    "(SELECT seq FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS seq, "
+                    "(SELECT hash FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS hash, "
+                    "(SELECT last_seq FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_seq, "
+                    "(SELECT last_hash FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_hash"
+                ),
+                {"t": tenant_id},
+            )
+        ).one()
+        if row.seq is not None:
+            seq, prev_hash = row.seq + 1, row.hash
+        elif row.a_seq is not None:  # everything before was purged by retention
+            seq, prev_hash = row.a_seq + 1, row.a_hash
+        else:
+            seq, prev_hash = 1, audit_chain.GENESIS
+        created = row.now
+        details = details or {}
+        digest = audit_chain.link_hash(
+            prev_hash,
+            audit_chain.canonical(
+                tenant_id=tenant_id,
+                seq=seq,
+                actor_id=actor_id,
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                details=details,
+                ip_address=ip_address,
+                request_id=request_id,
+                created_at=created,
+            ),
+        )
         self.session.add(
             AuditEvent(
                 tenant_id=tenant_id,
@@ -87,9 +130,13 @@ class AuditRepository:
                 action=action,
                 object_type=object_type,
                 object_id=object_id,
-                details=details or {},
+                details=details,
                 request_id=request_id,
                 ip_address=ip_address,
+                created_at=created,
+                seq=seq,
+                prev_hash=prev_hash,
+                hash=digest,
             )
         )
         await self.session.flush()

@@ -43,6 +43,21 @@ class Settings(BaseSettings):
 
     keycloak_url: str | None = None
     keycloak_realm: str | None = None
+    # Identity provider: "oidc" (Keycloak) or "local" (built-in). Default: oidc when
+    # KEYCLOAK_URL is set, else local. Production allows local only when chosen
+    # explicitly and given a signing key.
+    auth_provider: Literal["local", "oidc"] | None = None
+    oidc_audience: str = "servanda-api"
+    oidc_client_id: str = "servanda-web"
+    oidc_role_claim: str = "role"
+    servanda_jwt_private_key: SecretStr | None = None  # PEM (RSA); embedded: generated into the data dir
+    servanda_secret_key: SecretStr | None = (
+        None  # encrypts MFA secrets; embedded: generated into the data dir
+    )
+    access_token_ttl_s: int = Field(900, ge=60, le=3600)
+    refresh_token_ttl_s: int = Field(14 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+    # Operator role for `servanda audit purge` (retention); embedded: servanda_maint.
+    database_maintenance_url: SecretStr | None = None
 
     export_job_timeout_ms: int = Field(120_000, ge=1_000, le=3_600_000)
     export_concurrency: int = Field(3, ge=1, le=64)
@@ -55,7 +70,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("database_url", "database_admin_url")
+    @field_validator("database_url", "database_admin_url", "database_maintenance_url")
     @classmethod
     def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -69,15 +84,19 @@ class Settings(BaseSettings):
     def _production_has_no_embedded_defaults(self) -> Settings:
         if self.servanda_env != "production":
             return self
-        required = {
+        required: dict[str, object] = {
             "DATABASE_URL": self.database_url,
             "S3_ENDPOINT": self.s3_endpoint,
             "S3_BUCKET": self.s3_bucket,
             "S3_ACCESS_KEY": self.s3_access_key,
             "S3_SECRET_KEY": self.s3_secret_key,
-            "KEYCLOAK_URL": self.keycloak_url,
-            "KEYCLOAK_REALM": self.keycloak_realm,
         }
+        if self.auth_provider == "local":
+            required["SERVANDA_JWT_PRIVATE_KEY"] = self.servanda_jwt_private_key
+            required["SERVANDA_SECRET_KEY"] = self.servanda_secret_key
+        else:
+            required["KEYCLOAK_URL"] = self.keycloak_url
+            required["KEYCLOAK_REALM"] = self.keycloak_realm
         missing = [name for name, value in required.items() if not value]
         if missing:
             raise ValueError(
@@ -85,6 +104,18 @@ class Settings(BaseSettings):
                 "(embedded defaults are refused in production)"
             )
         return self
+
+    @property
+    def identity_provider(self) -> Literal["local", "oidc"]:
+        if self.auth_provider is not None:
+            return self.auth_provider
+        return "oidc" if self.keycloak_url else "local"
+
+    @property
+    def oidc_issuer(self) -> str | None:
+        if not self.keycloak_url or not self.keycloak_realm:
+            return None
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"
 
     @property
     def embedded_database(self) -> bool:
@@ -111,6 +142,10 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise ConfigError(f"configuration error: {_describe(error)}") from None
+    if settings.identity_provider == "oidc" and settings.oidc_issuer is None:
+        raise ConfigError(
+            "configuration error: KEYCLOAK_URL, KEYCLOAK_REALM: both required for AUTH_PROVIDER=oidc"
+        )
     if settings.tenant_isolation_mode == "database":
         raise ConfigError(
             "configuration error: TENANT_ISOLATION_MODE: 'database' (database per tenant) is not "

@@ -19,6 +19,7 @@ from psycopg import sql
 
 OWNER_ROLE = "servanda_owner"
 APP_ROLE = "servanda_app"
+MAINTENANCE_ROLE = "servanda_maint"
 DATABASE_NAME = "servanda"
 
 
@@ -28,6 +29,7 @@ class DatabaseUrls:
 
     app: str
     admin: str | None
+    maintenance: str | None = None
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -42,14 +44,24 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
-def provision(superuser_url: str, *, database: str, owner: str, app: str, password: str | None) -> None:
-    """Create the owner and application roles and the database, idempotently.
+def provision(
+    superuser_url: str,
+    *,
+    database: str,
+    owner: str,
+    app: str,
+    password: str | None,
+    maintenance: str | None = MAINTENANCE_ROLE,
+) -> None:
+    """Create the owner, application and maintenance roles and the database, idempotently.
 
-    The application role is deliberately powerless: no superuser, no
-    BYPASSRLS, no CREATEROLE/CREATEDB, and it owns nothing.
+    The application and maintenance roles are deliberately powerless: no
+    superuser, no BYPASSRLS, no CREATEROLE/CREATEDB, and they own nothing.
     """
+    powerless = sql.SQL(" NOCREATEDB NOCREATEROLE")
+    roles = [(owner, sql.SQL("")), (app, powerless)] + ([(maintenance, powerless)] if maintenance else [])
     with psycopg.connect(libpq_url(superuser_url), autocommit=True) as conn:
-        for role, extra in ((owner, sql.SQL("")), (app, sql.SQL(" NOCREATEDB NOCREATEROLE"))):
+        for role, extra in roles:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
             conn.execute(
@@ -106,6 +118,7 @@ class EmbeddedPostgres:
         return DatabaseUrls(
             app=self.url_for(APP_ROLE, socket_dir),
             admin=self.url_for(OWNER_ROLE, socket_dir),
+            maintenance=self.url_for(MAINTENANCE_ROLE, socket_dir),
         )
 
     @staticmethod

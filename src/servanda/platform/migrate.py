@@ -8,9 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import Connection, create_engine, text
 
-from servanda.platform.rls import RlsProblem, apply_app_grants, check_rls
+from servanda.platform.rls import RlsProblem, apply_app_grants, apply_maintenance_grants, check_rls
 
 
 class RlsGateFailed(Exception):
@@ -33,8 +33,10 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(admin_url: str, app_role: str, revision: str = "head") -> list[RlsProblem]:
-    """Upgrade as the owner, re-apply the app role's grants, and run the RLS gate."""
+def upgrade(
+    admin_url: str, app_role: str, revision: str = "head", maintenance_role: str | None = None
+) -> list[RlsProblem]:
+    """Upgrade as the owner, re-apply the app (and maintenance) role's grants, and run the RLS gate."""
     engine = create_engine(admin_url, poolclass=None)
     try:
         with engine.begin() as conn:
@@ -44,6 +46,13 @@ def upgrade(admin_url: str, app_role: str, revision: str = "head") -> list[RlsPr
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
             apply_app_grants(conn, app_role)
+            if (
+                maintenance_role
+                and conn.execute(
+                    text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": maintenance_role}
+                ).first()
+            ):
+                apply_maintenance_grants(conn, maintenance_role)
         with engine.connect() as conn:
             return check_rls(conn, app_role)
     finally:

@@ -30,6 +30,10 @@ APP_TABLE_PRIVILEGES: dict[str, str] = {
     "lawfirm_templates": "SELECT, INSERT, UPDATE, DELETE",
     "export_jobs": "SELECT, INSERT, UPDATE, DELETE",
     "style_templates": "SELECT, INSERT, UPDATE, DELETE",
+    "auth_sessions": "SELECT, INSERT, UPDATE, DELETE",
+    "refresh_tokens": "SELECT, INSERT, UPDATE, DELETE",
+    "user_invites": "SELECT, INSERT, UPDATE, DELETE",
+    "audit_purges": "SELECT",  # written only by the retention function
 }
 # Column-level grants where a whole-table UPDATE would be too much: a tenant
 # admin may edit its profile and settings, never its slug, type or status.
@@ -39,7 +43,9 @@ APP_COLUMN_PRIVILEGES: dict[str, str] = {
 APP_FUNCTIONS = ("servanda_active_tenant_count()", "servanda_tenant_by_slug(text)")
 # Tables whose rows are not owned by a tenant but still need RLS.
 RLS_WITHOUT_TENANT_ID = ("tenants",)
-APPEND_ONLY_TABLES = ("audit_events",)
+APPEND_ONLY_TABLES = ("audit_events", "audit_purges")
+# The maintenance role (retention) may run exactly this and nothing else.
+MAINTENANCE_FUNCTIONS = ("servanda_audit_purge_expired(timestamptz)",)
 
 
 def apply_app_grants(conn: Connection, app_role: str) -> None:
@@ -53,6 +59,13 @@ def apply_app_grants(conn: Connection, app_role: str) -> None:
     for table, privileges in APP_COLUMN_PRIVILEGES.items():
         conn.execute(text(f"GRANT {privileges} ON TABLE public.{table} TO {role}"))
     for function in APP_FUNCTIONS:
+        conn.execute(text(f"GRANT EXECUTE ON FUNCTION public.{function} TO {role}"))
+
+
+def apply_maintenance_grants(conn: Connection, maintenance_role: str) -> None:
+    role = _quote_ident(conn, maintenance_role)
+    conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+    for function in MAINTENANCE_FUNCTIONS:
         conn.execute(text(f"GRANT EXECUTE ON FUNCTION public.{function} TO {role}"))
 
 
