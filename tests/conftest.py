@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from servanda.platform import migrate
@@ -143,3 +144,14 @@ def make_tenant(su: psycopg.Connection) -> Callable[..., uuid.UUID]:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def api(clean_db: DbUnderTest, tmp_path: Path) -> Iterator[TestClient]:
+    """The API on the test database, built-in identity provider, keys in a temporary data dir."""
+    from servanda.app import create_app
+    from servanda.platform.config import load_settings
+
+    app = create_app(load_settings(servanda_env="test", servanda_data_dir=tmp_path / "data"), clean_db.app)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +54,7 @@ def add_probe_routes(app: FastAPI) -> None:
 
 
 def make_client(url: str) -> TestClient:
-    app = create_app(load_settings(servanda_env="test"), url)
+    app = create_app(load_settings(servanda_env="test", servanda_data_dir=Path(tempfile.mkdtemp())), url)
     add_probe_routes(app)
     return TestClient(app, raise_server_exceptions=False)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from servanda import __version__
 from servanda.platform.config import Settings
 from servanda.platform.db import Database, privileged_role_reasons
 from servanda.platform.health import router as health_router
 from servanda.platform.http import RequestContextMiddleware
+from servanda.platform.keys import data_cipher, signing_key
 from servanda.platform.logs import get_logger
 from servanda.platform.problems import install_problem_handlers
+from servanda.platform.tokens import LocalTokens, TokenVerifier
 
 log = get_logger("servanda.app")
 API_PREFIX = "/api/v1"
@@ -23,12 +25,30 @@ class UnsafeDatabaseRole(RuntimeError):
     pass
 
 
+def _verifier(settings: Settings, local_tokens: LocalTokens | None) -> TokenVerifier:
+    if settings.identity_provider == "oidc":
+        from servanda.platform.oidc import OidcVerifier
+
+        assert settings.oidc_issuer is not None  # load_settings guarantees it
+        return OidcVerifier(
+            issuer=settings.oidc_issuer, audience=settings.oidc_audience, role_claim=settings.oidc_role_claim
+        )
+    assert local_tokens is not None
+    return local_tokens
+
+
 def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(database_url, pool_size=settings.database_pool_size, application_name="servanda-api")
         app.state.db = db
         app.state.settings = settings
+        local = settings.identity_provider == "local"
+        app.state.local_tokens = (
+            LocalTokens(signing_key(settings), settings.access_token_ttl_s) if local else None
+        )
+        app.state.verifier = _verifier(settings, app.state.local_tokens)
+        app.state.cipher = data_cipher(settings)
         app.state.schema_at_head = False
         app.state.active_tenants_at = float("-inf")
         try:
@@ -60,4 +80,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
     return app
+
+
+def api_routers() -> list[APIRouter]:
+    """Every business module's endpoints, mounted under /api/v1."""
+    from servanda.identity.endpoints import routers as identity_routers
+
+    return [*identity_routers]

@@ -1,0 +1,177 @@
+"""Request and response bodies of the identity module (camelCase on the wire)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic.alias_generators import to_camel
+
+T = TypeVar("T")
+Role = Literal["admin", "editor", "user"]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class ApiInput(ApiModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Page(ApiModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+class LoginRequest(ApiInput):
+    tenant: str = Field(min_length=3, max_length=63)
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=256)
+    totp: str | None = Field(default=None, max_length=10)
+
+
+class TokenResponse(ApiModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str
+
+
+class RefreshRequest(ApiInput):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class AcceptInviteRequest(ApiInput):
+    token: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=1, max_length=256)
+    display_name: str = Field(min_length=1, max_length=200)
+
+
+class AuthConfig(ApiModel):
+    provider: Literal["local", "oidc"]
+    issuer: str | None = None
+    client_id: str | None = None
+    audience: str | None = None
+
+
+class Me(ApiModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    tenant_type: str
+    email: str
+    display_name: str
+    role: Role
+    status: str
+    mfa_enabled: bool
+    mfa_setup_required: bool = False
+    platform_admin: bool = False
+
+
+class MfaSetup(ApiModel):
+    secret: str
+    otpauth_uri: str
+
+
+class MfaCode(ApiInput):
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class UserOut(ApiModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+    status: str
+    mfa_enabled: bool
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+class InviteRequest(ApiInput):
+    email: EmailStr
+    display_name: str = Field(min_length=1, max_length=200)
+    role: Role
+
+
+class InviteOut(ApiModel):
+    user: UserOut
+    invite_token: str
+    invite_link: str
+    expires_at: datetime
+
+
+class UserPatch(ApiInput):
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Role | None = None
+
+
+class TeamIn(ApiInput):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TeamOut(ApiModel):
+    id: uuid.UUID
+    name: str
+    member_ids: list[uuid.UUID]
+    created_at: datetime
+
+
+class TeamMembers(ApiInput):
+    user_ids: list[uuid.UUID] = Field(max_length=1000)
+
+
+class Profile(ApiModel):
+    name: str
+    address: dict[str, Any]
+    default_jurisdiction: str
+    default_language: str
+
+
+class Branding(ApiModel):
+    colors: dict[str, str] = {}
+    fonts: dict[str, str] = {}
+    margins_mm: dict[str, float] = {}
+
+
+class FeatureFlags(ApiModel):
+    odt_export: bool = False
+    mfa_required: bool = False
+
+
+class TenantSettingsOut(ApiModel):
+    profile: Profile
+    branding: Branding
+    feature_flags: FeatureFlags
+    retention_days: int | None
+    plan: str
+
+
+class ProfilePatch(ApiInput):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    address: dict[str, str] | None = None
+    default_jurisdiction: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    default_language: Literal["de", "en"] | None = None
+
+
+class BrandingPatch(ApiInput):
+    colors: dict[Literal["primary", "secondary"], str] | None = None
+    fonts: dict[Literal["body", "headings"], str] | None = None
+    margins_mm: dict[Literal["top", "bottom", "left", "right"], float] | None = None
+
+
+class FeatureFlagsPatch(ApiInput):
+    odt_export: bool | None = None
+    mfa_required: bool | None = None
+
+
+class TenantSettingsPatch(ApiInput):
+    profile: ProfilePatch | None = None
+    branding: BrandingPatch | None = None
+    feature_flags: FeatureFlagsPatch | None = None
+    retention_days: int | None = Field(default=None, ge=30, le=3650)
