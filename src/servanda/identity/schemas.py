@@ -37,7 +37,7 @@ class LoginRequest(ApiInput):
 
 class TokenResponse(ApiModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
     refresh_token: str
 
