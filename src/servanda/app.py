@@ -8,17 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from servanda import __version__
+from servanda.identity.auth_service import LocalAuthService, LoginThrottle
 from servanda.platform.config import Settings
 from servanda.platform.db import Database, privileged_role_reasons
 from servanda.platform.health import router as health_router
-from servanda.platform.http import RequestContextMiddleware
+from servanda.platform.http import API_PREFIX, RequestContextMiddleware
 from servanda.platform.keys import data_cipher, signing_key
 from servanda.platform.logs import get_logger
 from servanda.platform.problems import install_problem_handlers
 from servanda.platform.tokens import LocalTokens, TokenVerifier
 
 log = get_logger("servanda.app")
-API_PREFIX = "/api/v1"
 
 
 class UnsafeDatabaseRole(RuntimeError):
@@ -49,6 +49,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         )
         app.state.verifier = _verifier(settings, app.state.local_tokens)
         app.state.cipher = data_cipher(settings)
+        app.state.local_auth = (
+            LocalAuthService(
+                db, app.state.local_tokens, app.state.cipher, settings.refresh_token_ttl_s, LoginThrottle()
+            )
+            if local
+            else None
+        )
         app.state.schema_at_head = False
         app.state.active_tenants_at = float("-inf")
         try:
@@ -81,12 +88,16 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
     for router in api_routers():
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router)
     return app
 
 
 def api_routers() -> list[APIRouter]:
-    """Every business module's endpoints, mounted under /api/v1."""
+    """Every business module's endpoints; each router carries its full /api/v1 prefix.
+
+    (FastAPI nests included routers, so a prefix given at inclusion would be
+    missing from the route template that metrics and logs report.)
+    """
     from servanda.identity.endpoints import routers as identity_routers
 
     return [*identity_routers]

@@ -10,6 +10,7 @@ not revoked, current role), so a change takes effect at once.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -74,7 +75,12 @@ def unauthenticated(code: str = "auth.unauthenticated", detail: str = "Bitte mel
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The peer address (a proxy's, behind one; the ingress is trusted to set it via uvicorn's proxy headers)."""
+    host = request.client.host if request.client else None
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
 
 
 _PRINCIPAL_SQL = text(

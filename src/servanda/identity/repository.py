@@ -41,6 +41,10 @@ class TenantRepository:
             update(Tenant).where(Tenant.id == tenant_id).values(status=status, updated_at=func.now())
         )
 
+    async def status_of(self, tenant_id: uuid.UUID) -> str | None:
+        """The status of the current tenant (its own row is visible under RLS)."""
+        return await self.session.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
+
     async def resolve_slug(self, slug: str) -> TenantRef | None:
         """Look a tenant up by slug without a tenant context (security-definer function)."""
         row = (

@@ -21,6 +21,7 @@ from servanda.platform.problems import Problem, internal_error, problem_body
 
 log = get_logger("servanda.http")
 
+API_PREFIX = "/api/v1"
 JSON_BODY_LIMIT = 1 * 1024 * 1024
 UPLOAD_BODY_LIMIT = 50 * 1024 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")

@@ -1,0 +1,392 @@
+"""Users, teams and tenant settings of one tenant (the caller's), with their invariants.
+
+- a tenant always keeps at least one active admin (409 ``user.last_admin``);
+- deleting a user anonymises them; their contracts and audit events stay;
+- team members are users of the same tenant (also enforced by composite keys).
+Every change is audited in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.identity.access import Principal
+from servanda.identity.auth_service import LocalAuthService
+from servanda.identity.models import AuthSession, Team, TeamMember, Tenant, User
+from servanda.identity.repository import AuditRepository
+from servanda.platform.db import Database
+from servanda.platform.problems import Problem
+
+DELETED_NAME = "Gelöschter Nutzer"
+PLAN_RETENTION_DAYS: dict[str, int | None] = {"starter": 90, "team": 180, "pro": 365, "enterprise": None}
+
+
+def not_found(kind: str) -> Problem:
+    names = {"user": "Der Nutzer", "team": "Das Team"}
+    return Problem(404, f"{kind}.not_found", f"{names.get(kind, 'Das Objekt')} wurde nicht gefunden.")
+
+
+async def _audit(session: AsyncSession, principal: Principal, action: str, object_type: str, object_id: object,
+                 details: dict[str, Any] | None = None) -> None:  # fmt: skip
+    await AuditRepository(session).append(
+        tenant_id=principal.tenant_id,
+        action=action,
+        actor_id=principal.user_id,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=details or {},
+        request_id=principal.request_id,
+        ip_address=principal.ip_address,
+    )
+
+
+@dataclass(frozen=True)
+class PageResult:
+    items: list[Any]
+    total: int
+    page: int
+    page_size: int
+
+
+class DirectoryService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- users -------------------------------------------------------------------------------
+
+    async def list_users(self, principal: Principal, page: int, page_size: int, status: str | None = None,
+                         role: str | None = None, q: str | None = None) -> PageResult:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            query = select(User).where(User.deleted_at.is_(None))
+            if status:
+                query = query.where(User.status == status)
+            if role:
+                query = query.where(User.role == role)
+            if q:
+                pattern = f"%{q.lower()}%"
+                query = query.where(
+                    func.lower(User.email).like(pattern) | func.lower(User.display_name).like(pattern)
+                )
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await session.scalars(
+                query.order_by(func.lower(User.display_name), User.id)
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+            return PageResult(list(rows.all()), total, page, page_size)
+
+    async def get_user(self, principal: Principal, user_id: uuid.UUID) -> User:
+        async with self.db.session(principal.tenant_id) as session:
+            return await self._user(session, user_id)
+
+    @staticmethod
+    async def _user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
+        user = await session.get(User, user_id, with_for_update=lock)
+        if user is None or user.deleted_at is not None:
+            raise not_found("user")
+        return user
+
+    async def invite(
+        self, principal: Principal, email: str, display_name: str, role: str
+    ) -> tuple[User, str, datetime]:
+        try:
+            async with self.db.session(principal.tenant_id) as session:
+                taken = await session.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
+                if taken is not None:
+                    raise Problem(
+                        409, "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben."
+                    )
+                user = User(tenant_id=principal.tenant_id, email=email, display_name=display_name.strip(),
+                            role=role, status="invited")  # fmt: skip
+                session.add(user)
+                await session.flush()
+                token, invite = LocalAuthService.new_invite(principal.tenant_id, user.id, principal.user_id)
+                session.add(invite)
+                await session.flush()
+                await session.refresh(user)
+                await _audit(
+                    session, principal, "user.invite", "user", user.id, {"email": email, "role": role}
+                )
+                return user, token, invite.expires_at
+        except IntegrityError:
+            raise Problem(
+                409, "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben."
+            ) from None
+
+    async def _ensure_other_admin(self, session: AsyncSession, principal: Principal, user: User) -> None:
+        """Refuse to take away the tenant's last active admin (rows locked: concurrent demotions serialise)."""
+        if user.role != "admin" or user.status != "active":
+            return
+        admins = (
+            await session.scalars(
+                select(User.id).where(User.role == "admin", User.status == "active").with_for_update()
+            )
+        ).all()
+        if [a for a in admins if a != user.id] == []:
+            raise Problem(
+                409, "user.last_admin", "Der Mandant braucht mindestens einen aktiven Administrator."
+            )
+
+    async def update_user(self, principal: Principal, user_id: uuid.UUID, display_name: str | None,
+                          role: str | None) -> User:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            user = await self._user(session, user_id, lock=True)
+            if role is not None and role != user.role:
+                if role != "admin":
+                    await self._ensure_other_admin(session, principal, user)
+                await _audit(
+                    session, principal, "user.role_change", "user", user.id, {"from": user.role, "to": role}
+                )
+                user.role = role
+            if display_name is not None and display_name.strip() != user.display_name:
+                await _audit(session, principal, "user.update", "user", user.id,
+                             {"displayName": {"from": user.display_name, "to": display_name.strip()}})  # fmt: skip
+                user.display_name = display_name.strip()
+            await session.flush()
+            await session.refresh(user)
+            return user
+
+    async def set_active(self, principal: Principal, user_id: uuid.UUID, active: bool) -> User:
+        async with self.db.session(principal.tenant_id) as session:
+            user = await self._user(session, user_id, lock=True)
+            if active:
+                if user.status == "invited":
+                    raise Problem(
+                        409, "user.invite_pending", "Eingeladene Nutzer werden durch die Einladung aktiviert."
+                    )
+                if user.status != "active":
+                    user.status = "active"
+                    await _audit(session, principal, "user.activate", "user", user.id)
+            elif user.status != "disabled":
+                await self._ensure_other_admin(session, principal, user)
+                user.status = "disabled"
+                await self._end_sessions(session, user.id)
+                await _audit(session, principal, "user.deactivate", "user", user.id)
+            await session.flush()
+            await session.refresh(user)
+            return user
+
+    @staticmethod
+    async def _end_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+        await session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+    async def delete_user(self, principal: Principal, user_id: uuid.UUID) -> None:
+        async with self.db.session(principal.tenant_id) as session:
+            user = await self._user(session, user_id, lock=True)
+            await self._ensure_other_admin(session, principal, user)
+            await self._end_sessions(session, user.id)
+            await session.execute(delete(TeamMember).where(TeamMember.user_id == user.id))
+            user.display_name = DELETED_NAME
+            user.email = f"geloescht-{user.id}@invalid"
+            user.status = "disabled"
+            user.password_hash = None
+            user.mfa_enabled = False
+            user.mfa_secret = None
+            user.external_subject = None
+            user.deleted_at = datetime.now(UTC)
+            await _audit(session, principal, "user.delete", "user", user.id, {"anonymised": True})
+
+    # -- teams -------------------------------------------------------------------------------
+
+    async def list_teams(self, principal: Principal, page: int, page_size: int) -> PageResult:
+        async with self.db.session(principal.tenant_id) as session:
+            total = await session.scalar(select(func.count()).select_from(Team)) or 0
+            teams = (
+                await session.scalars(
+                    select(Team)
+                    .order_by(func.lower(Team.name))
+                    .offset((page - 1) * page_size)
+                    .limit(page_size)
+                )
+            ).all()
+            members = await self._members(session, [t.id for t in teams])
+            return PageResult([(t, members.get(t.id, [])) for t in teams], total, page, page_size)
+
+    @staticmethod
+    async def _members(session: AsyncSession, team_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        result: dict[uuid.UUID, list[uuid.UUID]] = {}
+        if team_ids:
+            rows = await session.execute(
+                select(TeamMember.team_id, TeamMember.user_id)
+                .where(TeamMember.team_id.in_(team_ids))
+                .order_by(TeamMember.created_at)
+            )
+            for team_id, user_id in rows:
+                result.setdefault(team_id, []).append(user_id)
+        return result
+
+    async def _team(self, session: AsyncSession, team_id: uuid.UUID) -> Team:
+        team = await session.get(Team, team_id, with_for_update=True)
+        if team is None:
+            raise not_found("team")
+        return team
+
+    async def get_team(self, principal: Principal, team_id: uuid.UUID) -> tuple[Team, list[uuid.UUID]]:
+        async with self.db.session(principal.tenant_id) as session:
+            team = await self._team(session, team_id)
+            return team, (await self._members(session, [team.id])).get(team.id, [])
+
+    async def create_team(self, principal: Principal, name: str) -> tuple[Team, list[uuid.UUID]]:
+        try:
+            async with self.db.session(principal.tenant_id) as session:
+                team = Team(tenant_id=principal.tenant_id, name=name.strip())
+                session.add(team)
+                await session.flush()
+                await session.refresh(team)
+                await _audit(session, principal, "team.create", "team", team.id, {"name": team.name})
+                return team, []
+        except IntegrityError:
+            raise self._name_taken(name) from None
+
+    @staticmethod
+    def _name_taken(name: str) -> Problem:
+        return Problem(409, "team.name_taken", f"Ein Team namens '{name.strip()}' gibt es bereits.")
+
+    async def rename_team(
+        self, principal: Principal, team_id: uuid.UUID, name: str
+    ) -> tuple[Team, list[uuid.UUID]]:
+        try:
+            async with self.db.session(principal.tenant_id) as session:
+                team = await self._team(session, team_id)
+                if team.name != name.strip():
+                    await _audit(session, principal, "team.update", "team", team.id,
+                                 {"name": {"from": team.name, "to": name.strip()}})  # fmt: skip
+                    team.name = name.strip()
+                    await session.flush()
+                    await session.refresh(team)
+                return team, (await self._members(session, [team.id])).get(team.id, [])
+        except IntegrityError:
+            raise self._name_taken(name) from None
+
+    async def delete_team(self, principal: Principal, team_id: uuid.UUID) -> None:
+        async with self.db.session(principal.tenant_id) as session:
+            team = await self._team(session, team_id)
+            await _audit(session, principal, "team.delete", "team", team.id, {"name": team.name})
+            await session.delete(team)
+
+    async def set_members(self, principal: Principal, team_id: uuid.UUID,
+                          user_ids: list[uuid.UUID]) -> tuple[Team, list[uuid.UUID]]:  # fmt: skip
+        wanted = list(dict.fromkeys(user_ids))
+        async with self.db.session(principal.tenant_id) as session:
+            team = await self._team(session, team_id)
+            known = set(
+                (
+                    await session.scalars(
+                        select(User.id).where(User.id.in_(wanted), User.deleted_at.is_(None))
+                    )
+                ).all()
+            ) if wanted else set()  # fmt: skip
+            unknown = [str(u) for u in wanted if u not in known]
+            if unknown:
+                raise Problem(
+                    422,
+                    "team.unknown_members",
+                    "Mitglieder müssen Nutzer dieses Mandanten sein.",
+                    errors=[{"field": "userIds", "message": f"Unbekannter Nutzer: {u}"} for u in unknown],
+                )
+            before = (await self._members(session, [team.id])).get(team.id, [])
+            await session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+            for user_id in wanted:
+                session.add(TeamMember(tenant_id=principal.tenant_id, team_id=team.id, user_id=user_id))
+            await session.flush()
+            await _audit(session, principal, "team.update", "team", team.id,
+                         {"members": {"added": [str(u) for u in wanted if u not in before],
+                                      "removed": [str(u) for u in before if u not in wanted]}})  # fmt: skip
+            return team, wanted
+
+    # -- tenant settings ---------------------------------------------------------------------
+
+    async def settings(self, principal: Principal) -> Tenant:
+        async with self.db.session(principal.tenant_id) as session:
+            tenant = await session.get(Tenant, principal.tenant_id)
+            assert tenant is not None
+            return tenant
+
+    async def update_settings(self, principal: Principal, patch: dict[str, Any]) -> Tenant:
+        """Merge ``patch`` (snake_case keys of TenantSettingsPatch, unset fields absent)."""
+        async with self.db.session(principal.tenant_id) as session:
+            tenant = await session.get(Tenant, principal.tenant_id, with_for_update=True)
+            assert tenant is not None
+            settings = dict(tenant.settings or {})
+            changed: list[str] = []
+            profile = patch.get("profile") or {}
+            for field in ("name", "address", "default_jurisdiction", "default_language"):
+                if (
+                    field in profile
+                    and profile[field] is not None
+                    and getattr(tenant, field) != profile[field]
+                ):
+                    setattr(tenant, field, profile[field])
+                    changed.append(f"profile.{field}")
+            for section, key in (("branding", "branding"), ("feature_flags", "featureFlags")):
+                values = patch.get(section)
+                if not values:
+                    continue
+                current = dict(settings.get(key) or {})
+                for name, value in values.items():
+                    if value is None:
+                        continue
+                    camel = _camel(name)
+                    merged = {**(current.get(camel) or {}), **value} if isinstance(value, dict) else value
+                    if current.get(camel) != merged:
+                        current[camel] = merged
+                        changed.append(f"{key}.{camel}")
+                settings[key] = current
+            if (
+                patch.get("retention_days") is not None
+                and settings.get("retentionDays") != patch["retention_days"]
+            ):
+                settings["retentionDays"] = patch["retention_days"]
+                changed.append("retentionDays")
+            if changed:
+                tenant.settings = settings
+                tenant.updated_at = datetime.now(UTC)
+                await _audit(
+                    session, principal, "tenant.settings_change", "tenant", tenant.id, {"changed": changed}
+                )
+                await session.flush()
+                await session.refresh(tenant)
+            return tenant
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def settings_view(tenant: Tenant) -> dict[str, Any]:
+    """The tenant settings document of the API (camelCase), with defaults filled in."""
+    settings = tenant.settings or {}
+    plan = str(settings.get("plan") or "starter")
+    branding = settings.get("branding") or {}
+    flags = settings.get("featureFlags") or {}
+    return {
+        "profile": {
+            "name": tenant.name,
+            "address": tenant.address or {},
+            "defaultJurisdiction": tenant.default_jurisdiction,
+            "defaultLanguage": tenant.default_language,
+        },
+        "branding": {
+            "colors": branding.get("colors") or {},
+            "fonts": branding.get("fonts") or {},
+            "marginsMm": branding.get("marginsMm") or {},
+        },
+        "featureFlags": {
+            "odtExport": bool(flags.get("odtExport")),
+            "mfaRequired": bool(flags.get("mfaRequired")),
+        },
+        "retentionDays": settings.get("retentionDays", PLAN_RETENTION_DAYS.get(plan, 90)),
+        "plan": plan,
+    }
