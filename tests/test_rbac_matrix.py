@@ -95,9 +95,7 @@ def tenant_fingerprint(su: psycopg.Connection, tenant: uuid.UUID) -> str:
     return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
-def test_route_matrix(
-    api: TestClient, world: dict[str, Any], su: psycopg.Connection, clean_db: DbUnderTest
-) -> None:
+def test_route_matrix(api: TestClient, world: dict[str, Any], su: psycopg.Connection) -> None:
     failures: list[str] = []
     # Deletions and logout (which ends the caller's own session) go last.
     destructive_last = sorted(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity import audit_chain
@@ -21,25 +22,44 @@ class TenantRef:
 
 
 class TenantRepository:
+    """Tenant rows. The ``platform_*`` methods reach every tenant through security-definer
+    functions (migration 0003) and serve only platform-admin callers."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, tenant: Tenant) -> Tenant:
-        self.session.add(tenant)
-        await self.session.flush()
-        await self.session.refresh(tenant)
-        return tenant
+    async def _platform(self, sql: str, params: dict[str, Any] | None = None) -> list[Tenant]:
+        statement = select(Tenant).from_statement(text(sql)).execution_options(populate_existing=True)
+        result = await self.session.scalars(statement, params or {})
+        return list(result.all())
 
-    async def all(self) -> list[Tenant]:
-        return list((await self.session.scalars(select(Tenant).order_by(Tenant.slug))).all())
+    async def platform_all(self) -> list[Tenant]:
+        return await self._platform("SELECT * FROM servanda_platform_tenants()")
 
-    async def by_slug(self, slug: str) -> Tenant | None:
-        return await self.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    async def platform_by_slug(self, slug: str) -> Tenant | None:
+        return next((t for t in await self.platform_all() if t.slug == slug), None)
 
-    async def set_status(self, tenant_id: uuid.UUID, status: str) -> None:
-        await self.session.execute(
-            update(Tenant).where(Tenant.id == tenant_id).values(status=status, updated_at=func.now())
+    async def platform_create(self, slug: str, name: str, type: str, jurisdiction: str) -> Tenant:
+        created = await self._platform(
+            "SELECT * FROM servanda_platform_create_tenant(:slug, :name, :type, :jurisdiction)",
+            {"slug": slug, "name": name, "type": type, "jurisdiction": jurisdiction},
         )
+        return created[0]
+
+    async def platform_update(
+        self, tenant_id: uuid.UUID, status: str | None, plan: str | None
+    ) -> Tenant | None:
+        updated = await self._platform(
+            "SELECT * FROM servanda_platform_update_tenant(:id, :status, :plan)",
+            {"id": tenant_id, "status": status, "plan": plan},
+        )
+        return updated[0] if updated else None
+
+    async def platform_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = (
+            await self.session.execute(text("SELECT servanda_platform_stats()"))
+        ).scalar_one()
+        return stats
 
     async def status_of(self, tenant_id: uuid.UUID) -> str | None:
         """The status of the current tenant (its own row is visible under RLS)."""
@@ -112,6 +132,8 @@ class AuditRepository:
             seq, prev_hash = 1, audit_chain.GENESIS
         created = row.now
         details = details or {}
+        if ip_address is not None:  # hash the form PostgreSQL will store (INET normalises)
+            ip_address = str(ipaddress.ip_address(ip_address))
         digest = audit_chain.link_hash(
             prev_hash,
             audit_chain.canonical(
