@@ -251,6 +251,71 @@ def user_create(
     typer.echo(f"created user {user.email} ({user.role}) in {tenant} ({user.id})")
 
 
+audit_cli = typer.Typer(no_args_is_help=True, help="Audit trail: chain verification, retention.")
+cli.add_typer(audit_cli, name="audit")
+
+
+@audit_cli.command("verify")
+def audit_verify(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (slug).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Check every tenant's audit hash chain (as the owner role); exit 1 on a broken link."""
+    from servanda.identity.audit import verify_chains
+
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        reports = _run(_admin_url(urls), lambda db: verify_chains(db, tenant))
+    broken = 0
+    for report in reports:
+        anchor = f" (from retention anchor {report.anchor_seq})" if report.anchor_seq else ""
+        if report.broken is None:
+            typer.echo(f"{report.tenant_slug}: {report.events_checked} events, chain intact{anchor}")
+        else:
+            broken += 1
+            typer.echo(
+                f"{report.tenant_slug}: chain broken at seq {report.broken.seq}: {report.broken.reason}"
+                f" ({report.events_checked} events checked{anchor})"
+            )
+    if not reports:
+        typer.echo("no tenants")
+    if broken:
+        raise _fail(f"audit chain verification failed for {broken} of {len(reports)} tenant(s)")
+
+
+@audit_cli.command("purge")
+def audit_purge(
+    now: Annotated[
+        str | None, typer.Option("--now", help="Reference time, ISO 8601 (default: the database clock).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete audit events older than each tenant's retention (as the maintenance role)."""
+    from servanda.identity.audit import parse_time_bound, purge_expired
+
+    try:
+        reference = parse_time_bound(now, "--now")
+    except Problem as problem:
+        raise _fail(f"usage error: --now: {problem.detail}", CONFIG_EXIT_CODE) from None
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        if urls.maintenance is None:
+            raise _fail(
+                "configuration error: DATABASE_MAINTENANCE_URL: required for this command "
+                "(the maintenance role that runs the retention function)",
+                CONFIG_EXIT_CODE,
+            )
+        maintenance_url = urls.maintenance
+        results = _run(maintenance_url, lambda db: purge_expired(db, reference))
+    for r in results:
+        typer.echo(
+            f"{r.tenant_slug}: purged {r.purged} events older than {r.cutoff.isoformat()} "
+            f"(retention {r.retention_days} days)"
+        )
+    if not results:
+        typer.echo("nothing to purge")
+
+
 def main() -> None:
     try:
         cli()
