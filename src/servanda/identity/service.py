@@ -9,15 +9,17 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity import passwords
+from servanda.identity.access import Principal
 from servanda.identity.models import TENANT_TYPES, USER_ROLES, Tenant, User
 from servanda.identity.repository import AuditRepository, TenantRepository, UserRepository
 from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.problems import Problem
 
+PLANS = ("starter", "team", "pro", "enterprise")
 SLUG = re.compile(r"^[a-z0-9-]{3,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 JURISDICTION = re.compile(r"^[A-Z]{2}$")
@@ -31,11 +33,13 @@ class TenantView:
     type: str
     status: str
     default_jurisdiction: str
+    plan: str
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantView:
+        plan = str((tenant.settings or {}).get("plan", "starter"))
         return cls(
-            tenant.id, tenant.slug, tenant.name, tenant.type, tenant.status, tenant.default_jurisdiction
+            tenant.id, tenant.slug, tenant.name, tenant.type, tenant.status, tenant.default_jurisdiction, plan
         )
 
 
@@ -44,12 +48,36 @@ def _invalid(field: str, message: str) -> Problem:
 
 
 class PlatformService:
-    """Operator actions on tenants. Runs on the owner role, the platform path of the tenants policy."""
+    """Operator actions on tenants, for platform admins (API) and the operator CLI.
 
-    def __init__(self, platform_db: Database) -> None:
-        self.db = platform_db
+    Tenant rows are reached only through the security-definer platform
+    functions; each change is audited in the affected tenant's own log.
+    """
 
-    async def create_tenant(self, *, slug: str, name: str, type: str, jurisdiction: str = "DE") -> TenantView:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    async def _audit(session: AsyncSession, tenant: Tenant, action: str, details: dict[str, object],
+                     actor: Principal | None) -> None:  # fmt: skip
+        # Platform admins act from their own tenant: the event names them in details, not as actor.
+        await session.execute(SET_TENANT, {"tenant": str(tenant.id)})
+        await AuditRepository(session).append(
+            tenant_id=tenant.id,
+            action=action,
+            object_type="tenant",
+            object_id=str(tenant.id),
+            details={
+                **details,
+                "via": "platform",
+                **({"platformAdmin": str(actor.user_id)} if actor else {}),
+            },
+            request_id=actor.request_id if actor else None,
+            ip_address=actor.ip_address if actor else None,
+        )
+
+    async def create_tenant(self, *, slug: str, name: str, type: str, jurisdiction: str = "DE",
+                            actor: Principal | None = None) -> TenantView:  # fmt: skip
         if not SLUG.match(slug):
             raise _invalid("slug", "Der Kurzname muss 3-63 Zeichen aus a-z, 0-9 und '-' haben.")
         if type not in TENANT_TYPES:
@@ -60,50 +88,53 @@ class PlatformService:
             raise _invalid("name", "Der Name darf nicht leer sein.")
         try:
             async with self.db.session(None) as session:
-                tenant = await TenantRepository(session).add(
-                    Tenant(slug=slug, name=name.strip(), type=type, default_jurisdiction=jurisdiction)
+                tenant = await TenantRepository(session).platform_create(
+                    slug, name.strip(), type, jurisdiction
                 )
-                await session.execute(SET_TENANT, {"tenant": str(tenant.id)})
-                await AuditRepository(session).append(
-                    tenant_id=tenant.id,
-                    action="tenant.create",
-                    object_type="tenant",
-                    object_id=str(tenant.id),
-                    details={"slug": slug, "type": type, "via": "platform"},
-                )
+                await self._audit(session, tenant, "tenant.create", {"slug": slug, "type": type}, actor)
                 return TenantView.of(tenant)
         except IntegrityError:
             raise Problem(409, "tenant.slug_taken", f"Der Kurzname '{slug}' ist bereits vergeben.") from None
 
     async def list_tenants(self) -> list[TenantView]:
         async with self.db.session(None) as session:
-            return [TenantView.of(t) for t in await TenantRepository(session).all()]
+            return [TenantView.of(t) for t in await TenantRepository(session).platform_all()]
 
-    async def set_status(self, slug: str, status: str) -> TenantView:
-        actions = {"suspended": "tenant.suspend", "active": "tenant.activate"}
+    async def update_tenant(self, tenant_id: uuid.UUID, *, status: str | None = None, plan: str | None = None,
+                            actor: Principal | None = None) -> TenantView:  # fmt: skip
+        if status is not None and status not in ("active", "suspended"):
+            raise _invalid("status", "Der Status muss active oder suspended sein.")
+        if plan is not None and plan not in PLANS:
+            raise _invalid("plan", f"Der Tarif muss einer von {', '.join(PLANS)} sein.")
         async with self.db.session(None) as session:
             repository = TenantRepository(session)
-            tenant = await repository.by_slug(slug)
-            if tenant is None:
-                raise Problem(404, "tenant.not_found", f"Mandant '{slug}' existiert nicht.")
-            if tenant.status == "deleted":
-                raise Problem(409, "tenant.deleted", f"Mandant '{slug}' ist gelöscht.")
-            if tenant.status != status:
-                await repository.set_status(tenant.id, status)
-                await session.execute(SET_TENANT, {"tenant": str(tenant.id)})
-                await AuditRepository(session).append(
-                    tenant_id=tenant.id,
-                    action=actions[status],
-                    object_type="tenant",
-                    object_id=str(tenant.id),
-                    details={"from": tenant.status, "to": status, "via": "platform"},
+            current = next((t for t in await repository.platform_all() if t.id == tenant_id), None)
+            if current is None:
+                raise Problem(404, "tenant.not_found", "Der Mandant existiert nicht.")
+            if current.status == "deleted":
+                raise Problem(409, "tenant.deleted", f"Mandant '{current.slug}' ist gelöscht.")
+            before_status, before_plan = current.status, (current.settings or {}).get("plan", "starter")
+            updated = await repository.platform_update(tenant_id, status, plan)
+            assert updated is not None
+            if status is not None and status != before_status:
+                action = "tenant.suspend" if status == "suspended" else "tenant.activate"
+                await self._audit(session, updated, action, {"from": before_status, "to": status}, actor)
+            if plan is not None and plan != before_plan:
+                await self._audit(
+                    session, updated, "tenant.plan_change", {"from": before_plan, "to": plan}, actor
                 )
-                await session.refresh(tenant)
-            return TenantView.of(tenant)
+            return TenantView.of(updated)
 
-    async def active_tenant_count(self) -> int:
+    async def set_status(self, slug: str, status: str) -> TenantView:
         async with self.db.session(None) as session:
-            return int((await session.execute(text("SELECT servanda_active_tenant_count()"))).scalar_one())
+            tenant = await TenantRepository(session).resolve_slug(slug)
+        if tenant is None:
+            raise Problem(404, "tenant.not_found", f"Mandant '{slug}' existiert nicht.")
+        return await self.update_tenant(tenant.id, status=status)
+
+    async def stats(self) -> dict[str, object]:
+        async with self.db.session(None) as session:
+            return await TenantRepository(session).platform_stats()
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,16 @@ APP_TABLE_PRIVILEGES: dict[str, str] = {
 APP_COLUMN_PRIVILEGES: dict[str, str] = {
     "tenants": "UPDATE (name, address, default_jurisdiction, default_language, settings, updated_at)",
 }
-APP_FUNCTIONS = ("servanda_active_tenant_count()", "servanda_tenant_by_slug(text)")
+# Security-definer functions the app role may call. The platform_* ones are reached
+# only from platform-admin routes (and the operator CLI, as owner).
+APP_FUNCTIONS = (
+    "servanda_active_tenant_count()",
+    "servanda_tenant_by_slug(text)",
+    "servanda_platform_tenants()",
+    "servanda_platform_create_tenant(text, text, text, text)",
+    "servanda_platform_update_tenant(uuid, text, text)",
+    "servanda_platform_stats()",
+)
 # Tables whose rows are not owned by a tenant but still need RLS.
 RLS_WITHOUT_TENANT_ID = ("tenants",)
 APPEND_ONLY_TABLES = ("audit_events", "audit_purges")
