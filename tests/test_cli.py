@@ -187,10 +187,17 @@ def test_up_serves_embedded_defaults_and_shares_its_database(tmp_path: Path) -> 
                            "--data-dir", str(data_dir), env={"SERVANDA_DATA_DIR": ""})  # fmt: skip
         assert created.returncode == 0, created.stderr
         assert len(_postmasters(pgdata)) == 1, "the CLI must join the running embedded server"
-        assert "servanda_active_tenants_total 1.0" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "servanda_active_tenants_total 4.0" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            json={"tenant": "kanzlei-demo", "email": "anwalt@kanzlei-demo.de", "password": "servanda-demo"},
+        )
+        assert login.status_code == 200, login.text
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
+    for line in ("verlag-demo    pruefer@verlag-demo.de", "kanzlei-nord   redakteur@kanzlei-nord.de"):
+        assert line in output
     assert _postmasters(pgdata) == [], "the embedded server stops with the last process using it"

@@ -134,15 +134,37 @@ def _serve(settings: Settings, urls: DatabaseUrls, host: str, port: int) -> None
 def up(
     port: Annotated[int | None, typer.Option(help="HTTP port (default $SERVANDA_PORT or 3000).")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    seed: Annotated[bool, typer.Option(help="Create demo tenants and users on first start.")] = True,
     data_dir: DataDir = None,
 ) -> None:
-    """Run everything on embedded defaults: database, migrations, API."""
+    """Run everything on embedded defaults: database, migrations, demo data, API."""
     settings = _settings(data_dir)
     port = port or settings.servanda_port
     with _database(settings) as urls:
         _migrate(urls)
+        if seed:
+            _seed_demo(urls)
         typer.echo(f"Servanda Office: http://{host}:{port}  (data: {settings.servanda_data_dir.resolve()})")
         _serve(settings, urls, host, port)
+
+
+def _seed_demo(urls: DatabaseUrls) -> None:
+    from servanda.identity.seed import DEMO_PASSWORD, seed_demo
+
+    async def both() -> list[object]:
+        platform = Database(_admin_url(urls), pool_size=1, application_name="servanda-seed")
+        app = Database(urls.app, pool_size=1, application_name="servanda-seed")
+        try:
+            return list(await seed_demo(platform, app))
+        finally:
+            await platform.dispose()
+            await app.dispose()
+
+    logins = asyncio.run(both())
+    if logins:
+        typer.echo(f"demo data created; every demo login uses the password '{DEMO_PASSWORD}':")
+        for login in logins:
+            typer.echo(f"  {login.tenant:<14} {login.email:<28} {login.role}")  # type: ignore[attr-defined]
 
 
 @cli.command()
@@ -235,6 +257,9 @@ def user_create(
     role: Annotated[str, typer.Option(help="admin | editor | user")],
     password: Annotated[str, typer.Option(help="Initial password (password policy applies).")],
     display_name: Annotated[str | None, typer.Option()] = None,
+    platform_admin: Annotated[
+        bool, typer.Option("--platform-admin", help="May operate all tenants through /api/v1/platform.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Create an active local user in a tenant."""
@@ -245,7 +270,13 @@ def user_create(
         user = _run(
             urls.app,
             lambda db: bootstrap_user(
-                db, tenant_slug=tenant, email=email, role=role, password=password, display_name=display_name
+                db,
+                tenant_slug=tenant,
+                email=email,
+                role=role,
+                password=password,
+                display_name=display_name,
+                platform_admin=platform_admin,
             ),
         )
     typer.echo(f"created user {user.email} ({user.role}) in {tenant} ({user.id})")

@@ -25,22 +25,28 @@ from servanda.identity.schemas import (
     MfaCode,
     MfaSetup,
     Page,
+    PlatformStats,
     RefreshRequest,
     TeamIn,
     TeamMembers,
     TeamOut,
+    TenantCreate,
+    TenantOut,
+    TenantPatch,
     TenantSettingsOut,
     TenantSettingsPatch,
     TokenResponse,
     UserOut,
     UserPatch,
 )
+from servanda.identity.service import PlatformService, TenantView
 from servanda.platform.http import API_PREFIX
 from servanda.platform.problems import Problem
 
 auth_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 identity_router = APIRouter(prefix=f"{API_PREFIX}/identity", tags=["identity"])
 tenant_router = APIRouter(prefix=f"{API_PREFIX}/tenant", tags=["tenant"])
+platform_router = APIRouter(prefix=f"{API_PREFIX}/platform", tags=["platform"])
 
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
@@ -282,4 +288,45 @@ async def update_settings(
     return TenantSettingsOut.model_validate(settings_view(tenant))
 
 
-routers = [auth_router, identity_router, tenant_router, audit_endpoints.router]
+# -- platform (operators; principals with the platform-admin flag) ---------------------------
+
+
+def _platform(request: Request) -> PlatformService:
+    return PlatformService(request.app.state.db)
+
+
+def _tenant_out(view: TenantView) -> TenantOut:
+    return TenantOut(id=view.id, slug=view.slug, name=view.name, type=view.type, status=view.status,
+                     default_jurisdiction=view.default_jurisdiction, plan=view.plan)  # fmt: skip
+
+
+@platform_router.get("/tenants", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_tenants(request: Request) -> list[TenantOut]:
+    return [_tenant_out(t) for t in await _platform(request).list_tenants()]
+
+
+@platform_router.post("/tenants", status_code=201, dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_create_tenant(
+    body: TenantCreate, principal: CurrentPrincipal, request: Request
+) -> TenantOut:
+    view = await _platform(request).create_tenant(slug=body.slug, name=body.name, type=body.type,
+                                                  jurisdiction=body.jurisdiction, actor=principal)  # fmt: skip
+    return _tenant_out(view)
+
+
+@platform_router.patch("/tenants/{tenant_id}", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_update_tenant(
+    tenant_id: uuid.UUID, body: TenantPatch, principal: CurrentPrincipal, request: Request
+) -> TenantOut:
+    view = await _platform(request).update_tenant(
+        tenant_id, status=body.status, plan=body.plan, actor=principal
+    )
+    return _tenant_out(view)
+
+
+@platform_router.get("/stats", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_stats(request: Request) -> PlatformStats:
+    return PlatformStats.model_validate(await _platform(request).stats())
+
+
+routers = [auth_router, identity_router, tenant_router, platform_router, audit_endpoints.router]

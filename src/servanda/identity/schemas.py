@@ -175,3 +175,34 @@ class TenantSettingsPatch(ApiInput):
     branding: BrandingPatch | None = None
     feature_flags: FeatureFlagsPatch | None = None
     retention_days: int | None = Field(default=None, ge=30, le=3650)
+
+
+class TenantOut(ApiModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    type: str
+    status: str
+    default_jurisdiction: str
+    plan: str
+
+
+class TenantCreate(ApiInput):
+    slug: str = Field(pattern=r"^[a-z0-9-]{3,63}$")
+    name: str = Field(min_length=1, max_length=200)
+    type: Literal["vendor", "lawfirm", "individual"]
+    jurisdiction: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+
+
+class TenantPatch(ApiInput):
+    status: Literal["active", "suspended"] | None = None
+    plan: Literal["starter", "team", "pro", "enterprise"] | None = None
+
+
+class PlatformStats(ApiModel):
+    tenants: int
+    tenants_by_status: dict[str, int]
+    tenants_by_type: dict[str, int]
+    users: int
+    contracts: int
+    audit_events: int

@@ -148,7 +148,14 @@ class UserView:
 
 
 async def bootstrap_user(
-    db: Database, *, tenant_slug: str, email: str, role: str, password: str, display_name: str | None = None
+    db: Database,
+    *,
+    tenant_slug: str,
+    email: str,
+    role: str,
+    password: str,
+    display_name: str | None = None,
+    platform_admin: bool = False,
 ) -> UserView:
     """Create an active local user directly (operator bootstrap and tests; the API invites instead)."""
     email = email.strip()
@@ -181,6 +188,7 @@ async def bootstrap_user(
                     role=role,
                     status="active",
                     password_hash=passwords.hash_password(password),
+                    platform_admin=platform_admin,
                 )
             )
             await AuditRepository(session).append(
@@ -188,7 +196,7 @@ async def bootstrap_user(
                 action="user.create",
                 object_type="user",
                 object_id=str(user.id),
-                details={"email": email, "role": role, "via": "platform"},
+                details={"email": email, "role": role, "platformAdmin": platform_admin, "via": "platform"},
             )
             return UserView(user.id, user.tenant_id, user.email, user.display_name, user.role, user.status)
     except IntegrityError:

@@ -1,0 +1,42 @@
+"""Demo tenants and users that `servanda up` creates on first start (empty database only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from servanda.identity.service import PlatformService, bootstrap_user
+from servanda.platform.db import Database
+
+DEMO_PASSWORD = "servanda-demo"  # noqa: S105 - published demo password, embedded mode only
+DEMO_TENANTS = (
+    ("verlag-demo", "Demo-Verlag Recht & Praxis", "vendor"),
+    ("kanzlei-demo", "Kanzlei Demo Partner mbB", "lawfirm"),
+    ("kanzlei-nord", "Kanzlei Nord Rechtsanwälte", "lawfirm"),
+)
+VENDOR_USERS = (("admin", "admin", "Vera Admin"), ("redakteur", "editor", "Rita Redakteurin"),
+                ("pruefer", "editor", "Paul Prüfer"))  # fmt: skip
+LAWFIRM_USERS = (("admin", "admin", "Karl Kanzleiadmin"), ("anwalt", "user", "Anna Anwältin"),
+                 ("redakteur", "editor", "Rolf Redakteur"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    tenant: str
+    email: str
+    role: str
+
+
+async def seed_demo(platform_db: Database, app_db: Database) -> list[DemoLogin]:
+    """Create the demo tenants and users unless any tenant exists; return the logins created."""
+    platform = PlatformService(platform_db)
+    if await platform.list_tenants():
+        return []
+    logins: list[DemoLogin] = []
+    for slug, name, kind in DEMO_TENANTS:
+        await platform.create_tenant(slug=slug, name=name, type=kind)
+        for local, role, display in VENDOR_USERS if kind == "vendor" else LAWFIRM_USERS:
+            email = f"{local}@{slug}.de"
+            await bootstrap_user(app_db, tenant_slug=slug, email=email, role=role, password=DEMO_PASSWORD,
+                                 display_name=display)  # fmt: skip
+            logins.append(DemoLogin(slug, email, role))
+    return logins
