@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONFIG_EXIT_CODE = 2
@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     # KEYCLOAK_URL is set, else local. Production allows local only when chosen
     # explicitly and given a signing key.
     auth_provider: Literal["local", "oidc"] | None = None
+    # OIDC_ISSUER: the issuer exactly as the IdP writes it into ``iss``, when it differs from
+    # ``{KEYCLOAK_URL}/realms/{KEYCLOAK_REALM}`` (e.g. Keycloak published under another host
+    # name or path, a test IdP). Unset: derived from the Keycloak variables.
+    oidc_issuer_override: str | None = Field(
+        None, validation_alias=AliasChoices("oidc_issuer", "oidc_issuer_override")
+    )
     oidc_audience: str = "servanda-api"
     oidc_client_id: str = "servanda-web"
     oidc_role_claim: str = "role"
@@ -69,6 +75,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("oidc_issuer_override")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL")
+        return value
 
     @field_validator("database_url", "database_admin_url", "database_maintenance_url")
     @classmethod
@@ -113,6 +126,8 @@ class Settings(BaseSettings):
 
     @property
     def oidc_issuer(self) -> str | None:
+        if self.oidc_issuer_override:
+            return self.oidc_issuer_override
         if not self.keycloak_url or not self.keycloak_realm:
             return None
         return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"
