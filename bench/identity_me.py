@@ -87,16 +87,12 @@ async def load(url: str, token: str, requests: int, concurrency: int) -> tuple[l
 def floor(
     app_url: str, tenant: uuid.UUID, user: uuid.UUID, session: uuid.UUID, runs: int = 2000
 ) -> list[float]:
-    """The request's own database work, straight over psycopg: set tenant + principal query."""
-    from servanda.identity.access import _BY_ID
-
-    sql = _BY_ID.text.replace(":uid", "%(uid)s").replace(":sid", "%(sid)s")
+    """The request's own database work, straight over psycopg: the one principal statement + commit."""
     times = []
     with psycopg.connect(app_url, autocommit=False, prepare_threshold=0) as conn:
         for i in range(runs + 100):
             started = time.perf_counter()
-            conn.execute("SELECT set_config('app.current_tenant_id', %s, true)", (str(tenant),))
-            conn.execute(sql, {"uid": user, "sid": session}).fetchone()
+            conn.execute("SELECT * FROM servanda_principal(%s, %s, %s)", (tenant, user, session)).fetchone()
             conn.commit()
             if i >= 100:
                 times.append(time.perf_counter() - started)

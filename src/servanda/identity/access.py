@@ -83,19 +83,9 @@ def client_ip(request: Request) -> str | None:
         return None
 
 
-_PRINCIPAL_SQL = text(
-    """
-    SELECT u.id, u.email, u.display_name, u.role, u.status, u.mfa_enabled, u.platform_admin,
-           u.external_subject, t.slug, t.type, t.status AS tenant_status,
-           coalesce((t.settings->'featureFlags'->>'mfaRequired')::boolean, false) AS mfa_required,
-           s.revoked_at, s.expires_at < now() AS session_expired, s.user_id AS session_user
-    FROM users u JOIN tenants t ON t.id = u.tenant_id
-    LEFT JOIN auth_sessions s ON s.id = :sid
-    WHERE {where}
-    """
-)
-_BY_ID = text(_PRINCIPAL_SQL.text.format(where="u.id = :uid"))
-_BY_SUBJECT = text(_PRINCIPAL_SQL.text.format(where="u.external_subject = :subject"))
+# One round trip: the functions set the transaction's tenant, then read under RLS (migration 0004).
+_BY_ID = text("SELECT * FROM servanda_principal(:tenant, :uid, :sid)")
+_BY_SUBJECT = text("SELECT * FROM servanda_principal_by_subject(:tenant, :subject)")
 
 
 async def _link_first_oidc_login(db: Database, claims: Claims, request: Request) -> None:
@@ -149,12 +139,14 @@ async def _sync_oidc_role(db: Database, principal_row: Any, claims: Claims, requ
 
 
 async def _load(db: Database, claims: Claims) -> Any:
-    async with db.session(claims.tenant_id) as session:
+    # A Core connection, not an ORM session: this runs on every authenticated request.
+    async with db.engine.begin() as conn:
         if claims.provider == "local":
-            query, params = _BY_ID, {"uid": claims.subject, "sid": claims.session_id}
-        else:
-            query, params = _BY_SUBJECT, {"subject": claims.subject, "sid": None}
-        return (await session.execute(query, params)).first()
+            params = {"tenant": claims.tenant_id, "uid": claims.subject, "sid": claims.session_id}
+            return (await conn.execute(_BY_ID, params)).first()
+        return (
+            await conn.execute(_BY_SUBJECT, {"tenant": claims.tenant_id, "subject": claims.subject})
+        ).first()
 
 
 async def authenticate(request: Request) -> Principal:
@@ -182,8 +174,8 @@ async def authenticate(request: Request) -> Principal:
     if row.status != "active":
         raise unauthenticated("auth.user_disabled", "Dieses Konto ist deaktiviert.")
     if claims.provider == "local" and (
-        row.session_user is None
-        or str(row.session_user) != claims.subject
+        row.session_user_id is None
+        or str(row.session_user_id) != claims.subject
         or row.revoked_at is not None
         or row.session_expired
     ):
