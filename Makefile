@@ -33,8 +33,12 @@ pytest: install
 
 test: lint types pytest
 
+# Benchmarks print each figure next to its quality.md target (JSON in bench/results/).
 bench: install
+	@command -v hey >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq hey >/dev/null; } || \
+		{ echo "bench needs the 'hey' load generator (apt-get install hey)"; exit 1; }
 	$(VENV)/bin/python -m bench.rls_overhead
+	$(VENV)/bin/python -m bench.identity_me
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ import json
 import os
 import statistics
 import tempfile
+import time as time_module
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,3 +92,66 @@ def write_results(name: str, results: dict[str, object]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     return path
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    latencies_s: list[float]
+    throughput_rps: float
+    generator: str
+
+
+def _hey(extra: list[str], url: str, headers: dict[str, str]) -> list[str]:
+    import shutil
+
+    hey = shutil.which("hey")
+    if hey is None:
+        raise SystemExit(
+            "bench needs the 'hey' load generator: apt-get install hey (make bench installs it as root)"
+        )
+    command = [hey, "-o", "csv", *extra]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    return [*command, url]
+
+
+def _latencies(output: str) -> list[float]:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(output)))
+    bad = [r for r in rows if r["status-code"] != "200"]
+    if bad:
+        raise RuntimeError(f"{len(bad)} requests failed, first status {bad[0]['status-code']}")
+    return [float(r["response-time"]) for r in rows]
+
+
+def http_load(url: str, headers: dict[str, str], *, concurrency: int, requests: int,
+              rate_per_client: float = 0) -> LoadResult:  # fmt: skip
+    """Drive ``url`` with ``hey`` (Debian package, written in Go, so the generator stays light).
+
+    ``rate_per_client`` = 0: ``concurrency`` clients back-to-back (saturation).
+    ``rate_per_client`` > 0: ``concurrency`` independent paced clients, started
+    evenly spread over one period, so they do not all fire at the same instant
+    (hey's own -q pacing ticks all its workers together and measures its bursts).
+    """
+    import subprocess
+
+    if rate_per_client <= 0:
+        command = _hey(["-n", str(requests), "-c", str(concurrency)], url, headers)
+        started = time_module.perf_counter()
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        latencies = _latencies(output)
+        return LoadResult(latencies, len(latencies) / (time_module.perf_counter() - started), "hey")
+    per_client = max(1, requests // concurrency)
+    command = _hey(["-n", str(per_client), "-c", "1", "-q", str(rate_per_client)], url, headers)
+    started = time_module.perf_counter()
+    processes = []
+    for _ in range(concurrency):
+        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+        time_module.sleep(1 / rate_per_client / concurrency)
+    latencies = []
+    for process in processes:
+        output, _ = process.communicate()
+        latencies.extend(_latencies(output))
+    return LoadResult(latencies, len(latencies) / (time_module.perf_counter() - started), "hey x clients")

@@ -101,3 +101,19 @@ def api_routers() -> list[APIRouter]:
     from servanda.identity.endpoints import routers as identity_routers
 
     return [*identity_routers]
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for multi-worker uvicorn: each worker builds the app from the environment."""
+    import os
+
+    from servanda.platform.config import settings_or_exit
+    from servanda.platform.embedded_pg import sqlalchemy_url
+
+    settings = settings_or_exit()
+    url = os.environ.get("SERVANDA_APP_DATABASE_URL") or (
+        settings.database_url.get_secret_value() if settings.database_url else ""
+    )
+    if not url:
+        raise SystemExit("configuration error: DATABASE_URL: required for API workers")
+    return create_app(settings, sqlalchemy_url(url))

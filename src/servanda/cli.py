@@ -116,18 +116,26 @@ def _migrate(urls: DatabaseUrls) -> None:
     typer.echo(f"database at migration head {migrate.head_revision()}; RLS coverage gate passed")
 
 
-def _serve(settings: Settings, urls: DatabaseUrls, host: str, port: int) -> None:
+def _serve(settings: Settings, urls: DatabaseUrls, host: str, port: int, workers: int = 1) -> None:
+    import os
+
     import uvicorn
 
     from servanda.app import create_app
     from servanda.platform.logs import configure_logging
 
     configure_logging("api", settings.log_level)
-    app = create_app(settings, urls.app)
     # uvicorn re-raises the signal that stopped it; turn SIGTERM into a normal exit so
     # the caller's clean-up (stopping the embedded database) still runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    options: dict[str, object] = {"host": host, "port": port, "log_config": None, "access_log": False,
+                                  "server_header": False}  # fmt: skip
+    if workers > 1:
+        # Worker processes build the app themselves from the environment.
+        os.environ["SERVANDA_APP_DATABASE_URL"] = urls.app
+        uvicorn.run("servanda.app:create_app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings, urls.app), **options)  # type: ignore[arg-type]
 
 
 @cli.command()
@@ -171,12 +179,13 @@ def _seed_demo(urls: DatabaseUrls) -> None:
 def api(
     port: Annotated[int | None, typer.Option(help="HTTP port (default $SERVANDA_PORT or 3000).")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",  # noqa: S104 - container default
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes (one per core).")] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Run the API process only (migrations are a separate step)."""
     settings = _settings(data_dir)
     with _database(settings) as urls:
-        _serve(settings, urls, host, port or settings.servanda_port)
+        _serve(settings, urls, host, port or settings.servanda_port, workers)
 
 
 @cli.command()

@@ -139,8 +139,9 @@ async def _sync_oidc_role(db: Database, principal_row: Any, claims: Claims, requ
 
 
 async def _load(db: Database, claims: Claims) -> Any:
-    # A Core connection, not an ORM session: this runs on every authenticated request.
-    async with db.engine.begin() as conn:
+    # Runs on every authenticated request: one statement on a Core connection in autocommit
+    # (no BEGIN/COMMIT round trips); the tenant it sets lasts exactly for that statement.
+    async with db.autocommit_engine.connect() as conn:
         if claims.provider == "local":
             params = {"tenant": claims.tenant_id, "uid": claims.subject, "sid": claims.session_id}
             return (await conn.execute(_BY_ID, params)).first()

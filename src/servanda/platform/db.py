@@ -64,6 +64,9 @@ class Database:
             connect_args={"connect_timeout": 5, "application_name": application_name},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool, no explicit transaction: for single statements that set their own tenant
+        # (each runs in its own implicit transaction, so a local setting ends with it).
+        self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         _instrument(self.engine)
 
     @property
