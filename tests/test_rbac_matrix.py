@@ -143,8 +143,10 @@ SPEC: list[tuple[str, Permission]] = [
     (r"^/api/v1/identity/me$", Permission.AUTHENTICATED),
     (r"^/api/v1/identity/(users|teams)(/.*)?$", Permission.TENANT_ADMIN),
     (r"^/api/v1/tenant/.+$", Permission.TENANT_ADMIN),
+    (r"^/api/v1/branding/.+$", Permission.CONTRACTS_USE),
     (r"^/api/v1/identity/audit-logs(/.*)?$", Permission.AUDIT_READ),
     (r"^/api/v1/platform/.+$", Permission.PLATFORM_ADMIN),
+    (r"^/api/v1/content/.+$", Permission.CONTENT_AUTHOR),
 ]
 
 

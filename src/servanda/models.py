@@ -1,6 +1,6 @@
 """Every module's tables, imported once so Alembic sees the whole schema."""
 
-from servanda.content.models import Clause, ClauseVersion, Template, TemplateVersion
+from servanda.content.models import Clause, ClauseVersion, ContentReview, Template, TemplateVersion
 from servanda.contracts.models import ContractInstance, LawFirmTemplate
 from servanda.export.models import ExportJob, StyleTemplate
 from servanda.identity.models import (
@@ -23,6 +23,7 @@ __all__ = [
     "Base",
     "Clause",
     "ClauseVersion",
+    "ContentReview",
     "ContractInstance",
     "ExportJob",
     "LawFirmTemplate",

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -21,17 +22,32 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servanda.platform.orm import Base, created_at, jsonb_list, jsonb_object, text_array, updated_at, uuid_pk
 
 VERSION_STATUSES = ("draft", "review", "approved", "published", "deprecated")
+REVIEW_ACTIONS = ("create", "submit", "approve", "reject", "request_changes", "publish", "deprecate")
+# German full-text search over title, description and tags (catalog); the tag
+# wrapper exists because array_to_string is not IMMUTABLE.
+TEMPLATE_SEARCH = (
+    "to_tsvector('german'::regconfig, coalesce(title, '') || ' ' || coalesce(description, '') || ' ' "
+    "|| servanda_tags_text(tags))"
+)
 
 
 class Clause(Base):
     __tablename__ = "clauses"
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
+        Index(
+            "uq_clauses_tenant_id_external_key",
+            "tenant_id",
+            "external_key",
+            unique=True,
+            postgresql_where=text("external_key IS NOT NULL"),
+        ),
         Index("ix_clauses_public", "id", postgresql_where=text("publisher_is_vendor AND has_public_version")),
     )
 
@@ -44,6 +60,7 @@ class Clause(Base):
     current_published_version_id: Mapped[uuid.UUID | None]
     has_public_version: Mapped[bool] = mapped_column(server_default=text("false"))
     publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))
+    external_key: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -81,6 +98,14 @@ class Template(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         Index(
+            "uq_templates_tenant_id_external_key",
+            "tenant_id",
+            "external_key",
+            unique=True,
+            postgresql_where=text("external_key IS NOT NULL"),
+        ),
+        Index("ix_templates_search", "search", postgresql_using="gin"),
+        Index(
             "ix_templates_public", "id", postgresql_where=text("publisher_is_vendor AND has_public_version")
         ),
     )
@@ -96,6 +121,8 @@ class Template(Base):
     current_published_version_id: Mapped[uuid.UUID | None]
     has_public_version: Mapped[bool] = mapped_column(server_default=text("false"))
     publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))
+    external_key: Mapped[str | None] = mapped_column(String(100))
+    search: Mapped[str] = mapped_column(TSVECTOR, Computed(TEMPLATE_SEARCH, persisted=True), deferred=True)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -124,3 +151,28 @@ class TemplateVersion(Base):
     publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
+
+
+class ContentReview(Base):
+    """One workflow step of a clause or template version: status history and review comments."""
+
+    __tablename__ = "content_reviews"
+    __table_args__ = (
+        Index("ix_content_reviews_tenant_id_version_id", "tenant_id", "version_id"),
+        Index("ix_content_reviews_tenant_id_created_at", "tenant_id", "created_at"),
+        CheckConstraint("kind IN ('clause', 'template')", name="kind"),
+        CheckConstraint(f"action IN {REVIEW_ACTIONS}", name="action"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    entity_id: Mapped[uuid.UUID]
+    version_id: Mapped[uuid.UUID]
+    version_number: Mapped[int]
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[uuid.UUID | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at()

@@ -34,6 +34,7 @@ APP_TABLE_PRIVILEGES: dict[str, str] = {
     "refresh_tokens": "SELECT, INSERT, UPDATE, DELETE",
     "user_invites": "SELECT, INSERT, UPDATE, DELETE",
     "audit_purges": "SELECT",  # written only by the retention function
+    "content_reviews": "SELECT, INSERT",  # history: never rewritten
 }
 # Column-level grants where a whole-table UPDATE would be too much: a tenant
 # admin may edit its profile and settings, never its slug, type or status.

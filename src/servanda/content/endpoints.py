@@ -1,0 +1,231 @@
+# mypy: disable-error-code="valid-type,attr-defined,unused-ignore"
+"""HTTP endpoints of the content module: authoring, workflow, gates, history, review queue.
+
+Clauses and templates share one implementation; the routes are registered
+once per kind so that each has its own, exact request schema in OpenAPI.
+"""
+
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from servanda.content.schemas import (
+    ChangelogVersion,
+    ClauseFields,
+    CommentRequest,
+    EntityFields,
+    EntityOut,
+    GateOut,
+    ReviewOut,
+    ReviewQueueItem,
+    SubmitRequest,
+    TemplateFields,
+    VersionOut,
+    VersionSummary,
+)
+from servanda.content.service import KINDS, ContentService, Kind
+from servanda.identity.access import CurrentPrincipal, Permission, allow
+from servanda.identity.schemas import Page
+from servanda.platform.http import API_PREFIX
+
+router = APIRouter(prefix=f"{API_PREFIX}/content", tags=["content"])
+AUTHOR = [allow(Permission.CONTENT_AUTHOR)]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
+
+
+class ClauseCreate(EntityFields, ClauseFields):
+    pass
+
+
+class TemplateCreate(EntityFields, TemplateFields):
+    pass
+
+
+class ClauseVersionCreate(ClauseFields):
+    based_on_version_id: uuid.UUID | None = None
+
+
+class TemplateVersionCreate(TemplateFields):
+    based_on_version_id: uuid.UUID | None = None
+
+
+def _service(request: Request) -> ContentService:
+    return ContentService(request.app.state.db)
+
+
+def version_out(kind: Kind, version: Any) -> VersionOut:
+    data = {c: getattr(version, c) for c in ("id", "version_number", "status", "change_note", "author_id",
+                                             "reviewer_id", "published_at", "created_at", "updated_at")}  # fmt: skip
+    data["entity_id"] = getattr(version, kind.parent)
+    data.update({f: getattr(version, f) for f in kind.version_fields})
+    return VersionOut.model_validate(data)
+
+
+def entity_out(entity: Any, latest: Any | None) -> EntityOut:
+    out = EntityOut.model_validate(entity)
+    if latest is not None:
+        out.latest_version = VersionSummary.model_validate(latest)
+    return out
+
+
+def review_out(review: Any) -> ReviewOut:
+    return ReviewOut.model_validate(review)
+
+
+# -- tenant-wide (registered before /{kind} routes) ------------------------------------------
+
+
+@router.get("/review-queue", dependencies=AUTHOR)
+async def review_queue(principal: CurrentPrincipal, request: Request) -> list[ReviewQueueItem]:
+    return [ReviewQueueItem.model_validate(i) for i in await _service(request).review_queue(principal)]
+
+
+@router.get("/changelog", dependencies=AUTHOR)
+async def tenant_changelog(principal: CurrentPrincipal, request: Request, page: PageNumber = 1,
+                           page_size: PageSize = 25) -> Page[ReviewOut]:  # fmt: skip
+    rows, total = await _service(request).feed(principal, page, page_size)
+    return Page[ReviewOut](items=[review_out(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+# -- per kind ----------------------------------------------------------------------------------
+
+
+def _register(
+    path: str, create_model: type[EntityFields], fields_model: type[Any], version_model: type[Any]
+) -> None:
+    kind = KINDS[path]
+    base = f"/{path}"
+
+    async def list_entities(principal: CurrentPrincipal, request: Request, page: PageNumber = 1,
+                            page_size: PageSize = 25,
+                            q: Annotated[str | None, Query(max_length=200)] = None) -> Page[EntityOut]:  # fmt: skip
+        rows, total = await _service(request).list_entities(principal, kind, page, page_size, q)
+        return Page[EntityOut](
+            items=[entity_out(e, v) for e, v in rows], total=total, page=page, page_size=page_size
+        )
+
+    async def create(body: create_model, principal: CurrentPrincipal, request: Request) -> VersionOut:
+        data = body.model_dump(exclude_unset=True)
+        fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
+        _entity, version = await _service(request).create(principal, kind, data, fields)
+        return version_out(kind, version)
+
+    async def get_entity(entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request) -> EntityOut:
+        return entity_out(*await _service(request).get_entity(principal, kind, entity_id))
+
+    async def list_versions(
+        entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    ) -> list[VersionOut]:
+        return [
+            version_out(kind, v) for v in await _service(request).list_versions(principal, kind, entity_id)
+        ]
+
+    async def create_version(entity_id: uuid.UUID, body: version_model, principal: CurrentPrincipal,
+                             request: Request) -> VersionOut:  # fmt: skip
+        data = body.model_dump(exclude_unset=True)
+        fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
+        version = await _service(request).create_version(
+            principal, kind, entity_id, body.based_on_version_id, fields
+        )
+        return version_out(kind, version)
+
+    async def get_version(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
+                          request: Request) -> VersionOut:  # fmt: skip
+        return version_out(kind, await _service(request).get_version(principal, kind, entity_id, version_id))
+
+    async def update_version(entity_id: uuid.UUID, version_id: uuid.UUID, body: fields_model,
+                             principal: CurrentPrincipal, request: Request) -> VersionOut:  # fmt: skip
+        data = body.model_dump(exclude_unset=True)
+        fields = {k: getattr(body, k) for k in data}
+        version = await _service(request).update_version(principal, kind, entity_id, version_id, fields)
+        return version_out(kind, version)
+
+    async def submit(entity_id: uuid.UUID, version_id: uuid.UUID, body: SubmitRequest, principal: CurrentPrincipal,
+                     request: Request) -> VersionOut:  # fmt: skip
+        version = await _service(request).submit(principal, kind, entity_id, version_id, body.reviewer_id)
+        return version_out(kind, version)
+
+    async def approve(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
+                      request: Request) -> VersionOut:  # fmt: skip
+        return version_out(kind, await _service(request).approve(principal, kind, entity_id, version_id))
+
+    async def reject(entity_id: uuid.UUID, version_id: uuid.UUID, body: CommentRequest, principal: CurrentPrincipal,
+                     request: Request) -> VersionOut:  # fmt: skip
+        version = await _service(request).send_back(
+            principal, kind, entity_id, version_id, "reject", body.comment
+        )
+        return version_out(kind, version)
+
+    async def request_changes(entity_id: uuid.UUID, version_id: uuid.UUID, body: CommentRequest,
+                              principal: CurrentPrincipal, request: Request) -> VersionOut:  # fmt: skip
+        version = await _service(request).send_back(principal, kind, entity_id, version_id, "request_changes",
+                                                     body.comment)  # fmt: skip
+        return version_out(kind, version)
+
+    async def publish(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
+                      request: Request) -> VersionOut:  # fmt: skip
+        return version_out(kind, await _service(request).publish(principal, kind, entity_id, version_id))
+
+    async def deprecate(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
+                        request: Request) -> VersionOut:  # fmt: skip
+        return version_out(kind, await _service(request).deprecate(principal, kind, entity_id, version_id))
+
+    async def publishing_gates(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
+                               request: Request) -> list[GateOut]:  # fmt: skip
+        results = await _service(request).gate_results(principal, kind, entity_id, version_id)
+        return [GateOut(gate=r.gate, passed=r.passed, messages=r.messages) for r in results]
+
+    async def reviews(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
+                      request: Request) -> list[ReviewOut]:  # fmt: skip
+        return [
+            review_out(r) for r in await _service(request).reviews(principal, kind, entity_id, version_id)
+        ]
+
+    async def changelog(
+        entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    ) -> list[ChangelogVersion]:
+        entries = await _service(request).changelog(principal, kind, entity_id)
+        return [
+            ChangelogVersion(
+                version_id=v.id,
+                version_number=v.version_number,
+                status=v.status,
+                author_id=v.author_id,
+                reviewer_id=v.reviewer_id,
+                change_note=v.change_note,
+                published_at=v.published_at,
+                history=[review_out(h) for h in history],
+            )
+            for v, history in entries
+        ]
+
+    name = kind.name
+    version = f"{base}/{{entity_id}}/versions/{{version_id}}"
+    routes: list[tuple[str, str, Any, int]] = [
+        ("GET", base, list_entities, 200),
+        ("POST", base, create, 201),
+        ("GET", f"{base}/{{entity_id}}", get_entity, 200),
+        ("GET", f"{base}/{{entity_id}}/versions", list_versions, 200),
+        ("POST", f"{base}/{{entity_id}}/versions", create_version, 201),
+        ("GET", f"{base}/{{entity_id}}/changelog", changelog, 200),
+        ("GET", version, get_version, 200),
+        ("PATCH", version, update_version, 200),
+        ("POST", f"{version}/submit", submit, 200),
+        ("POST", f"{version}/approve", approve, 200),
+        ("POST", f"{version}/reject", reject, 200),
+        ("POST", f"{version}/request-changes", request_changes, 200),
+        ("POST", f"{version}/publish", publish, 200),
+        ("POST", f"{version}/deprecate", deprecate, 200),
+        ("GET", f"{version}/publishing-gates", publishing_gates, 200),
+        ("GET", f"{version}/reviews", reviews, 200),
+    ]
+    for method, route_path, endpoint, status in routes:
+        router.add_api_route(route_path, endpoint, methods=[method], status_code=status, dependencies=AUTHOR,
+                             name=f"{name}_{endpoint.__name__}", operation_id=f"{name}_{endpoint.__name__}")  # fmt: skip
+
+
+_register("clauses", ClauseCreate, ClauseFields, ClauseVersionCreate)
+_register("templates", TemplateCreate, TemplateFields, TemplateVersionCreate)

@@ -1,0 +1,149 @@
+"""Request and response bodies of the content module."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from servanda.engine.shapes import PARAMETER_KEY, Parameter, Question, Rule, Structure
+from servanda.identity.schemas import ApiInput, ApiModel
+
+Kind = Literal["clauses", "templates"]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)]
+Jurisdiction = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class ClauseFields(ApiInput):
+    """The versioned part of a clause."""
+
+    content: str | None = Field(default=None, max_length=100_000)
+    parameters: dict[str, Parameter] | None = None
+    rules: list[Rule] | None = Field(default=None, max_length=200)
+    change_note: str | None = Field(default=None, max_length=2000)
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameter_keys(cls, value: dict[str, Parameter] | None) -> dict[str, Parameter] | None:
+        import re
+
+        for key in value or {}:
+            if not re.match(PARAMETER_KEY, key):
+                raise ValueError(f"invalid parameter key '{key}'")
+        return value
+
+
+class TemplateFields(ApiInput):
+    """The versioned part of a template."""
+
+    structure: Structure | None = None
+    interview: list[Question] | None = Field(default=None, max_length=500)
+    default_style_template_id: uuid.UUID | None = None
+    change_note: str | None = Field(default=None, max_length=2000)
+
+
+class EntityFields(ApiInput):
+    title: str = Field(min_length=1, max_length=300)
+    tags: list[Tag] = Field(default=[], max_length=50)
+    jurisdiction: Jurisdiction | None = None
+    legal_area: str | None = Field(default=None, max_length=100)
+    description: str = Field(default="", max_length=5000)  # templates only
+    category: str | None = Field(default=None, max_length=100)  # templates only
+
+
+class VersionOut(ApiModel):
+    id: uuid.UUID
+    entity_id: uuid.UUID
+    version_number: int
+    status: str
+    change_note: str | None
+    author_id: uuid.UUID | None
+    reviewer_id: uuid.UUID | None
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    # clause versions
+    content: str | None = None
+    parameters: dict[str, Any] | None = None
+    rules: list[dict[str, Any]] | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    # template versions
+    structure: dict[str, Any] | None = None
+    interview: list[dict[str, Any]] | None = None
+    default_style_template_id: uuid.UUID | None = None
+
+
+class VersionSummary(ApiModel):
+    id: uuid.UUID
+    version_number: int
+    status: str
+
+
+class EntityOut(ApiModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    title: str
+    tags: list[str]
+    jurisdiction: str | None
+    legal_area: str | None
+    description: str | None = None
+    category: str | None = None
+    current_published_version_id: uuid.UUID | None
+    external_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    latest_version: VersionSummary | None = None
+
+
+class SubmitRequest(ApiInput):
+    reviewer_id: uuid.UUID
+
+
+class CommentRequest(ApiInput):
+    comment: str = Field(max_length=5000)
+
+
+class GateOut(ApiModel):
+    gate: str
+    passed: bool
+    messages: list[str]
+
+
+class ReviewOut(ApiModel):
+    id: uuid.UUID
+    kind: str
+    entity_id: uuid.UUID
+    version_id: uuid.UUID
+    version_number: int
+    action: str
+    from_status: str | None
+    to_status: str
+    actor_id: uuid.UUID | None
+    comment: str | None
+    created_at: datetime
+
+
+class ChangelogVersion(ApiModel):
+    version_id: uuid.UUID
+    version_number: int
+    status: str
+    author_id: uuid.UUID | None
+    reviewer_id: uuid.UUID | None
+    change_note: str | None
+    published_at: datetime | None
+    history: list[ReviewOut]
+
+
+class ReviewQueueItem(ApiModel):
+    kind: str
+    entity_id: uuid.UUID
+    title: str
+    version_id: uuid.UUID
+    version_number: int
+    author_id: uuid.UUID | None
+    submitted_at: datetime | None

@@ -1,0 +1,503 @@
+"""Authoring and the four-eyes publishing workflow for clauses and templates.
+
+```
+draft --submit(reviewer)--> review --approve--> approved --publish--> published --deprecate--> deprecated
+  ^                           |
+  +-- reject / request_changes(comment)
+```
+
+Every transition locks the version row first, so two concurrent transitions
+on one version cannot both succeed (the second sees the new status: 409).
+Publishing also locks the logical row, so at most one version is published.
+Writes to another tenant's content are 404; published vendor content stays
+readable to everyone through RLS.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.content import gates
+from servanda.content.models import Clause, ClauseVersion, ContentReview, Template, TemplateVersion
+from servanda.engine.shapes import Parameter, Question, Rule, Structure
+from servanda.identity.access import Principal
+from servanda.identity.models import User
+from servanda.identity.repository import AuditRepository
+from servanda.platform.db import Database
+from servanda.platform.problems import Problem
+
+RULES = TypeAdapter(list[Rule])
+PARAMETERS = TypeAdapter(dict[str, Parameter])
+QUESTIONS = TypeAdapter(list[Question])
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # clause | template (audit prefix, review kind)
+    entity: Any  # type[Clause] | type[Template]: both share the columns used here
+    version: Any  # type[ClauseVersion] | type[TemplateVersion]
+    parent: str  # foreign key column of the version
+    entity_fields: tuple[str, ...]
+    version_fields: tuple[str, ...]
+    label: str  # German, for messages
+
+
+KINDS: dict[str, Kind] = {
+    "clauses": Kind("clause", Clause, ClauseVersion, "clause_id", ("title", "tags", "jurisdiction", "legal_area"),
+                    ("content", "parameters", "rules", "change_note", "valid_from", "valid_until"), "Klausel"),
+    "templates": Kind("template", Template, TemplateVersion, "template_id",
+                      ("title", "tags", "jurisdiction", "legal_area", "description", "category"),
+                      ("structure", "interview", "default_style_template_id", "change_note"), "Vorlage"),
+}  # fmt: skip
+
+
+def not_found(kind: Kind) -> Problem:
+    return Problem(404, f"{kind.name}.not_found", f"Die {kind.label} wurde nicht gefunden.")
+
+
+def version_not_found(kind: Kind) -> Problem:
+    return Problem(
+        404, f"{kind.name}.version_not_found", f"Die Fassung der {kind.label} wurde nicht gefunden."
+    )
+
+
+def wrong_status(version: Any, action: str, allowed: str) -> Problem:
+    return Problem(
+        409,
+        "content.invalid_transition",
+        f"'{action}' ist im Status '{version.status}' nicht möglich (erwartet: {allowed}).",
+        extra={"status": version.status},
+    )
+
+
+def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
+    """Store shapes in the database form (camelCase JSON, ids as strings)."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key == "parameters" and value is not None:
+            out[key] = {
+                k: v.model_dump(mode="json", by_alias=True, exclude_none=True) for k, v in value.items()
+            }
+        elif key == "rules" and value is not None:
+            out[key] = [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in value]
+        elif key == "structure" and value is not None:
+            out[key] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+        elif key == "interview" and value is not None:
+            out[key] = [q.model_dump(mode="json", by_alias=True, exclude_none=True) for q in value]
+        else:
+            out[key] = value
+    return out
+
+
+class ContentService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _audit(session: AsyncSession, principal: Principal, action: str, object_id: uuid.UUID,
+                     details: dict[str, Any]) -> None:  # fmt: skip
+        await AuditRepository(session).append(
+            tenant_id=principal.tenant_id, action=action, actor_id=principal.user_id,
+            object_type=action.split(".")[0], object_id=str(object_id), details=details,
+            request_id=principal.request_id, ip_address=principal.ip_address,
+        )  # fmt: skip
+
+    @staticmethod
+    async def _history(session: AsyncSession, principal: Principal, kind: Kind, version: Any, action: str,
+                       from_status: str | None, comment: str | None = None) -> None:  # fmt: skip
+        session.add(
+            ContentReview(
+                tenant_id=principal.tenant_id, kind=kind.name, entity_id=getattr(version, kind.parent),
+                version_id=version.id, version_number=version.version_number, action=action,
+                from_status=from_status, to_status=version.status, actor_id=principal.user_id, comment=comment,
+            )
+        )  # fmt: skip
+
+    async def _own_entity(self, session: AsyncSession, principal: Principal, kind: Kind, entity_id: uuid.UUID,
+                          lock: bool = False) -> Any:  # fmt: skip
+        entity = await session.get(kind.entity, entity_id, with_for_update=lock)
+        if entity is None or entity.tenant_id != principal.tenant_id:
+            raise not_found(kind)
+        return entity
+
+    async def _own_version(self, session: AsyncSession, principal: Principal, kind: Kind, entity_id: uuid.UUID,
+                           version_id: uuid.UUID) -> Any:  # fmt: skip
+        version = await session.get(kind.version, version_id, with_for_update=True)
+        if (
+            version is None
+            or version.tenant_id != principal.tenant_id
+            or getattr(version, kind.parent) != entity_id
+        ):
+            raise version_not_found(kind)
+        return version
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def list_entities(self, principal: Principal, kind: Kind, page: int, page_size: int,
+                            q: str | None = None) -> tuple[list[tuple[Any, Any]], int]:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            query = select(kind.entity).where(kind.entity.tenant_id == principal.tenant_id)
+            if q:
+                query = query.where(func.lower(kind.entity.title).contains(q.lower()))
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            entities = list(
+                (await session.scalars(query.order_by(func.lower(kind.entity.title), kind.entity.id)
+                                       .offset((page - 1) * page_size).limit(page_size))).all()
+            )  # fmt: skip
+            latest = await self._latest_versions(session, kind, [e.id for e in entities])
+            return [(e, latest.get(e.id)) for e in entities], total
+
+    @staticmethod
+    async def _latest_versions(
+        session: AsyncSession, kind: Kind, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, Any]:
+        if not ids:
+            return {}
+        parent = getattr(kind.version, kind.parent)
+        rows = await session.scalars(
+            select(kind.version).where(parent.in_(ids)).order_by(parent, kind.version.version_number.desc())
+            .ext(distinct_on(parent))
+        )  # fmt: skip
+        return {getattr(v, kind.parent): v for v in rows}
+
+    async def get_entity(self, principal: Principal, kind: Kind, entity_id: uuid.UUID) -> tuple[Any, Any]:
+        async with self.db.session(principal.tenant_id) as session:
+            entity = await session.get(kind.entity, entity_id)
+            if entity is None:
+                raise not_found(kind)
+            return entity, (await self._latest_versions(session, kind, [entity.id])).get(entity.id)
+
+    async def list_versions(self, principal: Principal, kind: Kind, entity_id: uuid.UUID) -> list[Any]:
+        async with self.db.session(principal.tenant_id) as session:
+            if await session.get(kind.entity, entity_id) is None:
+                raise not_found(kind)
+            parent = getattr(kind.version, kind.parent)
+            return list(
+                (await session.scalars(select(kind.version).where(parent == entity_id)
+                                       .order_by(kind.version.version_number))).all()
+            )  # fmt: skip
+
+    async def get_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
+                          version_id: uuid.UUID) -> Any:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            version = await session.get(kind.version, version_id)
+            if version is None or getattr(version, kind.parent) != entity_id:
+                raise version_not_found(kind)
+            return version
+
+    # -- authoring ---------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, kind: Kind, entity_fields: dict[str, Any],
+                     version_fields: dict[str, Any], external_key: str | None = None,
+                     session: AsyncSession | None = None) -> tuple[Any, Any]:  # fmt: skip
+        if session is None:
+            async with self.db.session(principal.tenant_id) as own:
+                return await self.create(principal, kind, entity_fields, version_fields, external_key, own)
+        values = {k: v for k, v in entity_fields.items() if k in kind.entity_fields and v is not None}
+        entity = kind.entity(tenant_id=principal.tenant_id, external_key=external_key, **values)
+        session.add(entity)
+        await session.flush()
+        version = kind.version(
+            tenant_id=principal.tenant_id, version_number=1, status="draft", author_id=principal.user_id,
+            **{kind.parent: entity.id},
+            **{k: v for k, v in _jsonable(version_fields).items() if k in kind.version_fields and v is not None},
+        )  # fmt: skip
+        session.add(version)
+        await session.flush()
+        await self._history(session, principal, kind, version, "create", None)
+        await self._audit(session, principal, f"{kind.name}.create", entity.id,
+                          {"title": entity.title, "versionId": str(version.id)})  # fmt: skip
+        await session.refresh(entity)
+        await session.refresh(version)
+        return entity, version
+
+    async def create_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
+                             based_on: uuid.UUID | None, fields: dict[str, Any],
+                             session: AsyncSession | None = None) -> Any:  # fmt: skip
+        if session is None:
+            async with self.db.session(principal.tenant_id) as own:
+                return await self.create_version(principal, kind, entity_id, based_on, fields, own)
+        entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
+        parent = getattr(kind.version, kind.parent)
+        versions = list((await session.scalars(select(kind.version).where(parent == entity.id)
+                                               .order_by(kind.version.version_number))).all())  # fmt: skip
+        source = next((v for v in versions if v.id == based_on), None) if based_on else versions[-1]
+        if source is None:
+            raise Problem(422, "content.unknown_base_version", "Die Ausgangsfassung gehört nicht zu diesem Eintrag.",
+                          errors=[{"field": "basedOnVersionId", "message": "unbekannte Fassung"}])  # fmt: skip
+        copied = {f: getattr(source, f) for f in kind.version_fields}
+        copied.update(
+            {k: v for k, v in _jsonable(fields).items() if k in kind.version_fields and v is not None}
+        )
+        version = kind.version(
+            tenant_id=principal.tenant_id, version_number=versions[-1].version_number + 1, status="draft",
+            author_id=principal.user_id, **{kind.parent: entity.id}, **copied,
+        )  # fmt: skip
+        session.add(version)
+        await session.flush()
+        await self._history(session, principal, kind, version, "create", None)
+        await self._audit(session, principal, f"{kind.name}.version_create", entity.id,
+                          {"versionId": str(version.id), "versionNumber": version.version_number,
+                           "basedOn": str(source.id)})  # fmt: skip
+        await session.refresh(version)
+        return version
+
+    async def update_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
+                             version_id: uuid.UUID, fields: dict[str, Any]) -> Any:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            version = await self._own_version(session, principal, kind, entity_id, version_id)
+            if version.status != "draft":
+                raise Problem(409, "content.version_not_draft", "Nur Entwürfe können bearbeitet werden.",
+                              extra={"status": version.status})  # fmt: skip
+            changed = sorted(k for k in fields if k in kind.version_fields)
+            for key, value in _jsonable(fields).items():
+                if key in kind.version_fields:
+                    setattr(version, key, value)
+            version.updated_at = datetime.now(UTC)
+            await self._audit(session, principal, f"{kind.name}.update", entity_id,
+                              {"versionId": str(version.id), "fields": changed})  # fmt: skip
+            await session.flush()
+            await session.refresh(version)
+            return version
+
+    # -- gates -------------------------------------------------------------------------------
+
+    async def gate_results(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
+                           version_id: uuid.UUID) -> list[gates.GateResult]:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            version = await session.get(kind.version, version_id)
+            if version is None or getattr(version, kind.parent) != entity_id:
+                raise version_not_found(kind)
+            return await self._gates(session, kind, version)
+
+    async def _gates(self, session: AsyncSession, kind: Kind, version: Any) -> list[gates.GateResult]:
+        if kind.name == "clause":
+            clause = await session.get(Clause, version.clause_id)
+            assert clause is not None
+            known = {row.id: row.title for row in await session.execute(select(Clause.id, Clause.title))}
+            published = await session.execute(
+                select(ClauseVersion.clause_id, ClauseVersion.rules).where(ClauseVersion.status == "published",
+                                                                          ClauseVersion.clause_id != clause.id)
+            )  # fmt: skip
+            requires: dict[uuid.UUID, set[uuid.UUID]] = {}
+            for clause_id, rules in published:
+                for rule in RULES.validate_python(rules or []):
+                    if rule.type == "requires":
+                        requires.setdefault(clause_id, set()).update(rule.target_clause_ids)
+            return gates.clause_gates(
+                clause_id=clause.id, title=clause.title, content=version.content or "",
+                parameters=PARAMETERS.validate_python(version.parameters or {}),
+                rules=RULES.validate_python(version.rules or []), known=known, published_requires=requires,
+            )  # fmt: skip
+        structure = Structure.model_validate(version.structure or {})
+        interview = QUESTIONS.validate_python(version.interview or [])
+        ids = {c for slot in structure.slots() for c in slot.clause_ids()}
+        infos: dict[uuid.UUID, gates.ClauseInfo] = {}
+        if ids:
+            rows = await session.execute(
+                select(Clause.id, Clause.title, ClauseVersion.parameters, ClauseVersion.rules)
+                .outerjoin(ClauseVersion, ClauseVersion.id == Clause.current_published_version_id)
+                .where(Clause.id.in_(ids))
+            )  # fmt: skip
+            for clause_id, title, parameters, rules in rows:
+                has_published = parameters is not None  # outer join: NULL without a published version
+                infos[clause_id] = gates.ClauseInfo(
+                    clause_id,
+                    title,
+                    PARAMETERS.validate_python(parameters) if has_published else None,
+                    RULES.validate_python(rules or []),
+                )
+        return gates.template_gates(structure=structure, interview=interview, clauses=infos)
+
+    async def _require_gates(self, session: AsyncSession, kind: Kind, version: Any) -> None:
+        results = await self._gates(session, kind, version)
+        failing = gates.failed(results)
+        if failing:
+            raise Problem(422, "content.gates_failed", "Die Veröffentlichungsprüfungen sind nicht bestanden.",
+                          errors=[{"field": f["gate"], "message": m} for f in failing for m in f["messages"]],
+                          extra={"gates": failing})  # fmt: skip
+
+    # -- workflow ----------------------------------------------------------------------------
+
+    async def submit(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
+                     reviewer_id: uuid.UUID) -> Any:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            version = await self._own_version(session, principal, kind, entity_id, version_id)
+            if version.status != "draft":
+                raise wrong_status(version, "submit", "draft")
+            reviewer = await session.get(User, reviewer_id)
+            if reviewer is None or reviewer.status != "active" or reviewer.role not in ("editor", "admin"):
+                raise Problem(422, "content.invalid_reviewer", "Prüfer muss ein aktiver Redakteur oder Admin sein.",
+                              errors=[{"field": "reviewerId", "message": "kein geeigneter Prüfer"}])  # fmt: skip
+            if reviewer.id == version.author_id:
+                raise Problem(403, "content.four_eyes", "Autor und Prüfer müssen verschiedene Personen sein.")
+            await self._require_gates(session, kind, version)
+            version.status, version.reviewer_id = "review", reviewer.id
+            await self._history(session, principal, kind, version, "submit", "draft")
+            await self._audit(session, principal, f"{kind.name}.submit", entity_id,
+                              {"versionId": str(version.id), "reviewerId": str(reviewer.id)})  # fmt: skip
+            await session.flush()
+            await session.refresh(version)
+            return version
+
+    def _may_review(self, principal: Principal, version: Any) -> None:
+        if principal.user_id == version.author_id:
+            raise Problem(403, "content.own_version", "Eigene Fassungen dürfen nicht selbst geprüft werden.")
+        if principal.user_id != version.reviewer_id and principal.role != "admin":
+            raise Problem(
+                403, "content.not_reviewer", "Nur der zugewiesene Prüfer (oder ein Admin) entscheidet."
+            )
+
+    async def approve(
+        self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID
+    ) -> Any:
+        async with self.db.session(principal.tenant_id) as session:
+            version = await self._own_version(session, principal, kind, entity_id, version_id)
+            if version.status != "review":
+                raise wrong_status(version, "approve", "review")
+            self._may_review(principal, version)
+            version.status = "approved"
+            await self._history(session, principal, kind, version, "approve", "review")
+            await self._audit(
+                session, principal, f"{kind.name}.approve", entity_id, {"versionId": str(version.id)}
+            )
+            await session.flush()
+            await session.refresh(version)
+            return version
+
+    async def send_back(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
+                        action: str, comment: str) -> Any:  # fmt: skip
+        """``reject`` or ``request_changes``: back to draft, with a mandatory comment."""
+        if not comment.strip():
+            raise Problem(422, "content.comment_required", "Bitte begründen Sie die Entscheidung.",
+                          errors=[{"field": "comment", "message": "Ein Kommentar ist erforderlich."}])  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            version = await self._own_version(session, principal, kind, entity_id, version_id)
+            if version.status != "review":
+                raise wrong_status(version, action, "review")
+            self._may_review(principal, version)
+            version.status = "draft"
+            await self._history(session, principal, kind, version, action, "review", comment.strip())
+            await self._audit(session, principal, f"{kind.name}.{action}", entity_id,
+                              {"versionId": str(version.id), "comment": comment.strip()})  # fmt: skip
+            await session.flush()
+            await session.refresh(version)
+            return version
+
+    async def publish(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
+                      session: AsyncSession | None = None, *, skip_review: bool = False) -> Any:  # fmt: skip
+        if session is None:
+            async with self.db.session(principal.tenant_id) as own:
+                return await self.publish(
+                    principal, kind, entity_id, version_id, own, skip_review=skip_review
+                )
+        entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
+        version = await self._own_version(session, principal, kind, entity_id, version_id)
+        allowed = ("approved", "draft") if skip_review else ("approved",)
+        if version.status not in allowed:
+            raise wrong_status(version, "publish", "approved")
+        await self._require_gates(session, kind, version)
+        now = datetime.now(UTC)
+        previous_status = version.status
+        if entity.current_published_version_id and entity.current_published_version_id != version.id:
+            previous = await session.get(
+                kind.version, entity.current_published_version_id, with_for_update=True
+            )
+            if previous is not None and previous.status == "published":
+                previous.status = "deprecated"
+                await self._history(session, principal, kind, previous, "deprecate", "published",
+                                    f"abgelöst durch Fassung {version.version_number}")  # fmt: skip
+                await self._audit(session, principal, f"{kind.name}.deprecate", entity_id,
+                                  {"versionId": str(previous.id), "supersededBy": str(version.id)})  # fmt: skip
+        version.status, version.published_at = "published", now
+        entity.current_published_version_id = version.id
+        await self._history(session, principal, kind, version, "publish", previous_status)
+        await self._audit(session, principal, f"{kind.name}.publish", entity_id,
+                          {"versionId": str(version.id), "versionNumber": version.version_number,
+                           **({"withoutReview": True} if previous_status == "draft" else {})})  # fmt: skip
+        await session.flush()
+        await session.refresh(version)
+        return version
+
+    async def deprecate(
+        self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID
+    ) -> Any:
+        async with self.db.session(principal.tenant_id) as session:
+            entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
+            version = await self._own_version(session, principal, kind, entity_id, version_id)
+            if version.status != "published":
+                raise wrong_status(version, "deprecate", "published")
+            version.status = "deprecated"
+            if entity.current_published_version_id == version.id:
+                entity.current_published_version_id = None
+            await self._history(session, principal, kind, version, "deprecate", "published")
+            await self._audit(
+                session, principal, f"{kind.name}.deprecate", entity_id, {"versionId": str(version.id)}
+            )
+            await session.flush()
+            await session.refresh(version)
+            return version
+
+    # -- history -----------------------------------------------------------------------------
+
+    async def reviews(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
+                      version_id: uuid.UUID) -> list[ContentReview]:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            version = await session.get(kind.version, version_id)
+            if (
+                version is None
+                or version.tenant_id != principal.tenant_id
+                or getattr(version, kind.parent) != entity_id
+            ):
+                raise version_not_found(kind)
+            return list((await session.scalars(select(ContentReview).where(ContentReview.version_id == version.id)
+                                               .order_by(ContentReview.created_at))).all())  # fmt: skip
+
+    async def changelog(
+        self, principal: Principal, kind: Kind, entity_id: uuid.UUID
+    ) -> list[tuple[Any, list[Any]]]:
+        async with self.db.session(principal.tenant_id) as session:
+            await self._own_entity(session, principal, kind, entity_id)
+            parent = getattr(kind.version, kind.parent)
+            versions = (await session.scalars(select(kind.version).where(parent == entity_id)
+                                              .order_by(kind.version.version_number.desc()))).all()  # fmt: skip
+            history = (await session.scalars(select(ContentReview).where(ContentReview.entity_id == entity_id)
+                                             .order_by(ContentReview.created_at))).all()  # fmt: skip
+            return [(v, [h for h in history if h.version_id == v.id]) for v in versions]
+
+    async def feed(self, principal: Principal, page: int, page_size: int) -> tuple[list[ContentReview], int]:
+        async with self.db.session(principal.tenant_id) as session:
+            total = await session.scalar(select(func.count()).select_from(ContentReview)) or 0
+            rows = await session.scalars(select(ContentReview).order_by(ContentReview.created_at.desc())
+                                         .offset((page - 1) * page_size).limit(page_size))  # fmt: skip
+            return list(rows.all()), total
+
+    async def review_queue(self, principal: Principal) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        async with self.db.session(principal.tenant_id) as session:
+            for kind in KINDS.values():
+                parent = getattr(kind.version, kind.parent)
+                rows = await session.execute(
+                    select(kind.version, kind.entity.title)
+                    .join(kind.entity, kind.entity.id == parent)
+                    .where(kind.version.status == "review", kind.version.reviewer_id == principal.user_id)
+                )
+                for version, title in rows:
+                    submitted = await session.scalar(
+                        select(func.max(ContentReview.created_at)).where(
+                            ContentReview.version_id == version.id, ContentReview.action == "submit")
+                    )  # fmt: skip
+                    items.append({"kind": kind.name, "entity_id": getattr(version, kind.parent), "title": title,
+                                  "version_id": version.id, "version_number": version.version_number,
+                                  "author_id": version.author_id, "submitted_at": submitted})  # fmt: skip
+        return sorted(items, key=lambda i: i["submitted_at"] or datetime.min.replace(tzinfo=UTC))

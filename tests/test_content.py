@@ -1,0 +1,264 @@
+"""Content authoring and the four-eyes publishing workflow through the API."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.auth_helpers import ensure_user, login_as
+
+C = "/api/v1/content"
+
+
+class Publisher:
+    """A vendor tenant with an author, a reviewer, a second editor and an admin."""
+
+    def __init__(self, api: TestClient, su: psycopg.Connection, tenant: uuid.UUID) -> None:
+        self.api = api
+        self.tenant = tenant
+        self.author = login_as(api, su, tenant, "editor", "redakteur@verlag.de")
+        self.reviewer_id = ensure_user(su, tenant, "editor", "pruefer@verlag.de")
+        self.reviewer = login_as(api, su, tenant, "editor", "pruefer@verlag.de")
+        self.other = login_as(api, su, tenant, "editor", "dritter@verlag.de")
+        self.admin = login_as(api, su, tenant, "admin", "admin@verlag.de")
+
+    def call(self, method: str, path: str, who: dict[str, str] | None = None, **kw: Any) -> Any:
+        return self.api.request(method, f"{C}{path}", headers=who or self.author, **kw)
+
+    def clause(self, title: str = "Vertraulichkeit", content: str = "Die Parteien wahren Stillschweigen.",
+               **fields: Any) -> dict[str, Any]:  # fmt: skip
+        response = self.call("POST", "/clauses", json={"title": title, "content": content, **fields})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def publish(self, kind: str, version: dict[str, Any]) -> dict[str, Any]:
+        base = f"/{kind}/{version['entityId']}/versions/{version['id']}"
+        submitted = self.call("POST", f"{base}/submit", json={"reviewerId": str(self.reviewer_id)})
+        assert submitted.status_code == 200, submitted.text
+        assert self.call("POST", f"{base}/approve", self.reviewer).status_code == 200
+        published = self.call("POST", f"{base}/publish")
+        assert published.status_code == 200, published.text
+        return dict(published.json())
+
+
+@pytest.fixture
+def pub(api: TestClient, su: psycopg.Connection, make_tenant: Any) -> Publisher:
+    return Publisher(api, su, make_tenant("verlag-x", type="vendor"))
+
+
+def path(v: dict[str, Any], kind: str = "clauses") -> str:
+    return f"/{kind}/{v['entityId']}/versions/{v['id']}"
+
+
+def codes(response: Any) -> tuple[int, str]:
+    return response.status_code, response.json().get("code", "")
+
+
+def test_full_workflow_and_its_refusals(pub: Publisher, su: psycopg.Connection) -> None:
+    v1 = pub.clause(
+        content="Vergütung: {{gehalt}}.", parameters={"gehalt": {"type": "currency", "label": "Gehalt"}}
+    )
+    assert (v1["status"], v1["versionNumber"]) == ("draft", 1)
+    assert (
+        pub.call("PATCH", path(v1), json={"changeNote": "Erstfassung"}).json()["changeNote"] == "Erstfassung"
+    )
+    # four-eyes: the author cannot be the reviewer, nor approve
+    author_id = v1["authorId"]
+    assert codes(pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": author_id})) == (
+        403,
+        "content.four_eyes",
+    )
+    assert codes(pub.call("POST", f"{path(v1)}/approve")) == (409, "content.invalid_transition")
+    assert (
+        pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)}).json()["status"]
+        == "review"
+    )
+    assert codes(pub.call("PATCH", path(v1), json={"content": "x"})) == (409, "content.version_not_draft")
+    assert codes(pub.call("POST", f"{path(v1)}/approve")) == (403, "content.own_version")
+    assert codes(pub.call("POST", f"{path(v1)}/approve", pub.other)) == (403, "content.not_reviewer")
+    assert codes(pub.call("POST", f"{path(v1)}/publish")) == (409, "content.invalid_transition")
+    assert pub.call("POST", f"{path(v1)}/approve", pub.reviewer).json()["status"] == "approved"
+    published = pub.call("POST", f"{path(v1)}/publish").json()
+    assert published["status"] == "published"
+    assert published["publishedAt"]
+    entity = pub.call("GET", f"/clauses/{v1['entityId']}").json()
+    assert entity["currentPublishedVersionId"] == v1["id"]
+    # a new version copies the latest and replaces the published one on publish
+    v2 = pub.call("POST", f"/clauses/{v1['entityId']}/versions", json={"changeNote": "Fassung 2"}).json()
+    assert (v2["versionNumber"], v2["content"], v2["status"]) == (2, "Vergütung: {{gehalt}}.", "draft")
+    pub.publish("clauses", v2)
+    assert pub.call("GET", path(v1)).json()["status"] == "deprecated"
+    assert pub.call("GET", f"/clauses/{v1['entityId']}").json()["currentPublishedVersionId"] == v2["id"]
+    assert codes(pub.call("PATCH", path(v2), json={"content": "x"})) == (409, "content.version_not_draft")
+    # deprecating the current version takes the clause out of circulation
+    assert pub.call("POST", f"{path(v2)}/deprecate").json()["status"] == "deprecated"
+    assert pub.call("GET", f"/clauses/{v1['entityId']}").json()["currentPublishedVersionId"] is None
+    assert codes(pub.call("POST", f"{path(v2)}/deprecate")) == (409, "content.invalid_transition")
+    actions = [
+        r[0] for r in su.execute("SELECT action FROM audit_events WHERE action LIKE 'clause.%' ORDER BY seq")
+    ]
+    assert actions == ["clause.create", "clause.update", "clause.submit", "clause.approve", "clause.publish",
+                       "clause.version_create", "clause.submit", "clause.approve", "clause.deprecate",
+                       "clause.publish", "clause.deprecate"]  # fmt: skip
+
+
+def test_reject_and_request_changes_need_a_comment(pub: Publisher) -> None:
+    v1 = pub.clause()
+    pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})
+    for action in ("reject", "request-changes"):
+        assert codes(pub.call("POST", f"{path(v1)}/{action}", pub.reviewer, json={"comment": "  "})) == (
+            422, "content.comment_required")  # fmt: skip
+    back = pub.call(
+        "POST", f"{path(v1)}/request-changes", pub.reviewer, json={"comment": "Bitte § 622 BGB zitieren."}
+    )
+    assert back.json()["status"] == "draft"
+    pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})
+    assert (
+        pub.call("POST", f"{path(v1)}/reject", pub.admin, json={"comment": "Unklar."}).json()["status"]
+        == "draft"
+    )
+    history = pub.call("GET", f"{path(v1)}/reviews").json()
+    assert [(h["action"], h["comment"]) for h in history] == [
+        ("create", None), ("submit", None), ("request_changes", "Bitte § 622 BGB zitieren."),
+        ("submit", None), ("reject", "Unklar."),
+    ]  # fmt: skip
+    changelog = pub.call("GET", f"/clauses/{v1['entityId']}/changelog").json()
+    assert changelog[0]["versionNumber"] == 1
+    assert len(changelog[0]["history"]) == 5
+    assert pub.call("GET", "/changelog").json()["total"] == 5
+
+
+def test_review_queue_shows_what_awaits_me(pub: Publisher) -> None:
+    v1 = pub.clause(title="Haftung")
+    pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})
+    queue = pub.call("GET", "/review-queue", pub.reviewer).json()
+    assert [(i["kind"], i["title"], i["versionId"]) for i in queue] == [("clause", "Haftung", v1["id"])]
+    assert pub.call("GET", "/review-queue", pub.other).json() == []
+
+
+def test_concurrent_transitions_cannot_both_succeed(pub: Publisher) -> None:
+    v1 = pub.clause()
+    pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda who: pub.call("POST", f"{path(v1)}/approve", who).status_code,
+                                [pub.reviewer, pub.admin]))  # fmt: skip
+    assert sorted(results) == [200, 409]
+
+
+def test_invalid_shapes_are_422_with_the_field_path(pub: Publisher) -> None:
+    response = pub.call("POST", "/clauses", json={"title": "X", "rules": [
+        {"type": "requires", "targetClauseIds": [], "severity": "hard", "message": "m"},
+        {"type": "teleport", "severity": "hard", "message": "m"}]})  # fmt: skip
+    assert codes(response) == (422, "request.validation_failed")
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert "rules.0.requires.targetClauseIds" in fields
+    assert any(f.startswith("rules.1") for f in fields)
+    bad_param = pub.call(
+        "POST", "/clauses", json={"title": "X", "parameters": {"Gehalt!": {"type": "text", "label": "x"}}}
+    )
+    assert bad_param.status_code == 422
+
+
+class TestGates:
+    def test_clause_gates_report_parameters_targets_and_self(self, pub: Publisher) -> None:
+        v1 = pub.clause(
+            content="Gehalt {{gehalt}}", parameters={"bonus": {"type": "currency", "label": "Bonus"}}
+        )
+        entity = v1["entityId"]
+        pub.call("PATCH", path(v1), json={"rules": [
+            {"type": "requires", "targetClauseIds": [entity], "severity": "hard", "message": "selbst"},
+            {"type": "forbids", "targetClauseIds": [str(uuid.uuid4())], "severity": "soft", "message": "fremd"}]})  # fmt: skip
+        gates = {g["gate"]: g for g in pub.call("GET", f"{path(v1)}/publishing-gates").json()}
+        assert not gates["parameters_declared"]["passed"]
+        assert (
+            "Platzhalter {{gehalt}} ist nicht als Parameter deklariert."
+            in gates["parameters_declared"]["messages"]
+        )
+        assert "Parameter 'bonus' wird im Text nicht verwendet." in gates["parameters_declared"]["messages"]
+        assert any("selbst" in m for m in gates["rule_targets"]["messages"])
+        assert any("unbekannte Klausel" in m for m in gates["rule_targets"]["messages"])
+        refused = pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})
+        assert codes(refused) == (422, "content.gates_failed")
+        assert {g["gate"] for g in refused.json()["gates"]} == {"parameters_declared", "rule_targets"}
+        assert pub.call("GET", path(v1)).json()["status"] == "draft"
+
+    def test_requires_cycle_is_reported_as_a_path_of_titles(self, pub: Publisher) -> None:
+        a = pub.clause(title="Wettbewerbsverbot")
+        b = pub.clause(title="Kündigung")
+        pub.call("PATCH", path(a), json={"rules": [
+            {"type": "requires", "targetClauseIds": [b["entityId"]], "severity": "hard", "message": "braucht B"}]})  # fmt: skip
+        pub.publish("clauses", a)
+        pub.call("PATCH", path(b), json={"rules": [
+            {"type": "requires", "targetClauseIds": [a["entityId"]], "severity": "hard", "message": "braucht A"}]})  # fmt: skip
+        gate = next(
+            g
+            for g in pub.call("GET", f"{path(b)}/publishing-gates").json()
+            if g["gate"] == "no_requires_cycle"
+        )
+        assert gate["messages"] == ["Zyklische Abhängigkeit: Kündigung → Wettbewerbsverbot → Kündigung"]
+
+    def test_template_gates(self, pub: Publisher) -> None:
+        published = pub.clause(title="Vergütung", content="{{gehalt}} und {{waehrung}}", parameters={
+            "gehalt": {"type": "currency", "label": "Gehalt"},
+            "waehrung": {"type": "text", "label": "Währung", "default": "EUR"}}, rules=[
+            {"type": "requires_answer", "condition": {"question": "mitarbeiterzahl", "operator": "greater_than",
+             "value": 10}, "severity": "hard", "message": "m"}])  # fmt: skip
+        pub.publish("clauses", published)
+        draft = pub.clause(title="Entwurf")
+        structure = {"sections": [{"id": "a", "title": "A", "slots": [
+            {"id": "s1", "clauseId": published["entityId"], "type": "required"},
+            {"id": "s1", "clauseId": draft["entityId"], "type": "alternative", "alternativeClauseIds": []}]}]}  # fmt: skip
+        interview = [
+            {"key": "branche", "text": "Branche?", "type": "single_choice",
+             "options": [{"value": "IT", "label": "IT"}],
+             "conditions": [{"question": "spaeter", "operator": "equals", "value": 1}]},
+            {"key": "spaeter", "text": "?", "type": "yes_no",
+             "conditions": [{"question": "branche", "operator": "greater_than", "value": 3}]},
+        ]  # fmt: skip
+        response = pub.call("POST", "/templates", json={"title": "Arbeitsvertrag", "structure": structure,
+                                                         "interview": interview})  # fmt: skip
+        assert response.status_code == 201, response.text
+        gates = {
+            g["gate"]: g
+            for g in pub.call("GET", path(response.json(), "templates") + "/publishing-gates").json()
+        }
+        failing = {name for name, g in gates.items() if not g["passed"]}
+        assert failing == {"slot_clauses_published", "alternatives_have_options", "unique_ids", "conditions_valid",
+                           "parameters_fed", "answer_rules_match_interview"}  # fmt: skip
+        assert any("Entwurf" in m for m in gates["slot_clauses_published"]["messages"])
+        assert gates["parameters_fed"]["messages"] == [
+            "Parameter 'gehalt' der Klausel 'Vergütung' wird von keiner Frage befüllt und hat keinen Standardwert."
+        ]
+
+
+class TestAcrossTenants:
+    def test_law_firm_reads_published_vendor_content_but_cannot_write_it(
+        self, pub: Publisher, api: TestClient, su: psycopg.Connection, make_tenant: Any
+    ) -> None:
+        published = pub.clause(title="Veröffentlicht")
+        pub.publish("clauses", published)
+        draft = pub.clause(title="Geheimer Entwurf")
+        firm = login_as(api, su, make_tenant("kanzlei-a"), "editor")
+        assert pub.call("GET", f"/clauses/{published['entityId']}", firm).status_code == 200
+        assert pub.call("GET", path(published), firm).json()["status"] == "published"
+        assert codes(pub.call("GET", f"/clauses/{draft['entityId']}", firm)) == (404, "clause.not_found")
+        assert codes(pub.call("PATCH", path(published), firm, json={"content": "x"})) == (
+            404,
+            "clause.version_not_found",
+        )
+        assert codes(pub.call("POST", f"/clauses/{published['entityId']}/versions", firm, json={})) == (
+            404, "clause.not_found")  # fmt: skip
+        assert codes(pub.call("POST", f"{path(published)}/deprecate", firm)) == (
+            404,
+            "clause.not_found",
+        )
+        assert pub.call("GET", "/clauses", firm).json()["total"] == 0  # authoring lists show own content only
+
+    def test_users_cannot_author(self, pub: Publisher, api: TestClient, su: psycopg.Connection) -> None:
+        user = login_as(api, su, pub.tenant, "user")
+        assert codes(pub.call("POST", "/clauses", user, json={"title": "x"})) == (403, "auth.forbidden")
