@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -155,3 +156,11 @@ def api(clean_db: DbUnderTest, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(load_settings(servanda_env="test", servanda_data_dir=tmp_path / "data"), clean_db.app)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture
+def pub(api: TestClient, su: psycopg.Connection, make_tenant: Callable[..., uuid.UUID]) -> Any:
+    """A publisher (vendor tenant) with author, reviewer, another editor and an admin."""
+    from tests.content_helpers import Publisher
+
+    return Publisher(api, su, make_tenant("verlag-x", type="vendor"))

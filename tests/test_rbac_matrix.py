@@ -147,6 +147,7 @@ SPEC: list[tuple[str, Permission]] = [
     (r"^/api/v1/identity/audit-logs(/.*)?$", Permission.AUDIT_READ),
     (r"^/api/v1/platform/.+$", Permission.PLATFORM_ADMIN),
     (r"^/api/v1/content/.+$", Permission.CONTENT_AUTHOR),
+    (r"^/api/v1/catalog/.+$", Permission.CONTRACTS_USE),
 ]
 
 

@@ -5,13 +5,16 @@ Clauses and templates share one implementation; the routes are registered
 once per kind so that each has its own, exact request schema in OpenAPI.
 """
 
-
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from servanda.content.catalog import CatalogEntry, CatalogFilters, CatalogService
 from servanda.content.schemas import (
+    CatalogDetail,
+    CatalogItem,
+    CatalogVersion,
     ChangelogVersion,
     ClauseFields,
     CommentRequest,
@@ -229,3 +232,49 @@ def _register(
 
 _register("clauses", ClauseCreate, ClauseFields, ClauseVersionCreate)
 _register("templates", TemplateCreate, TemplateFields, TemplateVersionCreate)
+
+
+# -- catalog -----------------------------------------------------------------------------------
+
+catalog_router = APIRouter(prefix=f"{API_PREFIX}/catalog", tags=["catalog"])
+USE = [allow(Permission.CONTRACTS_USE)]
+
+
+def _catalog_item(
+    entry: CatalogEntry, principal: Any, model: type[CatalogItem] = CatalogItem, **extra: Any
+) -> Any:
+    t, v = entry.template, entry.version
+    return model(
+        id=t.id, title=t.title, description=t.description, category=t.category, legal_area=t.legal_area,
+        jurisdiction=t.jurisdiction, tags=t.tags, publisher_tenant_id=t.tenant_id, publisher_name=entry.publisher_name,
+        own=t.tenant_id == principal.tenant_id,
+        current_version=CatalogVersion(id=v.id, version_number=v.version_number, published_at=v.published_at),
+        **extra,
+    )  # fmt: skip
+
+
+@catalog_router.get("/templates", dependencies=USE)
+async def catalog_templates(
+    principal: CurrentPrincipal,
+    request: Request,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    legal_area: Annotated[str | None, Query(alias="legalArea", max_length=100)] = None,
+    jurisdiction: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 25,
+) -> Page[CatalogItem]:
+    filters = CatalogFilters(q=q.strip() if q and q.strip() else None, category=category, legal_area=legal_area,
+                             jurisdiction=jurisdiction)  # fmt: skip
+    entries, total = await CatalogService(request.app.state.db).search(principal, filters, page, page_size)
+    return Page[CatalogItem](items=[_catalog_item(e, principal) for e in entries], total=total, page=page,
+                             page_size=page_size)  # fmt: skip
+
+
+@catalog_router.get("/templates/{template_id}", dependencies=USE)
+async def catalog_template(
+    template_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+) -> CatalogDetail:
+    entry, sections, questions = await CatalogService(request.app.state.db).detail(principal, template_id)
+    detail: CatalogDetail = _catalog_item(entry, principal, CatalogDetail, sections=sections, question_count=questions)
+    return detail

@@ -74,7 +74,9 @@ def clause_gates(
     parameter_messages += [f"Parameter '{p}' wird im Text nicht verwendet." for p in sorted(declared - used)]
     edges = {k: set(v) for k, v in published_requires.items()}
     # (a self-reference is reported by rule_targets, not again as a cycle)
-    edges[clause_id] = {t for r in rules if r.type == "requires" for t in r.target_clause_ids if t != clause_id}
+    edges[clause_id] = {
+        t for r in rules if r.type == "requires" for t in r.target_clause_ids if t != clause_id
+    }
     names = {**known, clause_id: title}
     cycle_messages = [
         "Zyklische Abhängigkeit: " + " → ".join(names.get(c, str(c)) for c in cycle)

@@ -106,6 +106,13 @@ class Template(Base):
         ),
         Index("ix_templates_search", "search", postgresql_using="gin"),
         Index(
+            "ix_templates_catalog",
+            "category",
+            "legal_area",
+            "jurisdiction",
+            postgresql_where=text("current_published_version_id IS NOT NULL"),
+        ),
+        Index(
             "ix_templates_public", "id", postgresql_where=text("publisher_is_vendor AND has_public_version")
         ),
     )

@@ -147,3 +147,45 @@ class ReviewQueueItem(ApiModel):
     version_number: int
     author_id: uuid.UUID | None
     submitted_at: datetime | None
+
+
+class CatalogVersion(ApiModel):
+    id: uuid.UUID
+    version_number: int
+    published_at: datetime | None
+
+
+class CatalogItem(ApiModel):
+    id: uuid.UUID
+    title: str
+    description: str
+    category: str | None
+    legal_area: str | None
+    jurisdiction: str | None
+    tags: list[str]
+    publisher_tenant_id: uuid.UUID
+    publisher_name: str | None
+    own: bool
+    current_version: CatalogVersion
+
+
+class CatalogClause(ApiModel):
+    id: uuid.UUID
+    title: str
+
+
+class CatalogSlot(ApiModel):
+    id: str
+    type: str
+    clauses: list[CatalogClause]
+
+
+class CatalogSection(ApiModel):
+    id: str
+    title: str
+    slots: list[CatalogSlot]
+
+
+class CatalogDetail(CatalogItem):
+    sections: list[CatalogSection]
+    question_count: int

@@ -50,6 +50,7 @@ APP_FUNCTIONS = (
     "servanda_platform_create_tenant(text, text, text, text)",
     "servanda_platform_update_tenant(uuid, text, text)",
     "servanda_platform_stats()",
+    "servanda_publisher_names(uuid[])",
 )
 # Tables whose rows are not owned by a tenant but still need RLS.
 RLS_WITHOUT_TENANT_ID = ("tenants",)
