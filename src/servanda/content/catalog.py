@@ -100,9 +100,10 @@ class CatalogService:
             ids = {c for slot in structure.slots() for c in slot.clause_ids()}
             titles = (
                 dict(
-                    (await session.execute(select(Clause.id, Clause.title).where(Clause.id.in_(ids))))
-                    .tuples()
-                    .all()
+                    (row.id, row.title)
+                    for row in await session.execute(
+                        select(Clause.id, Clause.title).where(Clause.id.in_(ids))
+                    )
                 )
                 if ids
                 else {}

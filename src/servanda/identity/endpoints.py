@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from servanda.identity import audit_endpoints
+from servanda.identity import audit_endpoints, branding_endpoints
 from servanda.identity.access import CurrentPrincipal, Permission, allow, client_ip
 from servanda.identity.auth_service import LocalAuthService, RequestMeta, TokenPair
 from servanda.identity.directory import DirectoryService, PageResult, settings_view
@@ -329,4 +329,5 @@ async def platform_stats(request: Request) -> PlatformStats:
     return PlatformStats.model_validate(await _platform(request).stats())
 
 
-routers = [auth_router, identity_router, tenant_router, platform_router, audit_endpoints.router]
+routers = [auth_router, identity_router, tenant_router, platform_router, audit_endpoints.router,
+           *branding_endpoints.routers]  # fmt: skip
