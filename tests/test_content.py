@@ -216,3 +216,28 @@ class TestAcrossTenants:
     def test_users_cannot_author(self, pub: Publisher, api: TestClient, su: psycopg.Connection) -> None:
         user = login_as(api, su, pub.tenant, "user")
         assert codes(pub.call("POST", "/clauses", user, json={"title": "x"})) == (403, "auth.forbidden")
+
+
+def test_rule_graph_for_the_editor(pub: Publisher) -> None:
+    a = pub.clause(title="Pauschalvergütung")
+    b = pub.clause(title="Stundenvergütung")
+    c = pub.clause(title="Wettbewerbsverbot", rules=[
+        {"type": "scoped_to", "jurisdictions": ["DE"], "severity": "hard", "message": "nur DE"}])  # fmt: skip
+    pub.call("PATCH", path(a), json={"rules": [
+        {"type": "incompatible_with", "targetClauseIds": [b["entityId"]], "severity": "hard", "message": "entweder"},
+        {"type": "requires", "targetClauseIds": [c["entityId"]], "severity": "soft", "message": "braucht"}]})  # fmt: skip
+    structure = {"sections": [{"id": "v", "title": "Vergütung", "slots": [
+        {"id": "pauschal", "clauseId": a["entityId"], "type": "optional"},
+        {"id": "stunde", "clauseId": b["entityId"], "type": "optional"}]}]}  # fmt: skip
+    t = pub.call("POST", "/templates", json={"title": "Dienstvertrag", "structure": structure}).json()
+    graph = pub.call("GET", "/rule-graph", params={"templateId": t["entityId"]}).json()
+    assert {n["title"]: n["slotId"] for n in graph["nodes"]} == {
+        "Pauschalvergütung": "pauschal",
+        "Stundenvergütung": "stunde",
+    }
+    assert sorted((e["type"], e["severity"], e["targetInTemplate"]) for e in graph["edges"]) == [
+        ("incompatible_with", "hard", True), ("requires", "soft", False)]  # fmt: skip
+    assert codes(pub.call("GET", "/rule-graph", params={"templateId": str(uuid.uuid4())})) == (
+        404,
+        "template.not_found",
+    )

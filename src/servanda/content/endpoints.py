@@ -28,7 +28,7 @@ from servanda.content.schemas import (
     VersionOut,
     VersionSummary,
 )
-from servanda.content.service import KINDS, ContentService, Kind
+from servanda.content.service import KINDS, ContentService, Kind, rule_graph
 from servanda.identity.access import CurrentPrincipal, Permission, allow
 from servanda.identity.schemas import Page
 from servanda.platform.http import API_PREFIX
@@ -91,6 +91,16 @@ async def tenant_changelog(principal: CurrentPrincipal, request: Request, page: 
                            page_size: PageSize = 25) -> Page[ReviewOut]:  # fmt: skip
     rows, total = await _service(request).feed(principal, page, page_size)
     return Page[ReviewOut](items=[review_out(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+@router.get("/rule-graph", dependencies=AUTHOR)
+async def content_rule_graph(
+    principal: CurrentPrincipal,
+    request: Request,
+    template_id: Annotated[uuid.UUID, Query(alias="templateId")],
+    version_id: Annotated[uuid.UUID | None, Query(alias="versionId")] = None,
+) -> dict[str, Any]:
+    return await rule_graph(request.app.state.db, principal, template_id, version_id)
 
 
 # -- per kind ----------------------------------------------------------------------------------
@@ -276,5 +286,7 @@ async def catalog_template(
     template_id: uuid.UUID, principal: CurrentPrincipal, request: Request
 ) -> CatalogDetail:
     entry, sections, questions = await CatalogService(request.app.state.db).detail(principal, template_id)
-    detail: CatalogDetail = _catalog_item(entry, principal, CatalogDetail, sections=sections, question_count=questions)
+    detail: CatalogDetail = _catalog_item(
+        entry, principal, CatalogDetail, sections=sections, question_count=questions
+    )
     return detail

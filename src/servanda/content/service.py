@@ -501,3 +501,52 @@ class ContentService:
                                   "version_id": version.id, "version_number": version.version_number,
                                   "author_id": version.author_id, "submitted_at": submitted})  # fmt: skip
         return sorted(items, key=lambda i: i["submitted_at"] or datetime.min.replace(tzinfo=UTC))
+
+
+async def rule_graph(db: Database, principal: Principal, template_id: uuid.UUID,
+                     version_id: uuid.UUID | None = None) -> dict[str, Any]:  # fmt: skip
+    """Nodes (the template's clauses, with their slots) and typed rule edges, for the editor.
+
+    Uses the given template version, else its latest; each clause contributes the
+    rules of its current published version, else of its latest version.
+    """
+    async with db.session(principal.tenant_id) as session:
+        template = await session.get(Template, template_id)
+        if template is None:
+            raise not_found(KINDS["templates"])
+        query = select(TemplateVersion).where(TemplateVersion.template_id == template.id)
+        query = query.where(TemplateVersion.id == version_id) if version_id else query
+        version = await session.scalar(query.order_by(TemplateVersion.version_number.desc()).limit(1))
+        if version is None:
+            raise version_not_found(KINDS["templates"])
+        structure = Structure.model_validate(version.structure or {})
+        slot_of = {c: (slot.id, slot.type) for slot in structure.slots() for c in slot.clause_ids()}
+        clauses = {
+            c.id: c for c in (await session.scalars(select(Clause).where(Clause.id.in_(slot_of)))).all()
+        }
+        latest = await ContentService._latest_versions(session, KINDS["clauses"], list(clauses))
+        published_ids = [
+            c.current_published_version_id for c in clauses.values() if c.current_published_version_id
+        ]
+        published = {
+            v.clause_id: v
+            for v in (
+                await session.scalars(select(ClauseVersion).where(ClauseVersion.id.in_(published_ids)))
+            ).all()
+        }
+    nodes, edges = [], []
+    for clause_id, (slot_id, slot_type) in slot_of.items():
+        clause = clauses.get(clause_id)
+        source = published.get(clause_id) or latest.get(clause_id)
+        rules = RULES.validate_python(source.rules or []) if source is not None else []
+        nodes.append({"id": clause_id, "title": clause.title if clause else "?", "slotId": slot_id,
+                      "slotType": slot_type, "versionId": source.id if source else None,
+                      "published": clause_id in published,
+                      "scopedTo": sorted({j for r in rules if r.type == "scoped_to" for j in r.jurisdictions}),
+                      "requiresAnswer": [r.condition.model_dump(by_alias=True) for r in rules
+                                         if r.type == "requires_answer"]})  # fmt: skip
+        for rule in rules:
+            for target in getattr(rule, "target_clause_ids", []):
+                edges.append({"source": clause_id, "target": target, "type": rule.type, "severity": rule.severity,
+                              "message": rule.message, "targetInTemplate": target in slot_of})  # fmt: skip
+    return {"templateId": template_id, "versionId": version.id, "nodes": nodes, "edges": edges}
