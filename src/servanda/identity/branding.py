@@ -1,0 +1,409 @@
+"""The tenant's logo: strict validation of PNG and SVG uploads, storage and the settings record.
+
+What is accepted is decided from the bytes, never from the file name or the
+declared content type:
+
+- PNG: signature, a well-formed chunk sequence (lengths, CRCs, IHDR first,
+  IDAT, nothing after IEND), at most 2000×2000 pixels and 1 MiB.
+- SVG: at most 512 KiB of UTF-8 XML with an ``<svg>`` root in the SVG
+  namespace, parsed with defusedxml (no DTD, no entities), and nothing that can
+  run code or load something from elsewhere: no ``<script>``,
+  ``<foreignObject>``, event handler attributes, ``javascript:``, external
+  ``href``/``xlink:href`` (only ``#fragment`` and embedded PNG/JPEG data),
+  external ``<use>``, CSS ``@import``/external ``url()``, processing
+  instructions, elements outside the SVG and editor-metadata namespaces.
+
+The file is stored under ``{tenant}/branding/logo.png|svg`` and recorded in
+``tenants.settings.branding.logo``; the change is audited in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from xml.etree.ElementTree import ParseError
+
+import defusedxml
+import defusedxml.ElementTree
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.identity.access import Principal
+from servanda.identity.models import Tenant
+from servanda.identity.repository import AuditRepository
+from servanda.platform.db import Database
+from servanda.platform.logs import get_logger
+from servanda.platform.problems import Problem
+from servanda.platform.storage import ObjectNotFound, Storage, tenant_key
+
+log = get_logger("servanda.branding")
+
+PNG_MAX_BYTES: Final = 1024 * 1024
+SVG_MAX_BYTES: Final = 512 * 1024
+PNG_MAX_SIDE: Final = 2000
+UPLOAD_MAX_BYTES: Final = max(PNG_MAX_BYTES, SVG_MAX_BYTES)
+PNG_TYPE: Final = "image/png"
+SVG_TYPE: Final = "image/svg+xml"
+CONTENT_TYPES: Final = {PNG_TYPE: "png", SVG_TYPE: "svg"}
+PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+
+SVG_NS: Final = "http://www.w3.org/2000/svg"
+XLINK_NS: Final = "http://www.w3.org/1999/xlink"
+XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
+# Editor metadata (Inkscape, Sodipodi, RDF/Dublin Core/Creative Commons): inert in a browser.
+# Everything else, in particular XHTML (whose <script> runs anywhere in an XML document)
+# and MathML, is refused.
+METADATA_NAMESPACES: Final = frozenset(
+    {
+        "http://www.inkscape.org/namespaces/inkscape",
+        "http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd",
+        "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+        "http://purl.org/dc/elements/1.1/",
+        "http://creativecommons.org/ns#",
+        "http://web.resource.org/cc/",
+    }
+)
+FORBIDDEN_SVG_ELEMENTS: Final = {
+    "script": "<script> ist nicht erlaubt",
+    "foreignobject": "<foreignObject> ist nicht erlaubt",
+    "handler": "<handler> (Skript) ist nicht erlaubt",
+    "listener": "<listener> (Skript) ist nicht erlaubt",
+}
+ANIMATION_ELEMENTS: Final = frozenset({"set", "animate", "animatecolor", "animatemotion", "animatetransform"})
+_ALLOWED_DATA_URL = re.compile(r"^data:image/(png|jpeg)[;,]")
+_CSS_URL = re.compile(r"url\(\s*(['\"]?)\s*(.)?", re.DOTALL)
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]")
+_XML_DECLARATION = re.compile(r"<\?xml\s[^>]*?\?>")
+_DECLARED_ENCODING = re.compile(r"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_SCRIPT_SCHEMES = ("javascript:", "vbscript:")
+
+
+@dataclass(frozen=True)
+class Logo:
+    """A validated logo, ready to store."""
+
+    data: bytes
+    content_type: str
+    extension: str
+
+
+@dataclass(frozen=True)
+class StoredLogo:
+    data: bytes
+    content_type: str
+    sha256: str
+    uploaded_at: str
+
+
+def too_large(limit: int) -> Problem:
+    size = f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+    return Problem(413, "branding.too_large", f"Das Logo darf höchstens {size} groß sein.",
+                   errors=[{"field": "file", "message": f"höchstens {size}"}])  # fmt: skip
+
+
+def unsupported_type() -> Problem:
+    return Problem(415, "branding.unsupported_type", "Das Logo muss eine PNG- oder SVG-Datei sein.",
+                   errors=[{"field": "file", "message": "nur PNG oder SVG"}])  # fmt: skip
+
+
+def invalid_image(reason: str) -> Problem:
+    return Problem(422, "branding.invalid_image", f"Die Bilddatei ist fehlerhaft: {reason}.",
+                   errors=[{"field": "file", "message": reason}])  # fmt: skip
+
+
+def unsafe_svg(reason: str) -> Problem:
+    return Problem(422, "branding.unsafe_svg", f"Die SVG-Datei wurde abgelehnt: {reason}.",
+                   errors=[{"field": "file", "message": reason}])  # fmt: skip
+
+
+def logo_not_found() -> Problem:
+    return Problem(404, "branding.logo_not_found", "Es ist kein Logo hinterlegt.")
+
+
+# -- PNG ----------------------------------------------------------------------------------------
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Walk the chunks of a PNG and return (width, height); raise 422 when it is malformed."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise invalid_image("keine PNG-Signatur")
+    pos = len(PNG_SIGNATURE)
+    size: tuple[int, int] | None = None
+    seen_idat = False
+    while True:
+        if pos + 12 > len(data):
+            raise invalid_image("PNG-Datei ist unvollständig")
+        length, chunk_type = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if length > 0x7FFFFFFF or end > len(data):
+            raise invalid_image("PNG-Block ist unvollständig")
+        body = data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : end])
+        if zlib.crc32(chunk_type + body) != crc:
+            raise invalid_image("PNG-Prüfsumme stimmt nicht")
+        if size is None:
+            if chunk_type != b"IHDR" or length != 13:
+                raise invalid_image("PNG beginnt nicht mit IHDR")
+            size = struct.unpack(">II", body[:8])
+        elif chunk_type == b"IHDR":
+            raise invalid_image("mehrere IHDR-Blöcke")
+        seen_idat = seen_idat or chunk_type == b"IDAT"
+        pos = end
+        if chunk_type == b"IEND":
+            break
+    if not seen_idat:
+        raise invalid_image("PNG enthält keine Bilddaten")
+    if pos != len(data):
+        raise invalid_image("Daten nach dem PNG-Ende")
+    width, height = size
+    if width == 0 or height == 0:
+        raise invalid_image("PNG hat die Größe 0")
+    if width > PNG_MAX_SIDE or height > PNG_MAX_SIDE:
+        raise Problem(
+            422,
+            "branding.dimensions_too_large",
+            f"Das Logo darf höchstens {PNG_MAX_SIDE}×{PNG_MAX_SIDE} Pixel groß sein "
+            f"(hochgeladen: {width}×{height}).",
+            errors=[{"field": "file", "message": f"höchstens {PNG_MAX_SIDE}×{PNG_MAX_SIDE} Pixel"}],
+        )
+    return width, height
+
+
+# -- SVG ----------------------------------------------------------------------------------------
+
+
+def _split(name: str) -> tuple[str, str]:
+    if name.startswith("{"):
+        namespace, _, local = name[1:].partition("}")
+        return namespace, local
+    return "", name
+
+
+def _url_text(value: str) -> str:
+    """A URL as a browser reads it: without whitespace and control characters, lower case."""
+    return _URL_NOISE.sub("", value).lower()
+
+
+def _check_css(css: str, where: str) -> None:
+    text = _CSS_COMMENT.sub("", css).lower()
+    if "\\" in text:
+        raise unsafe_svg(f"CSS-Escapes in {where} sind nicht erlaubt")
+    if "@import" in text:
+        raise unsafe_svg(f"@import in {where} ist nicht erlaubt")
+    if "expression(" in text or "image-set(" in text:
+        raise unsafe_svg(f"externe Ressourcen in {where} sind nicht erlaubt")
+    _check_urls(text, where)
+
+
+def _check_urls(value: str, where: str) -> None:
+    """Only ``url(#fragment)`` references: anything else loads a resource from elsewhere."""
+    for match in _CSS_URL.finditer(value.lower()):
+        if match.group(2) != "#":
+            raise unsafe_svg(f"externe url() in {where} ist nicht erlaubt")
+
+
+def _check_href(value: str, element: str, *, local_only: bool = False) -> None:
+    url = _url_text(value)
+    if url.startswith("#"):
+        return
+    if local_only:
+        raise unsafe_svg(f"externes <{element}> ist nicht erlaubt")
+    if not _ALLOWED_DATA_URL.match(url):
+        raise unsafe_svg(f"externer Verweis (href) in <{element}> ist nicht erlaubt")
+
+
+def _check_prolog(text: str) -> None:
+    declaration = _XML_DECLARATION.match(text)
+    if declaration:
+        encoding = _DECLARED_ENCODING.search(declaration.group(0))
+        if encoding and encoding.group(1).lower().replace("-", "").replace("_", "") != "utf8":
+            raise invalid_image("SVG muss UTF-8-kodiert sein")
+    start = declaration.end() if declaration else 0
+    if "<?" in text[start:]:
+        raise unsafe_svg("Verarbeitungsanweisungen (<?…?>) sind nicht erlaubt")
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+        raise unsafe_svg("DOCTYPE und Entitäten sind nicht erlaubt")
+    lowered = _url_text(text)
+    if any(scheme in lowered for scheme in _SCRIPT_SCHEMES):
+        raise unsafe_svg("javascript:-Verweise sind nicht erlaubt")
+
+
+def check_svg(data: bytes) -> None:
+    """Raise a 422 problem naming the reason when ``data`` is not a harmless SVG document."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_image("SVG muss UTF-8-kodiert sein") from None
+    _check_prolog(text.removeprefix("\ufeff"))
+    try:
+        root = defusedxml.ElementTree.fromstring(
+            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except defusedxml.DefusedXmlException:
+        raise unsafe_svg("DOCTYPE und Entitäten sind nicht erlaubt") from None
+    except ParseError:
+        raise invalid_image("SVG ist kein wohlgeformtes XML") from None
+    if root.tag != f"{{{SVG_NS}}}svg":
+        raise unsafe_svg("das Wurzelelement ist nicht <svg> (SVG-Namensraum)")
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        namespace, local = _split(element.tag)
+        if namespace != SVG_NS and namespace not in METADATA_NAMESPACES:
+            raise unsafe_svg(f"Element <{local}> außerhalb des SVG-Namensraums ist nicht erlaubt")
+        name = local.lower()
+        if namespace == SVG_NS and name in FORBIDDEN_SVG_ELEMENTS:
+            raise unsafe_svg(FORBIDDEN_SVG_ELEMENTS[name])
+        if name in ANIMATION_ELEMENTS:
+            target = _url_text(element.get("attributeName", "")).rpartition(":")[2]
+            if target == "href" or target.startswith("on"):
+                raise unsafe_svg(f"<{local}> darf keine Verweise oder Ereignisse ändern")
+        if name == "style":
+            _check_css("".join(element.itertext()), "<style>")
+        for attribute, value in element.attrib.items():
+            attr_namespace, attr_local = _split(attribute)
+            attr = attr_local.lower()
+            if attr.startswith("on"):
+                raise unsafe_svg(f"Ereignis-Attribut {attr_local} ist nicht erlaubt")
+            if any(scheme in _url_text(value) for scheme in _SCRIPT_SCHEMES):
+                raise unsafe_svg("javascript:-Verweise sind nicht erlaubt")
+            if attr == "base" and attr_namespace == XML_NS:
+                raise unsafe_svg("xml:base ist nicht erlaubt")  # would turn #fragments into remote URLs
+            if attr == "href" and attr_namespace in ("", XLINK_NS):
+                _check_href(value, local, local_only=name == "use")
+            elif attr == "href":
+                raise unsafe_svg(f"Verweis-Attribut {attribute} ist nicht erlaubt")
+            if attr == "style":
+                _check_css(value, "style-Attribut")
+            elif "url(" in value.lower():
+                _check_urls(value, f"Attribut {attr_local}")
+
+
+# -- detection ----------------------------------------------------------------------------------
+
+
+def validate_logo(data: bytes) -> Logo:
+    """Decide the type from the content and validate it; raise 413, 415 or 422 problems."""
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise too_large(UPLOAD_MAX_BYTES)
+    if data.startswith(PNG_SIGNATURE):
+        if len(data) > PNG_MAX_BYTES:
+            raise too_large(PNG_MAX_BYTES)
+        png_size(data)
+        return Logo(data, PNG_TYPE, "png")
+    head = data.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if head.startswith(b"<"):
+        if len(data) > SVG_MAX_BYTES:
+            raise too_large(SVG_MAX_BYTES)
+        check_svg(data)
+        return Logo(data, SVG_TYPE, "svg")
+    raise unsupported_type()
+
+
+# -- service ------------------------------------------------------------------------------------
+
+
+def _logo_record(tenant: Tenant) -> dict[str, Any] | None:
+    branding = (tenant.settings or {}).get("branding") or {}
+    record = branding.get("logo")
+    return record if isinstance(record, dict) and record.get("key") else None
+
+
+def _without_logo(settings: dict[str, Any]) -> dict[str, Any]:
+    branding = {k: v for k, v in (settings.get("branding") or {}).items() if k != "logo"}
+    return {**settings, "branding": branding}
+
+
+async def _audit(session: AsyncSession, principal: Principal) -> None:
+    await AuditRepository(session).append(
+        tenant_id=principal.tenant_id,
+        action="tenant.settings_change",
+        actor_id=principal.user_id,
+        object_type="tenant",
+        object_id=str(principal.tenant_id),
+        details={"changed": ["branding.logo"]},
+        request_id=principal.request_id,
+        ip_address=principal.ip_address,
+    )
+
+
+class BrandingService:
+    def __init__(self, db: Database, storage: Storage) -> None:
+        self.db = db
+        self.storage = storage
+
+    async def upload_logo(self, principal: Principal, data: bytes) -> dict[str, Any]:
+        """Validate, store and record the logo; returns the settings record."""
+        logo = validate_logo(data)
+        tenant_id = principal.tenant_id
+        key = tenant_key(tenant_id, "branding", f"logo.{logo.extension}")
+        record = {
+            "key": key,
+            "contentType": logo.content_type,
+            "size": len(logo.data),
+            "sha256": hashlib.sha256(logo.data).hexdigest(),
+            "uploadedAt": datetime.now(UTC).isoformat(),
+        }
+        previous: dict[str, Any] | None = None
+        stored = False
+        try:
+            async with self.db.session(tenant_id) as session:
+                # The row lock serialises uploads of one tenant: object and record stay in step.
+                tenant = await session.get(Tenant, tenant_id, with_for_update=True)
+                assert tenant is not None
+                previous = _logo_record(tenant)
+                await self.storage.put(tenant_id, key, logo.data, logo.content_type)
+                stored = True
+                settings = dict(tenant.settings or {})
+                settings["branding"] = {**(settings.get("branding") or {}), "logo": record}
+                tenant.settings = settings
+                await _audit(session, principal)
+        except BaseException:
+            if stored and (previous is None or previous["key"] != key):
+                await self._discard(tenant_id, key)
+            raise
+        if previous is not None and previous["key"] != key:
+            await self._discard(tenant_id, str(previous["key"]))
+        return record
+
+    async def logo(self, tenant_id: uuid.UUID) -> StoredLogo:
+        async with self.db.session(tenant_id) as session:
+            tenant = await session.get(Tenant, tenant_id)
+            record = _logo_record(tenant) if tenant is not None else None
+        if record is None or record.get("contentType") not in CONTENT_TYPES:
+            raise logo_not_found()
+        try:
+            data = await self.storage.get(tenant_id, str(record["key"]))
+        except ObjectNotFound:
+            log.warning("logo object missing", action="branding.logo_missing", key=record["key"])
+            raise logo_not_found() from None
+        return StoredLogo(data, str(record["contentType"]), str(record.get("sha256") or ""),
+                          str(record.get("uploadedAt") or ""))  # fmt: skip
+
+    async def delete_logo(self, principal: Principal) -> None:
+        tenant_id = principal.tenant_id
+        async with self.db.session(tenant_id) as session:
+            tenant = await session.get(Tenant, tenant_id, with_for_update=True)
+            assert tenant is not None
+            record = _logo_record(tenant)
+            if record is None:
+                raise logo_not_found()
+            tenant.settings = _without_logo(dict(tenant.settings or {}))
+            await _audit(session, principal)
+        await self._discard(tenant_id, str(record["key"]))
+
+    async def _discard(self, tenant_id: uuid.UUID, key: str) -> None:
+        """Best-effort removal of an object no record points to any more."""
+        try:
+            await self.storage.delete(tenant_id, key)
+        except Exception as error:  # file system or S3 client errors: the record is what counts
+            log.warning("could not remove logo object", action="branding.cleanup_failed", key=key,
+                        error=type(error).__name__)  # fmt: skip
