@@ -155,3 +155,57 @@ def http_load(url: str, headers: dict[str, str], *, concurrency: int, requests: 
         output, _ = process.communicate()
         latencies.extend(_latencies(output))
     return LoadResult(latencies, len(latencies) / (time_module.perf_counter() - started), "hey x clients")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def api_server(app_url: str, private_key_pem: str, workers: int = 1) -> Iterator[str]:
+    """Run `servanda api` on a free port against ``app_url``; yield its base URL."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": app_url, "SERVANDA_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING",
+               "SERVANDA_JWT_PRIVATE_KEY": private_key_pem}  # fmt: skip
+        command = [sys.executable, "-m", "servanda", "api", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(workers)]  # fmt: skip
+        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time_module.sleep(0.1)
+            time_module.sleep(1.0 if workers > 1 else 0)  # let every worker finish starting
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def report(
+    name: str, target_ms: float, runs: dict[str, LoadResult], extra: dict[str, object]
+) -> dict[str, object]:
+    """Print each run's P50/P95 next to the target; return the JSON-able results."""
+    results: dict[str, object] = {"target_p95_ms": target_ms, **extra}
+    for label, run in runs.items():
+        stats = summary_ms(run.latencies_s)
+        verdict = "OK" if stats["p95_ms"] < target_ms else "MISSED"
+        print(f"  {label:<28} P50 {stats['p50_ms']:6.2f} ms  P95 {stats['p95_ms']:6.2f} ms "
+              f"(target < {target_ms} ms) {verdict}; {run.throughput_rps:.0f} req/s")  # fmt: skip
+        results[label] = {**stats, "throughput_rps": round(run.throughput_rps, 1), "verdict": verdict}
+    print(f"results: {write_results(name, results)}")
+    return results

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,16 +30,10 @@ import httpx
 import psycopg
 from joserfc.jwk import RSAKey
 
-from bench.common import bench_database, http_load, summary_ms, write_results
+from bench.common import bench_database, free_port, http_load, summary_ms, write_results
 from servanda.platform.tokens import LocalTokens
 
 TARGET_P95_MS = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seed(superuser: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:

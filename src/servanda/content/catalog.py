@@ -8,9 +8,11 @@ decides what is visible; the catalog only asks for a current published version.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,29 +34,58 @@ class CatalogFilters:
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    template: Template
-    version: TemplateVersion
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    title: str
+    description: str
+    category: str | None
+    legal_area: str | None
+    jurisdiction: str | None
+    tags: list[str]
+    version_id: uuid.UUID
+    version_number: int
+    published_at: datetime | None
     publisher_name: str | None
 
 
 async def _publishers(session: AsyncSession, tenant_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not tenant_ids:
-        return {}
     rows = await session.execute(
         text("SELECT id, name FROM servanda_publisher_names(:ids)"), {"ids": list(tenant_ids)}
     )
     return {row.id: row.name for row in rows}
 
 
+_ENTRY_COLUMNS = (
+    Template.id, Template.tenant_id, Template.title, Template.description, Template.category, Template.legal_area,
+    Template.jurisdiction, Template.tags, TemplateVersion.id.label("version_id"), TemplateVersion.version_number,
+    TemplateVersion.published_at,
+)  # fmt: skip
+PUBLISHER_NAMES_TTL_S = 60.0
+
+
 class CatalogService:
+    # Publisher names change rarely and are public; cache them per process for a minute.
+    _publisher_cache: ClassVar[dict[uuid.UUID, tuple[float, str | None]]] = {}
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def _names(self, session: AsyncSession, tenant_ids: set[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        now = time.monotonic()
+        cache = self._publisher_cache
+        missing = {t for t in tenant_ids if t not in cache or cache[t][0] < now}
+        if missing:
+            found = await _publishers(session, missing)
+            for tenant_id in missing:
+                cache[tenant_id] = (now + PUBLISHER_NAMES_TTL_S, found.get(tenant_id))
+        return {t: cache[t][1] for t in tenant_ids}
+
     async def search(self, principal: Principal, filters: CatalogFilters, page: int,
                      page_size: int) -> tuple[list[CatalogEntry], int]:  # fmt: skip
+        """One statement: the page of entries plus the total (window count), only the columns shown."""
         async with self.db.session(principal.tenant_id) as session:
             query = (
-                select(Template, TemplateVersion)
+                select(*_ENTRY_COLUMNS, func.count().over().label("total"))
                 .join(TemplateVersion, TemplateVersion.id == Template.current_published_version_id)
                 .where(Template.current_published_version_id.is_not(None))
             )
@@ -69,9 +100,6 @@ class CatalogService:
                 query = query.where(Template.legal_area == filters.legal_area)
             if filters.jurisdiction:
                 query = query.where(Template.jurisdiction == filters.jurisdiction)
-            total = await session.scalar(
-                select(func.count()).select_from(query.with_only_columns(Template.id).subquery())
-            )
             rows = (
                 await session.execute(
                     query.order_by(*order, func.lower(Template.title), Template.id)
@@ -79,8 +107,16 @@ class CatalogService:
                     .limit(page_size)
                 )
             ).all()
-            names = await _publishers(session, {t.tenant_id for t, _ in rows})
-            return [CatalogEntry(t, v, names.get(t.tenant_id)) for t, v in rows], total or 0
+            if not rows and page > 1:  # beyond the last page: the window count is not there to read
+                total = await session.scalar(
+                    select(func.count()).select_from(query.order_by(None).subquery())
+                )
+            else:
+                total = rows[0].total if rows else 0
+            names = await self._names(session, {row.tenant_id for row in rows})
+            entries = [CatalogEntry(**{k: v for k, v in row._mapping.items() if k != "total"},
+                                    publisher_name=names.get(row.tenant_id)) for row in rows]  # fmt: skip
+            return entries, total or 0
 
     async def detail(
         self, principal: Principal, template_id: uuid.UUID
@@ -88,14 +124,14 @@ class CatalogService:
         async with self.db.session(principal.tenant_id) as session:
             row = (
                 await session.execute(
-                    select(Template, TemplateVersion)
+                    select(*_ENTRY_COLUMNS, TemplateVersion.structure, TemplateVersion.interview)
                     .join(TemplateVersion, TemplateVersion.id == Template.current_published_version_id)
                     .where(Template.id == template_id)
                 )
             ).first()
             if row is None:
                 raise Problem(404, "template.not_found", "Die Vorlage ist im Katalog nicht verfügbar.")
-            template, version = row
+            version = row
             structure = Structure.model_validate(version.structure or {})
             ids = {c for slot in structure.slots() for c in slot.clause_ids()}
             titles = (
@@ -120,9 +156,7 @@ class CatalogService:
                 }
                 for section in sorted(structure.sections, key=lambda s: s.order)
             ]  # fmt: skip
-            names = await _publishers(session, {template.tenant_id})
-            return (
-                CatalogEntry(template, version, names.get(template.tenant_id)),
-                sections,
-                len(version.interview or []),
-            )
+            names = await self._names(session, {row.tenant_id})
+            fields = {k: v for k, v in row._mapping.items() if k not in ("structure", "interview")}
+            entry = CatalogEntry(**fields, publisher_name=names.get(row.tenant_id))
+            return entry, sections, len(row.interview or [])

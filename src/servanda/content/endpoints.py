@@ -253,12 +253,12 @@ USE = [allow(Permission.CONTRACTS_USE)]
 def _catalog_item(
     entry: CatalogEntry, principal: Any, model: type[CatalogItem] = CatalogItem, **extra: Any
 ) -> Any:
-    t, v = entry.template, entry.version
+    e = entry
     return model(
-        id=t.id, title=t.title, description=t.description, category=t.category, legal_area=t.legal_area,
-        jurisdiction=t.jurisdiction, tags=t.tags, publisher_tenant_id=t.tenant_id, publisher_name=entry.publisher_name,
-        own=t.tenant_id == principal.tenant_id,
-        current_version=CatalogVersion(id=v.id, version_number=v.version_number, published_at=v.published_at),
+        id=e.id, title=e.title, description=e.description, category=e.category, legal_area=e.legal_area,
+        jurisdiction=e.jurisdiction, tags=e.tags, publisher_tenant_id=e.tenant_id, publisher_name=e.publisher_name,
+        own=e.tenant_id == principal.tenant_id,
+        current_version=CatalogVersion(id=e.version_id, version_number=e.version_number, published_at=e.published_at),
         **extra,
     )  # fmt: skip
 

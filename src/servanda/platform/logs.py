@@ -53,7 +53,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     ]
     renderer: list[Any] = [_Backbone(service), structlog.processors.JSONRenderer(serializer=_serialize)]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Drop below-level events before any processing (the access log is on the hot path).
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
