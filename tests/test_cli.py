@@ -193,11 +193,15 @@ def test_up_serves_embedded_defaults_and_shares_its_database(tmp_path: Path) -> 
             json={"tenant": "kanzlei-demo", "email": "anwalt@kanzlei-demo.de", "password": "servanda-demo"},
         )
         assert login.status_code == 200, login.text
+        catalog = httpx.get(f"http://127.0.0.1:{port}/api/v1/catalog/templates",
+                            headers={"Authorization": f"Bearer {login.json()['accessToken']}"}).json()  # fmt: skip
+        assert catalog["total"] == 3, catalog  # the shipped packs, published in verlag-demo
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
-    for line in ("verlag-demo    pruefer@verlag-demo.de", "kanzlei-nord   redakteur@kanzlei-nord.de"):
+    for line in ("verlag-demo    pruefer@verlag-demo.de", "kanzlei-nord   redakteur@kanzlei-nord.de",
+                 "demo content published in verlag-demo: arbeitsvertrag.json"):  # fmt: skip
         assert line in output
     assert _postmasters(pgdata) == [], "the embedded server stops with the last process using it"

@@ -37,6 +37,8 @@ user_cli = typer.Typer(no_args_is_help=True, help="Users (bootstrap).")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(tenant_cli, name="tenant")
 cli.add_typer(user_cli, name="user")
+content_cli = typer.Typer(no_args_is_help=True, help="Content packs.")
+cli.add_typer(content_cli, name="content")
 
 DataDir = Annotated[
     Path | None,
@@ -103,7 +105,9 @@ def _run(db_url: str, action: Callable[[Database], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except Problem as problem:
-        raise _fail(f"error [{problem.code}]: {problem.detail or problem.title}") from None
+        lines = [f"error [{problem.code}]: {problem.detail or problem.title}"]
+        lines += [f"  {e['field']}: {e['message']}" for e in problem.errors or []]
+        raise _fail("\n".join(lines)) from None
 
 
 def _migrate(urls: DatabaseUrls) -> None:
@@ -170,6 +174,11 @@ def _seed_demo(urls: DatabaseUrls) -> None:
 
     logins = asyncio.run(both())
     if logins:
+        from servanda.content.packs import shipped_packs
+
+        packs = shipped_packs()
+        _import_packs(urls.app, "verlag-demo", packs, publish=True, as_user=None)
+        typer.echo(f"demo content published in verlag-demo: {', '.join(p.name for p in packs)}")
         typer.echo(f"demo data created; every demo login uses the password '{DEMO_PASSWORD}':")
         for login in logins:
             typer.echo(f"  {login.tenant:<14} {login.email:<28} {login.role}")  # type: ignore[attr-defined]
@@ -354,6 +363,61 @@ def audit_purge(
         )
     if not results:
         typer.echo("nothing to purge")
+
+
+@content_cli.command("schema")
+def content_schema() -> None:
+    """Print the JSON Schema of content packs."""
+    import json
+
+    from servanda.content.packs import schema
+
+    typer.echo(json.dumps(schema(), indent=2, ensure_ascii=False))
+
+
+def _import_packs(
+    app_url: str, tenant: str, paths: list[Path], publish: bool, as_user: str | None
+) -> list[object]:
+    import json
+
+    from servanda.content.packs import import_pack
+    from servanda.content.service import ContentService
+    from servanda.identity.service import acting_user
+
+    packs = []
+    for path in paths:
+        try:
+            packs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:
+            raise _fail(f"error [content.unreadable_pack]: {path}: {error}") from None
+
+    async def action(db: Database) -> list[object]:
+        principal = await acting_user(db, tenant, as_user)
+        return [await import_pack(ContentService(db), principal, pack, publish=publish) for pack in packs]
+
+    return _run(app_url, action)
+
+
+@content_cli.command("import")
+def content_import(
+    packs: Annotated[list[Path], typer.Argument(help="Content pack JSON file(s).")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug to import into.")],
+    publish: Annotated[
+        bool, typer.Option(help="Publish what was imported (without review; audited).")
+    ] = False,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Act as this user (default: first admin).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import content packs into a tenant (atomic and idempotent per pack)."""
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        reports = _import_packs(urls.app, tenant, packs, publish, as_user)
+    for path, report in zip(packs, reports, strict=True):
+        r = report.as_dict()  # type: ignore[attr-defined]
+        typer.echo(f"{path.name}: {len(r['created'])} created, {len(r['newVersion'])} new versions, "
+                   f"{len(r['unchanged'])} unchanged, {len(r['published'])} published")  # fmt: skip
 
 
 def main() -> None:

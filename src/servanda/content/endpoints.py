@@ -8,9 +8,10 @@ once per kind so that each has its own, exact request schema in OpenAPI.
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 
 from servanda.content.catalog import CatalogEntry, CatalogFilters, CatalogService
+from servanda.content.packs import import_pack
 from servanda.content.schemas import (
     CatalogDetail,
     CatalogItem,
@@ -91,6 +92,17 @@ async def tenant_changelog(principal: CurrentPrincipal, request: Request, page: 
                            page_size: PageSize = 25) -> Page[ReviewOut]:  # fmt: skip
     rows, total = await _service(request).feed(principal, page, page_size)
     return Page[ReviewOut](items=[review_out(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+@router.post("/import", dependencies=AUTHOR)
+async def import_content_pack(
+    pack: Annotated[dict[str, Any], Body(description="A content pack (servanda-content-pack/1)")],
+    principal: CurrentPrincipal,
+    request: Request,
+) -> dict[str, Any]:
+    """Import a content pack as drafts (atomic, idempotent); returns the import report."""
+    report = await import_pack(_service(request), principal, pack)
+    return report.as_dict()
 
 
 @router.get("/rule-graph", dependencies=AUTHOR)

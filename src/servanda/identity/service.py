@@ -201,3 +201,29 @@ async def bootstrap_user(
             return UserView(user.id, user.tenant_id, user.email, user.display_name, user.role, user.status)
     except IntegrityError:
         raise Problem(409, "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben.") from None
+
+
+async def acting_user(db: Database, tenant_slug: str, email: str | None = None) -> Principal:
+    """The principal an operator command acts as: the named user, else the tenant's first active admin."""
+    from sqlalchemy import func, select
+
+    async with db.session(None) as session:
+        tenant = await TenantRepository(session).resolve_slug(tenant_slug)
+    if tenant is None:
+        raise Problem(404, "tenant.not_found", f"Mandant '{tenant_slug}' existiert nicht.")
+    async with db.session(tenant.id) as session:
+        query = select(User).where(User.status == "active")
+        if email:
+            query = query.where(func.lower(User.email) == email.lower())
+        else:
+            query = query.where(User.role == "admin").order_by(User.created_at)
+        user = await session.scalar(query.limit(1))
+        tenant_row = await session.get(Tenant, tenant.id)
+    if user is None or tenant_row is None:
+        raise Problem(404, "user.not_found", "Kein aktiver Nutzer, in dessen Namen gehandelt werden kann.")
+    return Principal(
+        user_id=user.id, tenant_id=tenant.id, tenant_slug=tenant_slug, tenant_type=tenant.type, email=user.email,
+        display_name=user.display_name, role=user.role, status=user.status, mfa_enabled=user.mfa_enabled,
+        platform_admin=user.platform_admin, provider="cli", session_id=None, mfa_setup_required=False,
+        request_id=None, ip_address=None,
+    )  # fmt: skip
