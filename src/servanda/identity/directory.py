@@ -382,6 +382,7 @@ def settings_view(tenant: Tenant) -> dict[str, Any]:
             "colors": branding.get("colors") or {},
             "fonts": branding.get("fonts") or {},
             "marginsMm": branding.get("marginsMm") or {},
+            "logo": branding.get("logo"),
         },
         "featureFlags": {
             "odtExport": bool(flags.get("odtExport")),

@@ -137,6 +137,7 @@ class Branding(ApiModel):
     colors: dict[str, str] = {}
     fonts: dict[str, str] = {}
     margins_mm: dict[str, float] = {}
+    logo: dict[str, Any] | None = None  # set by PUT /tenant/branding/logo
 
 
 class FeatureFlags(ApiModel):

@@ -88,9 +88,10 @@ class RequestContextMiddleware:
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
                 headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
                 headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(SECURITY_HEADERS)
-                headers.append(csp)
+                # A route may set a stricter or more specific header itself (an SVG's CSP, say).
+                headers.extend(h for h in (*SECURITY_HEADERS, csp) if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 
