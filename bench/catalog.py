@@ -102,6 +102,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--rate-per-client", type=float, default=25.0, help="paced mode: requests/s per client"
+    )
     args = parser.parse_args()
     key = RSAKey.generate_key(2048, private=True)
     key.ensure_kid()
@@ -119,8 +122,12 @@ def main() -> None:
             runs = {}
             http_load(urls["list"], headers, concurrency=args.concurrency, requests=500)  # warm-up
             for name, url in urls.items():
-                runs[f"{name} paced (25/s x {args.concurrency})"] = http_load(
-                    url, headers, concurrency=args.concurrency, requests=args.requests, rate_per_client=25
+                runs[f"{name} paced ({args.rate_per_client:g}/s x {args.concurrency})"] = http_load(
+                    url,
+                    headers,
+                    concurrency=args.concurrency,
+                    requests=args.requests,
+                    rate_per_client=args.rate_per_client,
                 )
                 runs[f"{name} saturated"] = http_load(url, headers, concurrency=args.concurrency,
                                                       requests=args.requests)  # fmt: skip
