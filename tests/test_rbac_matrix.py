@@ -148,6 +148,9 @@ SPEC: list[tuple[str, Permission]] = [
     (r"^/api/v1/platform/.+$", Permission.PLATFORM_ADMIN),
     (r"^/api/v1/content/.+$", Permission.CONTENT_AUTHOR),
     (r"^/api/v1/catalog/.+$", Permission.CONTRACTS_USE),
+    (r"^/api/v1/contracts(?!/[^/]+/save-as-template$)(/.*)?$", Permission.CONTRACTS_USE),
+    (r"^/api/v1/contracts/[^/]+/save-as-template$", Permission.TEMPLATES_MANAGE),
+    (r"^/api/v1/lawfirm-templates(/.*)?$", Permission.TEMPLATES_MANAGE),
 ]
 
 

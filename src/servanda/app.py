@@ -100,9 +100,11 @@ def api_routers() -> list[APIRouter]:
     """
     from servanda.content.endpoints import catalog_router
     from servanda.content.endpoints import router as content_router
+    from servanda.contracts.endpoints import lawfirm_router
+    from servanda.contracts.endpoints import router as contracts_router
     from servanda.identity.endpoints import routers as identity_routers
 
-    return [*identity_routers, content_router, catalog_router]
+    return [*identity_routers, content_router, catalog_router, contracts_router, lawfirm_router]
 
 
 def create_app_from_env() -> FastAPI:

@@ -1,0 +1,222 @@
+"""Law-firm templates: a firm's pre-filled starting point on top of a pinned published template version.
+
+Created from scratch (on a catalog template) or from a contract ("save as
+template"); contracts started from one are pinned to its template version and
+pre-filled with its answers and slot choices. Plan limits (starter 5, team 50,
+pro and enterprise unlimited) answer 409 beyond the limit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.content.models import Template, TemplateVersion
+from servanda.contracts import repository
+from servanda.contracts.models import ContractInstance, LawFirmTemplate
+from servanda.contracts.pins import Pins, _clauses, resolve_pins
+from servanda.contracts.service import (
+    ContractService,
+    Evaluated,
+    _engine_inputs,
+    _evaluate,
+    _store_validation,
+    carry_over,
+)
+from servanda.engine.shapes import Structure
+from servanda.identity.access import Principal
+from servanda.identity.models import TeamMember, Tenant
+from servanda.platform.problems import Problem
+
+PLAN_LIMITS: dict[str, int | None] = {"starter": 5, "team": 50, "pro": None, "enterprise": None}
+
+
+def not_found() -> Problem:
+    return Problem(404, "lawfirm_template.not_found", "Die Kanzleivorlage wurde nicht gefunden.")
+
+
+class LawFirmTemplateService(ContractService):
+    async def _visible(self, session: AsyncSession, principal: Principal, template_id: uuid.UUID,
+                       lock: bool = False) -> LawFirmTemplate:  # fmt: skip
+        query = select(LawFirmTemplate).where(LawFirmTemplate.id == template_id)
+        if principal.role != "admin":
+            teams = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
+            query = query.where(or_(LawFirmTemplate.created_by == principal.user_id,
+                                    (LawFirmTemplate.visibility == "team") & LawFirmTemplate.team_id.in_(teams)))  # fmt: skip
+        found = await session.scalar(query.with_for_update() if lock else query)
+        if found is None:
+            raise not_found()
+        return found
+
+    async def _check_limit(self, session: AsyncSession, principal: Principal) -> None:
+        tenant = await session.get(Tenant, principal.tenant_id)
+        plan = str(((tenant.settings or {}) if tenant else {}).get("plan", "starter"))
+        limit = PLAN_LIMITS.get(plan, 5)
+        if limit is not None:
+            count = await session.scalar(select(func.count()).select_from(LawFirmTemplate)) or 0
+            if count >= limit:
+                raise Problem(409, "lawfirm_template.plan_limit",
+                              f"Ihr Tarif ({plan}) erlaubt höchstens {limit} Kanzleivorlagen.")  # fmt: skip
+
+    @staticmethod
+    def _prefill(
+        pins: Pins, answers: dict[str, Any], slots: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        structure, questions, _ = _engine_inputs(pins)
+        kept_answers, kept_slots, report = carry_over(
+            questions, questions, answers, structure, structure, slots
+        )
+        if report["droppedAnswers"] or report["resetSlots"]:
+            errors = [
+                {"field": f"customAnswers.{k}", "message": "ungültige Antwort"}
+                for k in report["droppedAnswers"]
+            ]
+            errors += [
+                {"field": f"customSlotSelections.{k}", "message": "ungültige Auswahl"}
+                for k in report["resetSlots"]
+            ]
+            raise Problem(
+                422, "lawfirm_template.invalid_prefill", "Vorbelegte Antworten sind ungültig.", errors=errors
+            )
+        return kept_answers, kept_slots
+
+    async def create(self, principal: Principal, *, template_id: uuid.UUID | None = None,  # type: ignore[override]
+                     contract_id: uuid.UUID | None = None, title: str, description: str = "",
+                     answers: dict[str, Any] | None = None, slots: dict[str, Any] | None = None,
+                     visibility: str = "private", team_id: uuid.UUID | None = None, tags: list[str] | None = None,
+                     status: str = "published") -> LawFirmTemplate:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            await self._check_limit(session, principal)
+            if visibility == "team" and (
+                team_id is None or not await repository.is_member(session, principal, team_id)
+            ):
+                raise Problem(422, "contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
+                              errors=[{"field": "teamId", "message": "kein Team, dem Sie angehören"}])  # fmt: skip
+            source_contract = None
+            if contract_id is not None:
+                source_contract = await repository.get_visible(session, principal, contract_id)
+                if source_contract is None:
+                    raise Problem(404, "contract.not_found", "Der Vertrag wurde nicht gefunden.")
+                version_id = source_contract.template_version_id
+                answers, slots = dict(source_contract.answers), dict(source_contract.selected_slots)
+            else:
+                assert template_id is not None
+                pins = await resolve_pins(session, template_id)
+                version_id = pins.template_version.id
+                answers, slots = self._prefill(pins, answers or {}, slots or {})
+            entity = LawFirmTemplate(
+                tenant_id=principal.tenant_id, title=title.strip(), description=description,
+                source_template_version_id=version_id, source_contract_id=contract_id, custom_answers=answers,
+                custom_slot_selections=slots, status=status, visibility=visibility,
+                team_id=team_id if visibility == "team" else None, tags=tags or [], created_by=principal.user_id,
+            )  # fmt: skip
+            session.add(entity)
+            await session.flush()
+            await session.refresh(entity)
+            await self._audit_template(session, principal, "lawfirm_template.create", entity,
+                                       {"fromContract": str(contract_id) if contract_id else None})  # fmt: skip
+            return entity
+
+    async def _audit_template(self, session: AsyncSession, principal: Principal, action: str, entity: LawFirmTemplate,
+                              details: dict[str, Any] | None = None) -> None:  # fmt: skip
+        from servanda.identity.repository import AuditRepository
+
+        await AuditRepository(session).append(
+            tenant_id=principal.tenant_id, action=action, actor_id=principal.user_id,
+            object_type="lawfirm_template", object_id=str(entity.id), details=details or {},
+            request_id=principal.request_id, ip_address=principal.ip_address,
+        )  # fmt: skip
+
+    async def list_templates(
+        self, principal: Principal, page: int, page_size: int
+    ) -> tuple[list[LawFirmTemplate], int]:
+        async with self.db.session(principal.tenant_id) as session:
+            query = select(LawFirmTemplate)
+            if principal.role != "admin":
+                teams = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
+                query = query.where(or_(LawFirmTemplate.created_by == principal.user_id,
+                                        (LawFirmTemplate.visibility == "team") & LawFirmTemplate.team_id.in_(teams)))  # fmt: skip
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await session.scalars(query.order_by(func.lower(LawFirmTemplate.title))
+                                         .offset((page - 1) * page_size).limit(page_size))  # fmt: skip
+            return list(rows.all()), total
+
+    async def get_template(self, principal: Principal, template_id: uuid.UUID) -> LawFirmTemplate:
+        async with self.db.session(principal.tenant_id) as session:
+            return await self._visible(session, principal, template_id)
+
+    async def update_template(self, principal: Principal, template_id: uuid.UUID,
+                              changes: dict[str, Any]) -> LawFirmTemplate:  # fmt: skip
+        async with self.db.session(principal.tenant_id) as session:
+            entity = await self._visible(session, principal, template_id, lock=True)
+            if "custom_answers" in changes or "custom_slot_selections" in changes:
+                version = await session.get(TemplateVersion, entity.source_template_version_id)
+                assert version is not None
+                template = await session.get(Template, version.template_id)
+                pins = Pins(template, version, {})  # type: ignore[arg-type]
+                answers, slots = self._prefill(
+                    pins, changes.get("custom_answers", entity.custom_answers) or {},
+                    changes.get("custom_slot_selections", entity.custom_slot_selections) or {},
+                )  # fmt: skip
+                entity.custom_answers, entity.custom_slot_selections = answers, slots
+            for field in ("title", "description", "status", "tags"):
+                if changes.get(field) is not None:
+                    setattr(entity, field, changes[field])
+            entity.updated_at = datetime.now(UTC)
+            await self._audit_template(session, principal, "lawfirm_template.update", entity,
+                                       {"fields": sorted(changes)})  # fmt: skip
+            await session.flush()
+            await session.refresh(entity)
+            return entity
+
+    async def delete_template(self, principal: Principal, template_id: uuid.UUID) -> None:
+        async with self.db.session(principal.tenant_id) as session:
+            entity = await self._visible(session, principal, template_id, lock=True)
+            await self._audit_template(
+                session, principal, "lawfirm_template.delete", entity, {"title": entity.title}
+            )
+            await session.delete(entity)
+
+    async def start_contract(self, principal: Principal, lawfirm_template_id: uuid.UUID, *, title: str,
+                             client_reference: str | None, tags: list[str], jurisdiction: str | None,
+                             visibility: str, team_id: uuid.UUID | None) -> Evaluated:  # fmt: skip
+        """A contract pinned to the law-firm template's version, pre-filled with its answers and choices."""
+        async with self.db.session(principal.tenant_id) as session:
+            entity = await self._visible(session, principal, lawfirm_template_id)
+            if entity.status != "published":
+                raise Problem(
+                    409, "lawfirm_template.not_published", "Die Kanzleivorlage ist noch ein Entwurf."
+                )
+            version = await session.get(TemplateVersion, entity.source_template_version_id)
+            if version is None:
+                raise not_found()
+            template = await session.get(Template, version.template_id)
+            assert template is not None
+            ids = list(dict.fromkeys(c for s in Structure.model_validate(version.structure or {}).slots()
+                                     for c in s.clause_ids()))  # fmt: skip
+            pins = Pins(template, version, await _clauses(session, ids))
+            if visibility == "team" and (
+                team_id is None or not await repository.is_member(session, principal, team_id)
+            ):
+                raise Problem(422, "contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
+                              errors=[{"field": "teamId", "message": "kein Team, dem Sie angehören"}])  # fmt: skip
+            contract = ContractInstance(
+                tenant_id=principal.tenant_id, creator_id=principal.user_id, title=title.strip(),
+                client_reference=client_reference, tags=tags, jurisdiction=jurisdiction or template.jurisdiction or "DE",
+                template_version_id=version.id, clause_version_ids=pins.clause_version_ids,
+                answers=dict(entity.custom_answers), selected_slots=dict(entity.custom_slot_selections),
+                dismissed_warnings=[], visibility=visibility, team_id=team_id if visibility == "team" else None,
+                source_lawfirm_template_id=entity.id,
+            )  # fmt: skip
+            _store_validation(contract, _evaluate(contract, pins)[2])  # before the INSERT: no second write
+            session.add(contract)
+            await session.flush()
+            await session.refresh(contract)
+            await self._audit(session, principal, "contract.create", contract,
+                              {"lawFirmTemplateId": str(entity.id), "templateVersionId": str(version.id)})  # fmt: skip
+            await session.flush()
+            return await self._evaluated(session, contract, pins)

@@ -1,0 +1,47 @@
+"""Queries of the contract context: contracts visible to a principal, team membership."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.contracts.models import ContractInstance
+from servanda.identity.access import Principal
+from servanda.identity.models import TeamMember
+
+
+def visible(principal: Principal, query: Select[Any]) -> Select[Any]:
+    """Within the tenant (RLS): admins see all; others their own and their teams' team contracts."""
+    if principal.role == "admin":
+        return query
+    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
+    return query.where(
+        or_(
+            ContractInstance.creator_id == principal.user_id,
+            (ContractInstance.visibility == "team") & ContractInstance.team_id.in_(my_teams),
+        )
+    )
+
+
+async def get_visible(session: AsyncSession, principal: Principal, contract_id: uuid.UUID,
+                      *, lock: bool = False) -> ContractInstance | None:  # fmt: skip
+    query = visible(principal, select(ContractInstance).where(ContractInstance.id == contract_id))
+    if lock:
+        query = query.with_for_update()
+    contract: ContractInstance | None = await session.scalar(query)
+    return contract
+
+
+async def is_member(session: AsyncSession, principal: Principal, team_id: uuid.UUID) -> bool:
+    if principal.role == "admin":
+        from servanda.identity.models import Team
+
+        return await session.get(Team, team_id) is not None
+    found = await session.scalar(
+        select(func.count()).select_from(TeamMember)
+        .where(TeamMember.team_id == team_id, TeamMember.user_id == principal.user_id)
+    )  # fmt: skip
+    return bool(found)

@@ -1,0 +1,306 @@
+"""Contracts through the API on the shipped Arbeitsvertrag pack: pinning, autosave, rules, completion."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from servanda.content.packs import import_pack, shipped_packs
+from servanda.content.service import ContentService
+from servanda.identity.service import acting_user
+from servanda.platform.db import Database
+from tests.auth_helpers import ensure_user, login_as
+from tests.conftest import DbUnderTest
+
+K = "/api/v1/contracts"
+PACK = json.loads(
+    next(p for p in shipped_packs() if p.name == "arbeitsvertrag.json").read_text(encoding="utf-8")
+)
+
+
+def publish_pack(url: str, tenant_slug: str, pack: dict[str, Any]) -> None:
+    async def run() -> None:
+        db = Database(url, pool_size=1)
+        try:
+            await import_pack(ContentService(db), await acting_user(db, tenant_slug), pack, publish=True)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def world(api: TestClient, su: psycopg.Connection, make_tenant: Any, clean_db: DbUnderTest) -> dict[str, Any]:
+    vendor = make_tenant("verlag-demo", type="vendor")
+    ensure_user(su, vendor, "admin", "admin@verlag-demo.de")
+    publish_pack(clean_db.app, "verlag-demo", PACK)
+    template_id = su.execute("SELECT id FROM templates WHERE external_key = 'arbeitsvertrag'").fetchone()[0]  # type: ignore[index]
+    clause_ids = dict(su.execute("SELECT external_key, id FROM clauses").fetchall())
+    firm = make_tenant("kanzlei-demo")
+    return {
+        "template_id": str(template_id),
+        "clause": {k: str(v) for k, v in clause_ids.items()},
+        "firm": firm,
+        "lawyer": login_as(api, su, firm, "user", "anwalt@kanzlei-demo.de"),
+        "colleague": login_as(api, su, firm, "user", "kollegin@kanzlei-demo.de"),
+        "admin": login_as(api, su, firm, "admin", "admin@kanzlei-demo.de"),
+    }
+
+
+def create(api: TestClient, world: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    response = api.post(K, json={"templateId": world["template_id"], "title": "Arbeitsvertrag Müller", **extra},
+                        headers=world["lawyer"])  # fmt: skip
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def slot_of(contract: dict[str, Any], clause_id: str) -> str:
+    return next(
+        s["slotId"] for s in contract["slots"] if any(o["clauseId"] == clause_id for o in s["options"])
+    )
+
+
+SAMPLE = {"text": "Muster GmbH", "number": 12, "currency": "4500.00", "date": "2027-01-01", "yes_no": True}
+
+
+def sample(question: dict[str, Any]) -> Any:
+    if question["type"] in ("single_choice", "multiple_choice"):
+        first = question["options"][0]["value"]
+        return first if question["type"] == "single_choice" else [first]
+    value = SAMPLE[question["type"]]
+    low = (question.get("validation") or {}).get("min")
+    return max(value, low) if question["type"] == "number" and low is not None else value
+
+
+def answer_everything(api: TestClient, world: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
+    for _ in range(5):  # conditional questions may appear after answers
+        missing = {q["key"]: sample(q) for q in contract["interview"] if q["visible"] and q["required"]
+                   and q["answer"] is None}  # fmt: skip
+        if not missing:
+            return contract
+        response = api.patch(f"{K}/{contract['id']}", json={"answers": missing}, headers=world["lawyer"])
+        assert response.status_code == 200, response.text
+        contract = response.json()
+    raise AssertionError("interview did not settle")
+
+
+def test_create_pins_every_clause_and_shows_the_interview(api: TestClient, world: dict[str, Any]) -> None:
+    contract = create(api, world)
+    assert contract["status"] == "draft"
+    assert len(contract["versionInfo"]["clauseVersionIds"]) == 17
+    assert contract["versionInfo"]["newerVersionAvailable"] is False
+    assert contract["jurisdiction"] == "DE"
+    keys = [q["key"] for q in contract["interview"]]
+    assert {"mitarbeiterzahl", "vertragstyp", "branche"} <= set(keys)
+    assert 0 <= contract["progress"] < 1
+    assert len(contract["slots"]) == 17
+
+
+def test_autosave_is_all_or_nothing(api: TestClient, world: dict[str, Any]) -> None:
+    contract = create(api, world)
+    bad = api.patch(f"{K}/{contract['id']}", json={"answers": {"mitarbeiterzahl": "viele", "branche": "IT",
+                                                                "gibt_es_nicht": 1}}, headers=world["lawyer"])  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "contract.invalid_input"
+    assert {e["field"] for e in bad.json()["errors"]} == {"answers.mitarbeiterzahl", "answers.gibt_es_nicht"}
+    assert api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json()["answers"] == {}
+    ok = api.patch(f"{K}/{contract['id']}", json={"answers": {"mitarbeiterzahl": 25, "branche": "IT"}},
+                   headers=world["lawyer"])  # fmt: skip
+    assert ok.json()["answers"] == {"mitarbeiterzahl": 25, "branche": "IT"}
+    cleared = api.patch(f"{K}/{contract['id']}", json={"answers": {"branche": None}}, headers=world["lawyer"])
+    assert cleared.json()["answers"] == {"mitarbeiterzahl": 25}
+
+
+def test_r01_appears_offers_a_fix_and_goes_away(api: TestClient, world: dict[str, Any]) -> None:
+    c03, c04 = world["clause"]["c03"], world["clause"]["c04"]
+    contract = create(api, world)
+    contract = api.patch(f"{K}/{contract['id']}", json={"selectedSlots": {slot_of(contract, c04): c04}},
+                         headers=world["lawyer"]).json()  # fmt: skip
+    r01 = [m for m in contract["validation"]["messages"] if m["ruleType"] == "incompatible_with"
+           and {m["sourceClauseId"], *m["targetClauseIds"]} == {c03, c04}]  # fmt: skip
+    assert len(r01) == 1
+    assert r01[0]["severity"] == "hard"
+    assert contract["validation"]["validationState"] == "has_conflicts"
+    option = next(
+        o for o in r01[0]["resolutionOptions"] if o["action"] == "remove_clause" and o["autoApplicable"]
+    )
+    fixed = api.patch(f"{K}/{contract['id']}", json={"selectedSlots": {option["slotId"]: None}},
+                      headers=world["lawyer"]).json()  # fmt: skip
+    assert not [m for m in fixed["validation"]["messages"] if m["fingerprint"] == r01[0]["fingerprint"]]
+
+
+def test_complete_needs_answers_and_no_conflicts_then_freezes(api: TestClient, world: dict[str, Any],
+                                                               su: psycopg.Connection) -> None:  # fmt: skip
+    contract = create(api, world)
+    incomplete = api.post(f"{K}/{contract['id']}/complete", headers=world["lawyer"])
+    assert (incomplete.status_code, incomplete.json()["code"]) == (409, "contract.incomplete")
+    assert any(r["code"] == "unanswered_question" for r in incomplete.json()["reasons"])
+    contract = answer_everything(api, world, contract)
+    hard = [m for m in contract["validation"]["messages"] if m["severity"] == "hard"]
+    for violation in hard:  # resolve by the first auto-applicable option
+        option = next(o for o in violation["resolutionOptions"] if o["autoApplicable"])
+        contract = api.patch(f"{K}/{contract['id']}", json={"selectedSlots": {
+            option["slotId"]: option["clauseId"] if option["action"] == "add_clause" else None}},
+            headers=world["lawyer"]).json()  # fmt: skip
+    for warning in [m for m in contract["validation"]["messages"] if m["severity"] == "soft"]:
+        contract = api.patch(f"{K}/{contract['id']}", json={"dismissedWarnings": [
+            *contract["dismissedWarnings"], warning["fingerprint"]]}, headers=world["lawyer"]).json()  # fmt: skip
+    done = api.post(f"{K}/{contract['id']}/complete", headers=world["lawyer"])
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
+    again = api.patch(
+        f"{K}/{contract['id']}", json={"answers": {"mitarbeiterzahl": 3}}, headers=world["lawyer"]
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "contract.not_draft")
+    assert api.delete(f"{K}/{contract['id']}", headers=world["lawyer"]).status_code == 409
+    actions = [
+        r[0]
+        for r in su.execute("SELECT action FROM audit_events WHERE object_type = 'contract' ORDER BY seq")
+    ]
+    assert actions[0] == "contract.create"
+    assert actions[-1] == "contract.complete"
+
+
+def test_dismissing_a_hard_violation_is_refused(api: TestClient, world: dict[str, Any]) -> None:
+    c04 = world["clause"]["c04"]
+    contract = create(api, world)
+    contract = api.patch(f"{K}/{contract['id']}", json={"selectedSlots": {slot_of(contract, c04): c04}},
+                         headers=world["lawyer"]).json()  # fmt: skip
+    hard = next(m for m in contract["validation"]["messages"] if m["severity"] == "hard")
+    refused = api.patch(f"{K}/{contract['id']}", json={"dismissedWarnings": [hard["fingerprint"]]},
+                        headers=world["lawyer"])  # fmt: skip
+    assert (refused.status_code, refused.json()["code"]) == (422, "contract.cannot_dismiss")
+
+
+def test_preview_escapes_answers(api: TestClient, world: dict[str, Any]) -> None:
+    contract = create(api, world)
+    text_question = next(q for q in contract["interview"] if q["type"] == "text")
+    api.patch(f"{K}/{contract['id']}", json={"answers": {text_question["key"]: "<script>alert(1)</script>"}},
+              headers=world["lawyer"])  # fmt: skip
+    preview = api.get(f"{K}/{contract['id']}/preview", headers=world["lawyer"]).json()
+    assert "<script>" not in preview["html"]
+    assert preview["outline"]
+    assert "§ 1" in preview["outline"][0]["headings"][0]
+
+
+def test_private_contracts_stay_private(
+    api: TestClient, world: dict[str, Any], su: psycopg.Connection
+) -> None:
+    contract = create(api, world)
+    assert api.get(f"{K}/{contract['id']}", headers=world["colleague"]).status_code == 404
+    assert api.get(f"{K}/{contract['id']}", headers=world["admin"]).status_code == 200
+    assert api.get(K, headers=world["colleague"]).json()["total"] == 0
+    team = su.execute("INSERT INTO teams (tenant_id, name) VALUES (%s, 'Arbeitsrecht') RETURNING id",
+                      (world["firm"],)).fetchone()[0]  # type: ignore[index]  # fmt: skip
+    for email in ("anwalt@kanzlei-demo.de", "kollegin@kanzlei-demo.de"):
+        su.execute("INSERT INTO team_members (tenant_id, team_id, user_id) SELECT tenant_id, %s, id FROM users "
+                   "WHERE email = %s", (team, email))  # fmt: skip
+    shared = create(api, world, visibility="team", teamId=str(team))
+    assert api.get(f"{K}/{shared['id']}", headers=world["colleague"]).status_code == 200
+    other = login_as(api, su, world["firm"], "user", "fremd@kanzlei-demo.de")
+    assert api.get(f"{K}/{shared['id']}", headers=other).status_code == 404
+
+
+def test_a_deprecated_template_cannot_start_a_contract(api: TestClient, world: dict[str, Any],
+                                                        su: psycopg.Connection) -> None:  # fmt: skip
+    su.execute("UPDATE template_versions SET status = 'deprecated'")
+    su.execute("UPDATE templates SET current_published_version_id = NULL")
+    response = api.post(K, json={"templateId": world["template_id"], "title": "X"}, headers=world["lawyer"])
+    assert (response.status_code, response.json()["code"]) == (409, "contract.template_not_published")
+    assert (
+        api.post(K, json={"templateId": str(uuid.uuid4()), "title": "X"}, headers=world["lawyer"]).status_code
+        == 404
+    )
+
+
+def test_upgrade_preview_upgrade_and_derive(api: TestClient, world: dict[str, Any], clean_db: DbUnderTest,
+                                            su: psycopg.Connection) -> None:  # fmt: skip
+    contract = create(api, world)
+    contract = api.patch(f"{K}/{contract['id']}", json={"answers": {"mitarbeiterzahl": 5, "branche": "IT"}},
+                         headers=world["lawyer"]).json()  # fmt: skip
+    assert contract["versionInfo"]["newerVersionAvailable"] is False
+    changed = json.loads(json.dumps(PACK))
+    c10 = next(c for c in changed["clauses"] if c["key"] == "c10")
+    c10["content"] = c10["content"].replace("Der Arbeitnehmer", "Die beschäftigte Person", 1)
+    interview = changed["templates"][0]["interview"]
+    branche = next(q for q in interview if q["key"] == "branche")
+    branche["key"] = "wirtschaftszweig"  # the old answer cannot migrate
+    for clause in changed["clauses"]:
+        for rule in clause.get("rules", []):
+            if rule.get("condition", {}).get("question") == "branche":
+                rule["condition"]["question"] = "wirtschaftszweig"
+    publish_pack(clean_db.app, "verlag-demo", changed)
+
+    info = api.get(f"{K}/{contract['id']}/version-info", headers=world["lawyer"]).json()
+    assert info["newerVersionAvailable"] is True
+    preview = api.get(f"{K}/{contract['id']}/upgrade-preview", headers=world["lawyer"]).json()
+    assert preview["toTemplateVersion"] == preview["fromTemplateVersion"] + 1
+    updated = {u["clauseId"]: u for u in preview["updatedClauses"]}
+    assert world["clause"]["c10"] in updated
+    diff = updated[world["clause"]["c10"]]["diff"]
+    assert {"op": "insert", "text": "Die beschäftigte Person"} in diff
+    assert preview["droppedAnswers"] == ["branche"]
+    assert "mitarbeiterzahl" in preview["migratedAnswers"]
+    assert api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json()["answers"] == {"mitarbeiterzahl": 5,
+                                                                                             "branche": "IT"}  # fmt: skip
+
+    upgraded = api.post(f"{K}/{contract['id']}/upgrade", json={}, headers=world["lawyer"])
+    assert upgraded.status_code == 200, upgraded.text
+    body = upgraded.json()
+    assert body["contract"]["answers"] == {"mitarbeiterzahl": 5}
+    assert body["contract"]["versionInfo"]["newerVersionAvailable"] is False
+    assert body["migrationReport"]["droppedAnswers"] == ["branche"]
+    assert su.execute(
+        "SELECT count(*) FROM audit_events WHERE action = 'contract.version_upgrade'"
+    ).fetchone() == (1,)
+
+    derived = api.post(f"{K}/{contract['id']}/derive", headers=world["lawyer"])
+    assert derived.status_code == 201, derived.text
+    assert derived.json()["id"] != contract["id"]
+    assert derived.json()["answers"] == {"mitarbeiterzahl": 5}
+    assert derived.json()["status"] == "draft"
+
+
+def test_law_firm_templates_prefill_contracts_and_respect_the_plan(api: TestClient, world: dict[str, Any],
+                                                                   su: psycopg.Connection) -> None:  # fmt: skip
+    editor = login_as(api, su, world["firm"], "editor", "redakteur@kanzlei-demo.de")
+    c04 = world["clause"]["c04"]
+    base = create(api, world)
+    created = api.post("/api/v1/lawfirm-templates", json={
+        "templateId": world["template_id"], "title": "Arbeitsvertrag IT (Kanzleistandard)",
+        "customAnswers": {"branche": "IT", "mitarbeiterzahl": 40},
+        "customSlotSelections": {slot_of(base, c04): c04}}, headers=editor)  # fmt: skip
+    assert created.status_code == 201, created.text
+    lft = created.json()
+    bad = api.post("/api/v1/lawfirm-templates", json={"templateId": world["template_id"], "title": "X",
+                                                       "customAnswers": {"mitarbeiterzahl": "viele"}}, headers=editor)  # fmt: skip
+    assert (bad.status_code, bad.json()["code"]) == (422, "lawfirm_template.invalid_prefill")
+    assert (
+        api.get("/api/v1/lawfirm-templates", headers=world["lawyer"]).status_code == 403
+    )  # users start, editors manage
+    contract = api.post(
+        K, json={"lawFirmTemplateId": lft["id"], "title": "Vertrag Schmidt"}, headers=editor
+    ).json()
+    assert contract["answers"] == {"branche": "IT", "mitarbeiterzahl": 40}
+    assert contract["selectedSlots"] == {slot_of(base, c04): c04}
+    assert contract["versionInfo"]["templateVersionId"] == lft["sourceTemplateVersionId"]
+    saved = api.post(f"{K}/{contract['id']}/save-as-template", json={"title": "Aus Vertrag"}, headers=editor)
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["sourceContractId"] == contract["id"]
+    for n in range(3):  # starter plan: 5 law-firm templates at most
+        assert api.post("/api/v1/lawfirm-templates", json={"templateId": world["template_id"], "title": f"V{n}"},
+                        headers=editor).status_code == 201  # fmt: skip
+    over = api.post("/api/v1/lawfirm-templates", json={"templateId": world["template_id"], "title": "Zu viel"},
+                    headers=editor)  # fmt: skip
+    assert (over.status_code, over.json()["code"]) == (409, "lawfirm_template.plan_limit")
+    assert api.delete(f"/api/v1/lawfirm-templates/{lft['id']}", headers=editor).status_code == 204
+    actions = {
+        r[0] for r in su.execute("SELECT action FROM audit_events WHERE object_type = 'lawfirm_template'")
+    }
+    assert actions == {"lawfirm_template.create", "lawfirm_template.delete"}
