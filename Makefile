@@ -38,7 +38,10 @@ bench: install
 	@command -v hey >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq hey >/dev/null; } || \
 		{ echo "bench needs the 'hey' load generator (apt-get install hey)"; exit 1; }
 	$(VENV)/bin/python -m bench.rls_overhead
+	$(VENV)/bin/python -m bench.engine
 	$(VENV)/bin/python -m bench.identity_me
+	$(VENV)/bin/python -m bench.catalog
+	$(VENV)/bin/python -m bench.contracts
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -209,3 +209,26 @@ def report(
         results[label] = {**stats, "throughput_rps": round(run.throughput_rps, 1), "verdict": verdict}
     print(f"results: {write_results(name, results)}")
     return results
+
+
+def http_load_many(clients: list[tuple[str, dict[str, str]]], *, requests_per_client: int, rate_per_client: float = 0,
+                   method: str = "GET", body: str | None = None) -> LoadResult:  # fmt: skip
+    """One ``hey`` process per client (its own URL and headers), started spread over one period;
+    ``rate_per_client`` 0 sends back-to-back."""
+    import subprocess
+
+    extra = ["-n", str(requests_per_client), "-c", "1", "-m", method]
+    if rate_per_client > 0:
+        extra += ["-q", str(rate_per_client)]
+    if body is not None:
+        extra += ["-d", body, "-T", "application/json"]
+    started = time_module.perf_counter()
+    processes = []
+    for url, headers in clients:
+        processes.append(subprocess.Popen(_hey(extra, url, headers), stdout=subprocess.PIPE, text=True))
+        time_module.sleep((1 / rate_per_client if rate_per_client > 0 else 0.05) / len(clients))
+    latencies: list[float] = []
+    for process in processes:
+        output, _ = process.communicate()
+        latencies.extend(_latencies(output))
+    return LoadResult(latencies, len(latencies) / (time_module.perf_counter() - started), "hey x clients")

@@ -304,3 +304,18 @@ def test_law_firm_templates_prefill_contracts_and_respect_the_plan(api: TestClie
         r[0] for r in su.execute("SELECT action FROM audit_events WHERE object_type = 'lawfirm_template'")
     }
     assert actions == {"lawfirm_template.create", "lawfirm_template.delete"}
+
+
+def test_a_draft_with_deprecated_pins_is_warned(
+    api: TestClient, world: dict[str, Any], su: psycopg.Connection
+) -> None:
+    contract = create(api, world)
+    assert contract["versionInfo"]["warning"] is None
+    su.execute(
+        "UPDATE clause_versions SET status = 'deprecated' WHERE clause_id = %s", (world["clause"]["c10"],)
+    )
+    info = api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json()["versionInfo"]
+    assert len(info["deprecatedPins"]) == 1
+    assert "zurückgezogene Fassungen" in info["warning"]
+    new = api.post(K, json={"templateId": world["template_id"], "title": "Neu"}, headers=world["lawyer"])
+    assert (new.status_code, new.json()["code"]) == (409, "contract.clause_not_published")

@@ -76,6 +76,12 @@ def contract_view(e: Evaluated) -> dict[str, Any]:
                 e.latest_template_version and e.latest_template_version[0] != e.pins.template_version.id
             ),
             "deprecatedPins": deprecated,
+            # domain.md: a draft with a deprecated pin recommends the upgrade; completed ones keep their pins
+            "warning": (
+                "Dieser Entwurf verwendet zurückgezogene Fassungen. Bitte aktualisieren Sie auf die aktuelle Fassung."
+                if deprecated and c.status == "draft"
+                else None
+            ),
             "clauseVersionIds": [str(v) for v in c.clause_version_ids],
         },
     }

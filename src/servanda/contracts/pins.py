@@ -61,7 +61,8 @@ async def _clauses(session: AsyncSession, clause_ids: list[uuid.UUID]) -> dict[u
         )
         rows = {clause.id: (clause, version) for clause, version in result}
     missing = [str(c) for c in clause_ids if c not in rows]
-    unpublished = [rows[c][0].title for c in clause_ids if c in rows and rows[c][1] is None]
+    unpublished = [rows[c][0].title for c in clause_ids
+                   if c in rows and (rows[c][1] is None or rows[c][1].status != "published")]  # fmt: skip
     if missing or unpublished:
         names = ", ".join([*unpublished, *missing])
         raise Problem(409, "contract.clause_not_published",

@@ -52,6 +52,26 @@ class Evaluated:
 
 
 def _engine_inputs(pins: Pins) -> tuple[Structure, list[Question], dict[uuid.UUID, ClauseVersion]]:
+    key = (pins.template_version.id, tuple(p.version.id for p in pins.clauses.values()))
+    cached = _PARSED.get(key)
+    if cached is None or pins.template_version.status == "draft":
+        cached = _parse(pins)
+        if pins.template_version.status != "draft":
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.pop(next(iter(_PARSED)))
+            _PARSED[key] = cached
+    return cached
+
+
+# Pinned (published or deprecated) versions never change, so their parsed form is
+# cached per process, keyed by the exact version ids (a bounded, insertion-ordered cache).
+_PARSED: dict[
+    tuple[uuid.UUID, tuple[uuid.UUID, ...]], tuple[Structure, list[Question], dict[uuid.UUID, ClauseVersion]]
+] = {}
+_PARSED_MAX = 512
+
+
+def _parse(pins: Pins) -> tuple[Structure, list[Question], dict[uuid.UUID, ClauseVersion]]:
     structure = Structure.model_validate(pins.template_version.structure or {})
     questions = QUESTIONS.validate_python(pins.template_version.interview or [])
     clauses = {
@@ -114,8 +134,11 @@ class ContractService:
             session, contract.template_version_id, list(contract.clause_version_ids)
         )
 
-    async def _evaluated(self, session: AsyncSession, contract: ContractInstance, pins: Pins) -> Evaluated:
-        structure, questions, evaluation = _evaluate(contract, pins)
+    async def _evaluated(self, session: AsyncSession, contract: ContractInstance, pins: Pins,
+                         evaluation: ContractEvaluation | None = None) -> Evaluated:  # fmt: skip
+        structure, questions, _ = _engine_inputs(pins)
+        if evaluation is None:
+            evaluation = _evaluate(contract, pins)[2]
         template = await session.get(Template, pins.template.id)
         latest = None
         if template is not None and template.current_published_version_id is not None:
@@ -223,17 +246,21 @@ class ContractService:
             if errors:
                 raise Problem(422, "contract.invalid_input", "Die Eingaben sind ungültig; nichts wurde gespeichert.",
                               errors=errors)  # fmt: skip
-            dismissed = list(contract.dismissed_warnings)
-            _, _, evaluation = _evaluate(
-                contract, pins, answers=answers, selected_slots=selected, dismissed=[]
+            dismissals: list[str] | None = changes.get("dismissed_warnings")
+            dismissed = (
+                list(dict.fromkeys(dismissals))
+                if dismissals is not None
+                else list(contract.dismissed_warnings)
             )
-            if changes.get("dismissed_warnings") is not None:
+            _, _, evaluation = _evaluate(
+                contract, pins, answers=answers, selected_slots=selected, dismissed=dismissed
+            )
+            if dismissals is not None:
                 try:
-                    rules.check_dismissals(evaluation.validation, changes["dismissed_warnings"])
+                    rules.check_dismissals(evaluation.validation, dismissals)
                 except rules.DismissalErrors as error:
                     raise Problem(422, "contract.cannot_dismiss", "Nur Warnungen können ausgeblendet werden.",
                                   errors=[{"field": "dismissedWarnings", "message": e.message} for e in error.errors]) from None  # fmt: skip
-                dismissed = list(dict.fromkeys(changes["dismissed_warnings"]))
             if "team_id" in changes or "visibility" in changes:
                 visibility = changes.get("visibility") or contract.visibility
                 team_id = changes.get("team_id", contract.team_id)
@@ -253,13 +280,14 @@ class ContractService:
                     dismissed,
                 )
             contract.updated_at = datetime.now(UTC)
-            _, _, evaluation = _evaluate(contract, pins)
+            if contract.status != "draft":  # metadata only: the snapshot (and its evaluation) stays
+                evaluation = _evaluate(contract, pins)[2]
             _store_validation(contract, evaluation)
             await self._audit(session, principal, "contract.update", contract,
                               {"fields": sorted(k for k, v in changes.items() if v is not None)})  # fmt: skip
             await session.flush()
             await session.refresh(contract)
-            return await self._evaluated(session, contract, pins)
+            return await self._evaluated(session, contract, pins, evaluation)
 
     async def validate(self, principal: Principal, contract_id: uuid.UUID) -> Evaluated:
         return await self.get(principal, contract_id)
@@ -292,7 +320,7 @@ class ContractService:
             await self._audit(session, principal, "contract.complete", contract)
             await session.flush()
             await session.refresh(contract)
-            return await self._evaluated(session, contract, pins)
+            return await self._evaluated(session, contract, pins, evaluation)
 
     async def archive(self, principal: Principal, contract_id: uuid.UUID) -> Evaluated:
         async with self.db.session(principal.tenant_id) as session:
