@@ -91,11 +91,7 @@ class LawFirmTemplateService(ContractService):
                      status: str = "published") -> LawFirmTemplate:  # fmt: skip
         async with self.db.session(principal.tenant_id) as session:
             await self._check_limit(session, principal)
-            if visibility == "team" and (
-                team_id is None or not await repository.is_member(session, principal, team_id)
-            ):
-                raise Problem(422, "contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
-                              errors=[{"field": "teamId", "message": "kein Team, dem Sie angehören"}])  # fmt: skip
+            await repository.require_team(session, principal, visibility, team_id)
             source_contract = None
             if contract_id is not None:
                 source_contract = await repository.get_visible(session, principal, contract_id)
@@ -199,11 +195,7 @@ class LawFirmTemplateService(ContractService):
             ids = list(dict.fromkeys(c for s in Structure.model_validate(version.structure or {}).slots()
                                      for c in s.clause_ids()))  # fmt: skip
             pins = Pins(template, version, await _clauses(session, ids))
-            if visibility == "team" and (
-                team_id is None or not await repository.is_member(session, principal, team_id)
-            ):
-                raise Problem(422, "contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
-                              errors=[{"field": "teamId", "message": "kein Team, dem Sie angehören"}])  # fmt: skip
+            await repository.require_team(session, principal, visibility, team_id)
             contract = ContractInstance(
                 tenant_id=principal.tenant_id, creator_id=principal.user_id, title=title.strip(),
                 client_reference=client_reference, tags=tags, jurisdiction=jurisdiction or template.jurisdiction or "DE",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.contracts.models import ContractInstance
 from servanda.identity.access import Principal
 from servanda.identity.models import TeamMember
+from servanda.platform.problems import Problem
 
 
 def visible(principal: Principal, query: Select[Any]) -> Select[Any]:
@@ -45,3 +46,12 @@ async def is_member(session: AsyncSession, principal: Principal, team_id: uuid.U
         .where(TeamMember.team_id == team_id, TeamMember.user_id == principal.user_id)
     )  # fmt: skip
     return bool(found)
+
+
+async def require_team(
+    session: AsyncSession, principal: Principal, visibility: str, team_id: uuid.UUID | None
+) -> None:
+    """Team visibility needs a team the caller belongs to (admins: any team of the tenant)."""
+    if visibility == "team" and (team_id is None or not await is_member(session, principal, team_id)):
+        raise Problem(422, "contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
+                      errors=[{"field": "teamId", "message": "kein Team, dem Sie angehören"}])  # fmt: skip

@@ -156,11 +156,7 @@ class ContractService:
                      visibility: str, team_id: uuid.UUID | None) -> Evaluated:  # fmt: skip
         async with self.db.session(principal.tenant_id) as session:
             pins = await resolve_pins(session, template_id)
-            if visibility == "team" and (
-                team_id is None or not await repository.is_member(session, principal, team_id)
-            ):
-                raise Problem(422, "contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
-                              errors=[{"field": "teamId", "message": "kein Team, dem Sie angehören"}])  # fmt: skip
+            await repository.require_team(session, principal, visibility, team_id)
             if jurisdiction is None:
                 tenant = await session.get(Tenant, principal.tenant_id)
                 jurisdiction = pins.template.jurisdiction or (tenant.default_jurisdiction if tenant else "DE")
@@ -264,11 +260,7 @@ class ContractService:
             if "team_id" in changes or "visibility" in changes:
                 visibility = changes.get("visibility") or contract.visibility
                 team_id = changes.get("team_id", contract.team_id)
-                if visibility == "team" and (
-                    team_id is None or not await repository.is_member(session, principal, team_id)
-                ):
-                    raise Problem(422, "contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
-                                  errors=[{"field": "teamId", "message": "kein Team, dem Sie angehören"}])  # fmt: skip
+                await repository.require_team(session, principal, visibility, team_id)
                 contract.visibility, contract.team_id = visibility, team_id if visibility == "team" else None
             for field in ("title", "client_reference", "tags"):
                 if changes.get(field) is not None:
