@@ -19,18 +19,13 @@ share the machine's two cores.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 
-import httpx
 import psycopg
 from joserfc.jwk import RSAKey
 
-from bench.common import bench_database, free_port, http_load, summary_ms, write_results
+from bench.common import api_server, bench_database, http_load, summary_ms, write_results
 from servanda.platform.tokens import LocalTokens
 
 TARGET_P95_MS = 10.0
@@ -83,24 +78,9 @@ def main() -> None:
     args = parser.parse_args()
     key = RSAKey.generate_key(2048, private=True)
     key.ensure_kid()
-    with bench_database("servanda_bench_me") as db, tempfile.TemporaryDirectory() as data_dir:
+    with bench_database("servanda_bench_me") as db:
         tenant, user, session = seed(db.superuser)
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": db.app, "SERVANDA_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING",
-               "SERVANDA_JWT_PRIVATE_KEY": key.as_pem(private=True).decode()}  # fmt: skip
-        command = [sys.executable, "-m", "servanda", "api", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", str(args.workers)]  # fmt: skip
-        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            time.sleep(1.0 if args.workers > 1 else 0)  # let every worker finish starting
+        with api_server(db.app, key.as_pem(private=True).decode(), args.workers) as base:
             token = LocalTokens(key).issue(user_id=user, tenant_id=tenant, email="u1@bench.de", role="user",
                                            session_id=session)  # fmt: skip
             url, headers = f"{base}/api/v1/identity/me", {"Authorization": f"Bearer {token}"}
@@ -108,9 +88,6 @@ def main() -> None:
             paced = http_load(url, headers, concurrency=args.concurrency, requests=args.requests,
                               rate_per_client=args.rate_per_client)  # fmt: skip
             saturated = http_load(url, headers, concurrency=args.concurrency, requests=args.requests)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         raw = summary_ms(floor(db.libpq(db.app), tenant, user, session))
         print(f"GET /api/v1/identity/me, {args.concurrency} concurrent clients, {args.workers} API worker(s), "
               f"target P95 < {TARGET_P95_MS} ms")  # fmt: skip

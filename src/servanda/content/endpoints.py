@@ -33,11 +33,10 @@ from servanda.content.service import KINDS, ContentService, Kind, rule_graph
 from servanda.identity.access import CurrentPrincipal, Permission, allow
 from servanda.identity.schemas import Page
 from servanda.platform.http import API_PREFIX
+from servanda.platform.pagination import PageNumber, PageSize
 
 router = APIRouter(prefix=f"{API_PREFIX}/content", tags=["content"])
 AUTHOR = [allow(Permission.CONTENT_AUTHOR)]
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
 
 
 class ClauseCreate(EntityFields, ClauseFields):

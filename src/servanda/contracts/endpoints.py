@@ -21,11 +21,10 @@ from servanda.contracts.service import ContractLifecycle, Evaluated
 from servanda.identity.access import CurrentPrincipal, Permission, allow
 from servanda.identity.schemas import ApiInput, Page
 from servanda.platform.http import API_PREFIX
+from servanda.platform.pagination import PageNumber, PageSize
 
 router = APIRouter(prefix=f"{API_PREFIX}/contracts", tags=["contracts"])
 USE = [allow(Permission.CONTRACTS_USE)]
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
 
 
 def _service(request: Request) -> ContractLifecycle:

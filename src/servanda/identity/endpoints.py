@@ -41,15 +41,13 @@ from servanda.identity.schemas import (
 )
 from servanda.identity.service import PlatformService, TenantView
 from servanda.platform.http import API_PREFIX
+from servanda.platform.pagination import PageNumber, PageSize
 from servanda.platform.problems import Problem
 
 auth_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 identity_router = APIRouter(prefix=f"{API_PREFIX}/identity", tags=["identity"])
 tenant_router = APIRouter(prefix=f"{API_PREFIX}/tenant", tags=["tenant"])
 platform_router = APIRouter(prefix=f"{API_PREFIX}/platform", tags=["platform"])
-
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
 
 
 def _local(request: Request) -> LocalAuthService:
