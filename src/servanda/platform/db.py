@@ -15,12 +15,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
 
 from servanda.platform import metrics
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
 
 SET_TENANT = text("SELECT set_config('app.current_tenant_id', :tenant, true)")
 _STATEMENT_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?([a-z_][a-z0-9_]*)", re.IGNORECASE)
@@ -62,6 +68,9 @@ class Database:
             # fails its request with 503, and SQLAlchemy then recycles the whole pool.
             pool_pre_ping=False,
             connect_args={"connect_timeout": 5, "application_name": application_name},
+            # JSONB columns (rules, structures, snapshots) are decoded on every request: use orjson.
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool, no explicit transaction: for single statements that set their own tenant
