@@ -319,3 +319,30 @@ def test_a_draft_with_deprecated_pins_is_warned(
     assert "zurückgezogene Fassungen" in info["warning"]
     new = api.post(K, json={"templateId": world["template_id"], "title": "Neu"}, headers=world["lawyer"])
     assert (new.status_code, new.json()["code"]) == (409, "contract.clause_not_published")
+
+
+def test_archive_hides_and_locks_a_contract(api: TestClient, world: dict[str, Any]) -> None:
+    contract = create(api, world)
+    validated = api.post(f"{K}/{contract['id']}/validate", headers=world["lawyer"]).json()
+    assert validated["validationState"] in ("valid", "has_warnings")
+    archived = api.post(f"{K}/{contract['id']}/archive", headers=world["lawyer"])
+    assert archived.json()["status"] == "archived"
+    assert api.get(K, headers=world["lawyer"]).json()["total"] == 0
+    assert api.get(K, params={"status": "archived"}, headers=world["lawyer"]).json()["total"] == 1
+    locked = api.patch(f"{K}/{contract['id']}", json={"title": "Neu"}, headers=world["lawyer"])
+    assert (locked.status_code, locked.json()["code"]) == (409, "contract.not_draft")
+    again = api.post(f"{K}/{contract['id']}/archive", headers=world["lawyer"])
+    assert (again.status_code, again.json()["code"]) == (409, "contract.already_archived")
+
+
+def test_team_visibility_needs_membership(
+    api: TestClient, world: dict[str, Any], su: psycopg.Connection
+) -> None:
+    team = su.execute("INSERT INTO teams (tenant_id, name) VALUES (%s, 'Ohne mich') RETURNING id",
+                      (world["firm"],)).fetchone()[0]  # type: ignore[index]  # fmt: skip
+    response = api.post(K, json={"templateId": world["template_id"], "title": "X", "visibility": "team",
+                                 "teamId": str(team)}, headers=world["lawyer"])  # fmt: skip
+    assert (response.status_code, response.json()["code"]) == (422, "contract.invalid_team")
+    missing = api.post(K, json={"templateId": world["template_id"], "title": "X", "visibility": "team"},
+                       headers=world["lawyer"])  # fmt: skip
+    assert missing.status_code == 422
