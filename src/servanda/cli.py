@@ -176,12 +176,12 @@ def _seed_demo(urls: DatabaseUrls) -> None:
     if logins:
         from servanda.content.packs import shipped_packs
 
-        packs = shipped_packs()
-        _import_packs(urls.app, "verlag-demo", packs, publish=True, as_user=None)
-        typer.echo(f"demo content published in verlag-demo: {', '.join(p.name for p in packs)}")
         typer.echo(f"demo data created; every demo login uses the password '{DEMO_PASSWORD}':")
         for login in logins:
             typer.echo(f"  {login.tenant:<14} {login.email:<28} {login.role}")  # type: ignore[attr-defined]
+        packs = shipped_packs()
+        _import_packs(urls.app, "verlag-demo", packs, publish=True, as_user=None)
+        typer.echo(f"demo content published in verlag-demo: {', '.join(p.name for p in packs)}")
 
 
 @cli.command()
