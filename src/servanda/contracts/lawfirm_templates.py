@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.content.models import Template, TemplateVersion
 from servanda.contracts import repository
 from servanda.contracts.models import ContractInstance, LawFirmTemplate
-from servanda.contracts.pins import Pins, _clauses, resolve_pins
+from servanda.contracts.pins import Pins, TemplateVersionPin, _clauses, resolve_pins
 from servanda.contracts.service import (
     ContractService,
     Evaluated,
@@ -153,7 +153,8 @@ class LawFirmTemplateService(ContractService):
                 version = await session.get(TemplateVersion, entity.source_template_version_id)
                 assert version is not None
                 template = await session.get(Template, version.template_id)
-                pins = Pins(template, version, {})  # type: ignore[arg-type]
+                assert template is not None
+                pins = Pins(template, TemplateVersionPin.of(version), {})
                 answers, slots = self._prefill(
                     pins, changes.get("custom_answers", entity.custom_answers) or {},
                     changes.get("custom_slot_selections", entity.custom_slot_selections) or {},
@@ -194,7 +195,7 @@ class LawFirmTemplateService(ContractService):
             assert template is not None
             ids = list(dict.fromkeys(c for s in Structure.model_validate(version.structure or {}).slots()
                                      for c in s.clause_ids()))  # fmt: skip
-            pins = Pins(template, version, await _clauses(session, ids))
+            pins = Pins(template, TemplateVersionPin.of(version), await _clauses(session, ids))
             await repository.require_team(session, principal, visibility, team_id)
             contract = ContractInstance(
                 tenant_id=principal.tenant_id, creator_id=principal.user_id, title=title.strip(),

@@ -20,16 +20,49 @@ from servanda.platform.problems import Problem
 
 
 @dataclass(frozen=True)
+class TemplateVersionPin:
+    """A pinned template version as a value (not an ORM row)."""
+
+    id: uuid.UUID
+    template_id: uuid.UUID
+    version_number: int
+    status: str
+    structure: dict[str, Any]
+    interview: list[Any]
+
+    @classmethod
+    def of(cls, v: TemplateVersion) -> TemplateVersionPin:
+        return cls(v.id, v.template_id, v.version_number, v.status, v.structure or {}, v.interview or [])
+
+
+@dataclass(frozen=True)
+class ClauseVersionPin:
+    id: uuid.UUID
+    clause_id: uuid.UUID
+    version_number: int
+    status: str
+    content: str
+    parameters: dict[str, Any]
+    rules: list[Any]
+
+    @classmethod
+    def of(cls, v: ClauseVersion) -> ClauseVersionPin:
+        return cls(
+            v.id, v.clause_id, v.version_number, v.status, v.content or "", v.parameters or {}, v.rules or []
+        )
+
+
+@dataclass(frozen=True)
 class PinnedClause:
     clause_id: uuid.UUID
     title: str
-    version: ClauseVersion
+    version: ClauseVersionPin
 
 
 @dataclass(frozen=True)
 class Pins:
     template: Template
-    template_version: TemplateVersion
+    template_version: TemplateVersionPin
     clauses: dict[uuid.UUID, PinnedClause]  # clause id -> pinned version, in slot order
 
     @property
@@ -48,7 +81,7 @@ async def resolve_pins(session: AsyncSession, template_id: uuid.UUID) -> Pins:
     assert version is not None
     clause_ids = list(dict.fromkeys(c for slot in Structure.model_validate(version.structure or {}).slots()
                                     for c in slot.clause_ids()))  # fmt: skip
-    return Pins(template, version, await _clauses(session, clause_ids))
+    return Pins(template, TemplateVersionPin.of(version), await _clauses(session, clause_ids))
 
 
 async def _clauses(session: AsyncSession, clause_ids: list[uuid.UUID]) -> dict[uuid.UUID, PinnedClause]:
@@ -67,25 +100,64 @@ async def _clauses(session: AsyncSession, clause_ids: list[uuid.UUID]) -> dict[u
         names = ", ".join([*unpublished, *missing])
         raise Problem(409, "contract.clause_not_published",
                       f"Für diese Klauseln gibt es keine veröffentlichte Fassung: {names}.")  # fmt: skip
-    return {c: PinnedClause(c, rows[c][0].title, rows[c][1]) for c in clause_ids}
+    return {c: PinnedClause(c, rows[c][0].title, ClauseVersionPin.of(rows[c][1])) for c in clause_ids}
+
+
+# Published and deprecated versions never change their content, so their heavy columns
+# (texts, rules, structures) are cached per process by version id; the status, which can
+# still move from published to deprecated, is read from the database every time.
+_CONTENT_CACHE: dict[uuid.UUID, tuple[Any, ...]] = {}
+_CONTENT_CACHE_MAX = 20_000
+
+
+def _remember(version_id: uuid.UUID, status: str, content: tuple[Any, ...]) -> None:
+    if status == "draft":
+        return
+    if len(_CONTENT_CACHE) >= _CONTENT_CACHE_MAX:
+        _CONTENT_CACHE.pop(next(iter(_CONTENT_CACHE)))
+    _CONTENT_CACHE[version_id] = content
 
 
 async def load_pins(session: AsyncSession, template_version_id: uuid.UUID,
                     clause_version_ids: list[uuid.UUID]) -> Pins:  # fmt: skip
     """The pins of an existing contract, exactly as pinned (deprecated versions included)."""
-    version = await session.get(TemplateVersion, template_version_id)
-    if version is None:
+    tv = (await session.execute(
+        select(TemplateVersion.id, TemplateVersion.template_id, TemplateVersion.version_number, TemplateVersion.status)
+        .where(TemplateVersion.id == template_version_id)
+    )).one_or_none()  # fmt: skip
+    if tv is None:
         raise Problem(
             409, "contract.pins_unavailable", "Die angeheftete Vorlagenfassung ist nicht mehr lesbar."
         )
-    template = await session.get(Template, version.template_id)
+    if tv.id not in _CONTENT_CACHE:
+        heavy = (await session.execute(select(TemplateVersion.structure, TemplateVersion.interview)
+                                       .where(TemplateVersion.id == tv.id))).one()  # fmt: skip
+        _remember(tv.id, tv.status, (heavy.structure or {}, heavy.interview or []))
+        structure, interview = heavy.structure or {}, heavy.interview or []
+    else:
+        structure, interview = _CONTENT_CACHE[tv.id]
+    template = await session.get(Template, tv.template_id)
     assert template is not None
     rows = (await session.execute(
-        select(ClauseVersion, Clause.title).join(Clause, Clause.id == ClauseVersion.clause_id)
+        select(ClauseVersion.id, ClauseVersion.clause_id, ClauseVersion.version_number, ClauseVersion.status,
+               Clause.title)
+        .join(Clause, Clause.id == ClauseVersion.clause_id)
         .where(ClauseVersion.id.in_(clause_version_ids))
     )).all()  # fmt: skip
-    by_clause = {v.clause_id: PinnedClause(v.clause_id, title, v) for v, title in rows}
-    order = [
-        c for slot in Structure.model_validate(version.structure or {}).slots() for c in slot.clause_ids()
-    ]
+    missing = [r.id for r in rows if r.id not in _CONTENT_CACHE]
+    fetched: dict[uuid.UUID, tuple[Any, ...]] = {}
+    if missing:
+        for r in await session.execute(select(ClauseVersion.id, ClauseVersion.content, ClauseVersion.parameters,
+                                              ClauseVersion.rules).where(ClauseVersion.id.in_(missing))):  # fmt: skip
+            fetched[r.id] = (r.content or "", r.parameters or {}, r.rules or [])
+    by_clause: dict[uuid.UUID, PinnedClause] = {}
+    for r in rows:
+        content = fetched.get(r.id) or _CONTENT_CACHE[r.id]
+        if r.id in fetched:
+            _remember(r.id, r.status, content)
+        by_clause[r.clause_id] = PinnedClause(
+            r.clause_id, r.title, ClauseVersionPin(r.id, r.clause_id, r.version_number, r.status, *content)
+        )
+    version = TemplateVersionPin(tv.id, tv.template_id, tv.version_number, tv.status, structure, interview)
+    order = [c for slot in Structure.model_validate(structure).slots() for c in slot.clause_ids()]
     return Pins(template, version, {c: by_clause[c] for c in dict.fromkeys(order) if c in by_clause})

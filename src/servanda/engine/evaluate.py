@@ -112,7 +112,8 @@ def evaluate_contract(
     and its snapshot (``answers``, ``selected_slots``, ``jurisdiction``, ``dismissed``)."""
     state = interview.evaluate(questions, answers)
     assembly = assemble(structure, selected_slots, state)
-    pinned = {cid: rules.pin(structure, cid, c.title, c.rules) for cid, c in clauses.items()}
+    index = rules.slot_index(structure)
+    pinned = {cid: rules.pin(structure, cid, c.title, c.rules, index) for cid, c in clauses.items()}
     validation = rules.validate(
         pinned=pinned,
         structure=structure,

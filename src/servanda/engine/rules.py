@@ -460,6 +460,24 @@ def slot_of(structure: Structure, clause_id: uuid.UUID) -> tuple[str | None, str
     return None, None
 
 
-def pin(structure: Structure, clause_id: uuid.UUID, title: str, rules: Sequence[Rule]) -> PinnedClause:
-    slot_id, slot_type = slot_of(structure, clause_id)
+def slot_index(structure: Structure) -> dict[uuid.UUID, tuple[str, str]]:
+    """Clause id → (slot id, slot type) of the first slot offering it: ``slot_of`` for all clauses at once."""
+    index: dict[uuid.UUID, tuple[str, str]] = {}
+    for _, slot in ordered_slots(structure):
+        for clause_id in slot.clause_ids():
+            index.setdefault(clause_id, (slot.id, slot.type))
+    return index
+
+
+def pin(
+    structure: Structure,
+    clause_id: uuid.UUID,
+    title: str,
+    rules: Sequence[Rule],
+    index: Mapping[uuid.UUID, tuple[str, str]] | None = None,
+) -> PinnedClause:
+    """``index`` (from ``slot_index``) avoids a scan of the structure per clause."""
+    slot_id, slot_type = (
+        index.get(clause_id, (None, None)) if index is not None else slot_of(structure, clause_id)
+    )
     return PinnedClause(clause_id, title, tuple(rules), slot_id, slot_type)
