@@ -256,23 +256,6 @@ class ChainReport:
         return self.broken is None
 
 
-def _chained(event: AuditEvent) -> audit_chain.ChainedEvent:
-    return audit_chain.ChainedEvent(
-        tenant_id=event.tenant_id,
-        seq=event.seq,
-        actor_id=event.actor_id,
-        action=event.action,
-        object_type=event.object_type,
-        object_id=event.object_id,
-        details=event.details,
-        ip_address=_ip(event.ip_address),
-        request_id=event.request_id,
-        created_at=event.created_at,
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-    )
-
-
 async def _verify_tenant(owner_db: Database, tenant_id: uuid.UUID, slug: str) -> ChainReport:
     async with owner_db.session(tenant_id) as session:
         anchor = (
@@ -287,7 +270,7 @@ async def _verify_tenant(owner_db: Database, tenant_id: uuid.UUID, slug: str) ->
         prev_seq, prev_hash, checked = anchor_seq, anchor_hash, 0
         query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
         async for rows in _batches(session, query, VERIFY_BATCH):
-            chained = [_chained(e) for e in rows]
+            chained = list(rows)
             broken = audit_chain.first_broken_link(chained, prev_seq, prev_hash)
             if broken is not None:
                 checked += sum(1 for e in chained if e.seq <= broken.seq)

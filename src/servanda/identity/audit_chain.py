@@ -15,13 +15,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 GENESIS = "0" * 64
 
 
-@dataclass(frozen=True)
-class ChainedEvent:
+class ChainedEvent(Protocol):
+    """What the chain covers; the stored ``AuditEvent`` row is one (ip_address may be an address object)."""
+
     tenant_id: uuid.UUID
     seq: int
     actor_id: uuid.UUID | None
@@ -29,7 +30,7 @@ class ChainedEvent:
     object_type: str | None
     object_id: str | None
     details: dict[str, Any]
-    ip_address: str | None
+    ip_address: Any
     request_id: str | None
     created_at: datetime
     prev_hash: str
@@ -79,6 +80,7 @@ def link_hash(prev_hash: str, canonical_form: str) -> str:
 
 
 def event_hash(event: ChainedEvent) -> str:
+    """The hash ``event`` must carry, given its ``prev_hash`` and content."""
     return link_hash(
         event.prev_hash,
         canonical(
@@ -89,7 +91,7 @@ def event_hash(event: ChainedEvent) -> str:
             object_type=event.object_type,
             object_id=event.object_id,
             details=event.details,
-            ip_address=event.ip_address,
+            ip_address=None if event.ip_address is None else str(event.ip_address),
             request_id=event.request_id,
             created_at=event.created_at,
         ),

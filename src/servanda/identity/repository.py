@@ -130,39 +130,21 @@ class AuditRepository:
             seq, prev_hash = row.a_seq + 1, row.a_hash
         else:
             seq, prev_hash = 1, audit_chain.GENESIS
-        created = row.now
-        details = details or {}
         if ip_address is not None:  # hash the form PostgreSQL will store (INET normalises)
             ip_address = str(ipaddress.ip_address(ip_address))
-        digest = audit_chain.link_hash(
-            prev_hash,
-            audit_chain.canonical(
-                tenant_id=tenant_id,
-                seq=seq,
-                actor_id=actor_id,
-                action=action,
-                object_type=object_type,
-                object_id=object_id,
-                details=details,
-                ip_address=ip_address,
-                request_id=request_id,
-                created_at=created,
-            ),
+        event = AuditEvent(
+            tenant_id=tenant_id,
+            actor_id=actor_id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            details=details or {},
+            request_id=request_id,
+            ip_address=ip_address,
+            created_at=row.now,
+            seq=seq,
+            prev_hash=prev_hash,
         )
-        self.session.add(
-            AuditEvent(
-                tenant_id=tenant_id,
-                actor_id=actor_id,
-                action=action,
-                object_type=object_type,
-                object_id=object_id,
-                details=details,
-                request_id=request_id,
-                ip_address=ip_address,
-                created_at=created,
-                seq=seq,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
-        )
+        event.hash = audit_chain.event_hash(event)
+        self.session.add(event)
         await self.session.flush()
