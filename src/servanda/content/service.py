@@ -487,19 +487,20 @@ class ContentService:
         async with self.db.session(principal.tenant_id) as session:
             for kind in KINDS.values():
                 parent = getattr(kind.version, kind.parent)
+                submitted = (
+                    select(func.max(ContentReview.created_at))
+                    .where(ContentReview.version_id == kind.version.id, ContentReview.action == "submit")
+                    .scalar_subquery()
+                )
                 rows = await session.execute(
-                    select(kind.version, kind.entity.title)
+                    select(kind.version, kind.entity.title, submitted)
                     .join(kind.entity, kind.entity.id == parent)
                     .where(kind.version.status == "review", kind.version.reviewer_id == principal.user_id)
                 )
-                for version, title in rows:
-                    submitted = await session.scalar(
-                        select(func.max(ContentReview.created_at)).where(
-                            ContentReview.version_id == version.id, ContentReview.action == "submit")
-                    )  # fmt: skip
+                for version, title, submitted_at in rows:
                     items.append({"kind": kind.name, "entity_id": getattr(version, kind.parent), "title": title,
                                   "version_id": version.id, "version_number": version.version_number,
-                                  "author_id": version.author_id, "submitted_at": submitted})  # fmt: skip
+                                  "author_id": version.author_id, "submitted_at": submitted_at})  # fmt: skip
         return sorted(items, key=lambda i: i["submitted_at"] or datetime.min.replace(tzinfo=UTC))
 
 

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servanda.content.models import Template
+from servanda.content.models import TemplateVersion
 from servanda.contracts import repository
 from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins, load_pins, resolve_pins
@@ -139,14 +139,13 @@ class ContractService:
         structure, questions, _ = _engine_inputs(pins)
         if evaluation is None:
             evaluation = _evaluate(contract, pins)[2]
-        template = await session.get(Template, pins.template.id)
         latest = None
-        if template is not None and template.current_published_version_id is not None:
-            from servanda.content.models import TemplateVersion
-
-            version = await session.get(TemplateVersion, template.current_published_version_id)
-            if version is not None:
-                latest = (version.id, version.version_number)
+        current = pins.template.current_published_version_id  # the template row loaded with the pins
+        if current is not None:
+            number = await session.scalar(
+                select(TemplateVersion.version_number).where(TemplateVersion.id == current)
+            )
+            latest = (current, number) if number is not None else None
         return Evaluated(contract, pins, questions, structure, evaluation, latest)
 
     # -- create ------------------------------------------------------------------------------
@@ -192,8 +191,6 @@ class ContractService:
             if mine:
                 query = query.where(ContractInstance.creator_id == principal.user_id)
             if template_id:
-                from servanda.content.models import TemplateVersion
-
                 query = query.where(ContractInstance.template_version_id.in_(
                     select(TemplateVersion.id).where(TemplateVersion.template_id == template_id)))  # fmt: skip
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
