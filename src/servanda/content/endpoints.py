@@ -19,6 +19,7 @@ from servanda.content.schemas import (
     ChangelogVersion,
     ClauseFields,
     CommentRequest,
+    Contributor,
     EntityFields,
     EntityOut,
     GateOut,
@@ -29,7 +30,7 @@ from servanda.content.schemas import (
     VersionOut,
     VersionSummary,
 )
-from servanda.content.service import KINDS, ContentService, Kind, rule_graph
+from servanda.content.service import KINDS, ContentService, Kind, contributors, rule_graph
 from servanda.identity.access import CurrentPrincipal, Permission, allow
 from servanda.identity.schemas import Page
 from servanda.platform.http import API_PREFIX
@@ -63,6 +64,7 @@ def version_out(kind: Kind, version: Any) -> VersionOut:
     data = {c: getattr(version, c) for c in ("id", "version_number", "status", "change_note", "author_id",
                                              "reviewer_id", "published_at", "created_at", "updated_at")}  # fmt: skip
     data["entity_id"] = getattr(version, kind.parent)
+    data["contributor_ids"] = contributors(version)
     data.update({f: getattr(version, f) for f in kind.version_fields})
     return VersionOut.model_validate(data)
 
@@ -218,12 +220,13 @@ def _register(
                 version_number=v.version_number,
                 status=v.status,
                 author_id=v.author_id,
+                contributors=[Contributor(id=i, display_name=name) for i, name in names],
                 reviewer_id=v.reviewer_id,
                 change_note=v.change_note,
                 published_at=v.published_at,
                 history=[review_out(h) for h in history],
             )
-            for v, history in entries
+            for v, history, names in entries
         ]
 
     name = kind.name

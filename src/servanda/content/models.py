@@ -22,19 +22,30 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from servanda.platform.orm import Base, created_at, jsonb_list, jsonb_object, text_array, updated_at, uuid_pk
 
 VERSION_STATUSES = ("draft", "review", "approved", "published", "deprecated")
-REVIEW_ACTIONS = ("create", "submit", "approve", "reject", "request_changes", "publish", "deprecate")
+# ``edit``: a user other than the version's contributors so far changed the draft (once per user).
+REVIEW_ACTIONS = ("create", "edit", "submit", "approve", "reject", "request_changes", "publish", "deprecate")
 # German full-text search over title, description and tags (catalog); the tag
 # wrapper exists because array_to_string is not IMMUTABLE.
 TEMPLATE_SEARCH = (
     "to_tsvector('german'::regconfig, coalesce(title, '') || ' ' || coalesce(description, '') || ' ' "
     "|| servanda_tags_text(tags))"
 )
+
+
+def contributors() -> Mapped[list[uuid.UUID]]:
+    """Everyone who wrote a version's content: its author, then every user who edited the draft.
+
+    Four-eyes: none of them may review or approve the version. Kept on the version
+    row because every workflow transition locks that row anyway, so the check and
+    the change it guards are atomic, and the row's RLS policies cover it.
+    """
+    return mapped_column(ARRAY(UUID(as_uuid=True)), server_default=text("'{}'::uuid[]"))
 
 
 class Clause(Base):
@@ -86,6 +97,7 @@ class ClauseVersion(Base):
     valid_from: Mapped[date | None]
     valid_until: Mapped[date | None]
     author_id: Mapped[uuid.UUID | None]
+    contributor_ids: Mapped[list[uuid.UUID]] = contributors()
     reviewer_id: Mapped[uuid.UUID | None]
     published_at: Mapped[datetime | None]
     publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))
@@ -153,6 +165,7 @@ class TemplateVersion(Base):
     status: Mapped[str] = mapped_column(String(20), server_default="draft")
     change_note: Mapped[str | None] = mapped_column(Text)
     author_id: Mapped[uuid.UUID | None]
+    contributor_ids: Mapped[list[uuid.UUID]] = contributors()
     reviewer_id: Mapped[uuid.UUID | None]
     published_at: Mapped[datetime | None]
     publisher_is_vendor: Mapped[bool] = mapped_column(server_default=text("false"))

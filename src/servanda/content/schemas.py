@@ -62,6 +62,8 @@ class VersionOut(ApiModel):
     status: str
     change_note: str | None
     author_id: uuid.UUID | None
+    # the author and every editor of the draft (four-eyes: none of them may review it)
+    contributor_ids: list[uuid.UUID] = []
     reviewer_id: uuid.UUID | None
     published_at: datetime | None
     created_at: datetime
@@ -128,11 +130,17 @@ class ReviewOut(ApiModel):
     created_at: datetime
 
 
+class Contributor(ApiModel):
+    id: uuid.UUID
+    display_name: str | None  # None: the user no longer exists
+
+
 class ChangelogVersion(ApiModel):
     version_id: uuid.UUID
     version_number: int
     status: str
     author_id: uuid.UUID | None
+    contributors: list[Contributor]
     reviewer_id: uuid.UUID | None
     change_note: str | None
     published_at: datetime | None

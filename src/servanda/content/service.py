@@ -6,6 +6,12 @@ draft --submit(reviewer)--> review --approve--> approved --publish--> published 
   +-- reject / request_changes(comment)
 ```
 
+Four-eyes: every version keeps its contributors (the author and everyone who
+edited the draft; editing another editor's draft is allowed and makes you a
+co-author). No contributor may be named reviewer, approve, or have approved
+a version that gets published (403 ``content.four_eyes``; the author keeps the
+older ``content.own_version`` when approving).
+
 Every transition locks the version row first, so two concurrent transitions
 on one version cannot both succeed (the second sees the new status: 409).
 Publishing also locks the logical row, so at most one version is published.
@@ -67,6 +73,25 @@ def version_not_found(kind: Kind) -> Problem:
     return Problem(
         404, f"{kind.name}.version_not_found", f"Die Fassung der {kind.label} wurde nicht gefunden."
     )
+
+
+# A new version copies its source's content; unless someone else has approved that
+# content, its writers stay contributors of the copy.
+UNREVIEWED = ("draft", "review")
+
+
+def contributors(version: Any) -> list[uuid.UUID]:
+    """The author and every editor of the version, in order, without duplicates."""
+    ids = [version.author_id, *(version.contributor_ids or [])]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+def contributors_with(ids: list[uuid.UUID], more: list[uuid.UUID]) -> list[uuid.UUID]:
+    return list(dict.fromkeys([*ids, *more]))
+
+
+def four_eyes(detail: str) -> Problem:
+    return Problem(403, "content.four_eyes", detail)
 
 
 def wrong_status(version: Any, action: str, allowed: str) -> Problem:
@@ -209,7 +234,7 @@ class ContentService:
         await session.flush()
         version = kind.version(
             tenant_id=principal.tenant_id, version_number=1, status="draft", author_id=principal.user_id,
-            **{kind.parent: entity.id},
+            contributor_ids=[principal.user_id], **{kind.parent: entity.id},
             **{k: v for k, v in _jsonable(version_fields).items() if k in kind.version_fields and v is not None},
         )  # fmt: skip
         session.add(version)
@@ -239,9 +264,11 @@ class ContentService:
         copied.update(
             {k: v for k, v in _jsonable(fields).items() if k in kind.version_fields and v is not None}
         )
+        inherited = contributors(source) if source.status in UNREVIEWED else []
         version = kind.version(
             tenant_id=principal.tenant_id, version_number=versions[-1].version_number + 1, status="draft",
-            author_id=principal.user_id, **{kind.parent: entity.id}, **copied,
+            author_id=principal.user_id, contributor_ids=contributors_with([principal.user_id], inherited),
+            **{kind.parent: entity.id}, **copied,
         )  # fmt: skip
         session.add(version)
         await session.flush()
@@ -264,6 +291,10 @@ class ContentService:
                 if key in kind.version_fields:
                     setattr(version, key, value)
             version.updated_at = datetime.now(UTC)
+            if changed and principal.user_id not in contributors(version):
+                # co-authoring is allowed; the co-author can no longer review this version
+                version.contributor_ids = contributors_with(contributors(version), [principal.user_id])
+                await self._history(session, principal, kind, version, "edit", "draft")
             await self._audit(session, principal, f"{kind.name}.update", entity_id,
                               {"versionId": str(version.id), "fields": changed})  # fmt: skip
             await session.flush()
@@ -340,7 +371,9 @@ class ContentService:
                 raise Problem(422, "content.invalid_reviewer", "Prüfer muss ein aktiver Redakteur oder Admin sein.",
                               errors=[{"field": "reviewerId", "message": "kein geeigneter Prüfer"}])  # fmt: skip
             if reviewer.id == version.author_id:
-                raise Problem(403, "content.four_eyes", "Autor und Prüfer müssen verschiedene Personen sein.")
+                raise four_eyes("Autor und Prüfer müssen verschiedene Personen sein.")
+            if reviewer.id in contributors(version):
+                raise four_eyes("Der Prüfer hat diese Fassung mitbearbeitet und darf sie nicht prüfen.")
             await self._require_gates(session, kind, version)
             version.status, version.reviewer_id = "review", reviewer.id
             await self._history(session, principal, kind, version, "submit", "draft")
@@ -353,6 +386,8 @@ class ContentService:
     def _may_review(self, principal: Principal, version: Any) -> None:
         if principal.user_id == version.author_id:
             raise Problem(403, "content.own_version", "Eigene Fassungen dürfen nicht selbst geprüft werden.")
+        if principal.user_id in contributors(version):
+            raise four_eyes("Wer eine Fassung mitbearbeitet hat, darf sie nicht prüfen.")
         if principal.user_id != version.reviewer_id and principal.role != "admin":
             raise Problem(
                 403, "content.not_reviewer", "Nur der zugewiesene Prüfer (oder ein Admin) entscheidet."
@@ -406,6 +441,8 @@ class ContentService:
         allowed = ("approved", "draft") if skip_review else ("approved",)
         if version.status not in allowed:
             raise wrong_status(version, "publish", "approved")
+        if version.status == "approved":
+            await self._approved_by_other(session, version)
         await self._require_gates(session, kind, version)
         now = datetime.now(UTC)
         previous_status = version.status
@@ -428,6 +465,24 @@ class ContentService:
         await session.flush()
         await session.refresh(version)
         return version
+
+    @staticmethod
+    async def _approved_by_other(session: AsyncSession, version: Any) -> None:
+        """Check the approval again at publish: its approver must not be a contributor.
+
+        Contributors cannot change after submit, so this refuses only approvals given
+        before contributors were tracked (backfilled from the audit log by 0008).
+        """
+        approver = await session.scalar(
+            select(ContentReview.actor_id)
+            .where(ContentReview.version_id == version.id, ContentReview.action == "approve")
+            .order_by(ContentReview.created_at.desc())
+            .limit(1)
+        )
+        if approver is not None and approver in contributors(version):
+            raise four_eyes(
+                "Die Freigabe stammt von einem Bearbeiter dieser Fassung; sie kann nicht veröffentlicht werden."
+            )
 
     async def deprecate(
         self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID
@@ -465,7 +520,8 @@ class ContentService:
 
     async def changelog(
         self, principal: Principal, kind: Kind, entity_id: uuid.UUID
-    ) -> list[tuple[Any, list[Any]]]:
+    ) -> list[tuple[Any, list[Any], list[tuple[uuid.UUID, str | None]]]]:
+        """Versions (newest first), each with its history and its contributors (id, display name)."""
         async with self.db.session(principal.tenant_id) as session:
             await self._own_entity(session, principal, kind, entity_id)
             parent = getattr(kind.version, kind.parent)
@@ -473,7 +529,13 @@ class ContentService:
                                               .order_by(kind.version.version_number.desc()))).all()  # fmt: skip
             history = (await session.scalars(select(ContentReview).where(ContentReview.entity_id == entity_id)
                                              .order_by(ContentReview.created_at))).all()  # fmt: skip
-            return [(v, [h for h in history if h.version_id == v.id]) for v in versions]
+            ids = {i for v in versions for i in contributors(v)}
+            names = {
+                row.id: row.display_name
+                for row in await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+            } if ids else {}  # fmt: skip
+            return [(v, [h for h in history if h.version_id == v.id], [(i, names.get(i)) for i in contributors(v)])
+                    for v in versions]  # fmt: skip
 
     async def feed(self, principal: Principal, page: int, page_size: int) -> tuple[list[ContentReview], int]:
         async with self.db.session(principal.tenant_id) as session:
