@@ -139,7 +139,7 @@ def test_route_matrix(api: TestClient, world: dict[str, Any], su: psycopg.Connec
 # or declares something else than its family, fails: declarations are reviewed here.
 SPEC: list[tuple[str, Permission]] = [
     (r"^/api/v1/auth/(config|jwks|login|refresh|accept-invite)$", Permission.PUBLIC),
-    (r"^/api/v1/auth/(logout|mfa/.+)$", Permission.AUTHENTICATED),
+    (r"^/api/v1/auth/(logout|password|mfa/.+)$", Permission.AUTHENTICATED),
     (r"^/api/v1/identity/me$", Permission.AUTHENTICATED),
     (r"^/api/v1/identity/(users|teams)(/.*)?$", Permission.TENANT_ADMIN),
     (r"^/api/v1/tenant/.+$", Permission.TENANT_ADMIN),

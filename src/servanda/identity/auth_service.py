@@ -1,13 +1,20 @@
-"""The built-in identity provider: login, rotating refresh tokens, logout, invites, TOTP.
+"""The built-in identity provider: login, rotating refresh tokens, logout, invites, TOTP, password change.
 
-Failed logins are audited (``user.login_failed``) in their own transaction, so
-the record survives the refusal. Accounts lock after repeated failures, and a
-per-address throttle answers 429 before the password is even checked.
+Every failed login answers the same 401 ``auth.invalid_credentials`` (unknown
+tenant, suspended tenant, unknown e-mail, wrong password, disabled user), after
+the same one argon2 verification; the real reason goes to the tenant's audit
+log (``user.login_failed``). Nothing locks an account: failures are counted per
+(tenant slug, e-mail, source address) in the database, and from the fifth on
+that source waits 2^n seconds (at most 15 minutes) for that account - other
+sources, the real user's among them, are unaffected. A per-address throttle
+answers 429 before the password is even checked. Signed-in users get five
+wrong codes or passwords per 15 minutes (MFA enable/disable, password change).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import time
 import uuid
@@ -23,13 +30,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.identity import passwords
 from servanda.identity.access import Principal
 from servanda.identity.models import AuthSession, RefreshToken, User, UserInvite
-from servanda.identity.repository import AuditRepository, TenantRepository
-from servanda.platform.db import Database
+from servanda.identity.repository import AuditRepository, LoginBackoffRepository, TenantRef, TenantRepository
+from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.problems import Problem
 from servanda.platform.tokens import LocalTokens
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+# Login back-off per (tenant slug, e-mail, source address): free failures, then 2^n s up to the cap.
+BACKOFF_FREE_FAILURES = 5
+BACKOFF_MAX_DELAY_S = 900
+BACKOFF_FORGET_S = 86_400  # a key without failures for a day starts again
+# Attempt limit on the code and password checks of signed-in users.
+CHECK_MAX_FAILURES = 5
+CHECK_WINDOW = timedelta(minutes=15)
 THROTTLE_WINDOW_S = 300.0
 THROTTLE_MAX_FAILURES = 20
 INVITE_TTL = timedelta(days=7)
@@ -60,6 +72,31 @@ def invalid_credentials() -> Problem:
     return Problem(
         401, "auth.invalid_credentials", "Mandant, E-Mail-Adresse oder Passwort sind nicht korrekt."
     )
+
+
+def login_rate_limited(retry_s: int) -> Problem:
+    """The answer of the per-address throttle and of the back-off alike (it names no account)."""
+    return Problem(
+        429,
+        "auth.rate_limited",
+        "Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie kurz.",
+        headers={"Retry-After": str(max(retry_s, 1))},
+    )
+
+
+def too_many_attempts(retry_s: int) -> Problem:
+    return Problem(
+        429,
+        "auth.too_many_attempts",
+        "Zu viele falsche Eingaben. Bitte warten Sie, bevor Sie es erneut versuchen.",
+        headers={"Retry-After": str(max(retry_s, 1))},
+    )
+
+
+def _backoff_key(tenant_slug: str, email: str, source: str) -> str:
+    """Digest of what the caller sent, so an unknown tenant or e-mail is keyed like a known one."""
+    material = f"{tenant_slug.strip().lower()}\n{email.strip().lower()}\n{source}"
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -97,15 +134,19 @@ class LoginThrottle:
         failures = self._window(key)
         if len(failures) >= self.max_failures:
             retry = int(failures[0] + self.window_s - time.monotonic()) + 1
-            raise Problem(
-                429,
-                "auth.rate_limited",
-                "Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie kurz.",
-                headers={"Retry-After": str(max(retry, 1))},
-            )
+            raise login_rate_limited(retry)
 
     def failed(self, key: str) -> None:
         self._window(key).append(time.monotonic())
+
+
+def _login_refusal(reason: str) -> Problem:
+    """What the caller learns. Only someone who knows the password hears about the second factor."""
+    if reason == "auth.mfa_required":
+        return Problem(401, "auth.mfa_required", "Bitte geben Sie den Code Ihrer Authenticator-App ein.")
+    if reason == "auth.invalid_totp":
+        return Problem(401, "auth.invalid_totp", "Der Code ist nicht korrekt.")
+    return invalid_credentials()
 
 
 class LocalAuthService:
@@ -123,26 +164,24 @@ class LocalAuthService:
     async def login(
         self, tenant_slug: str, email: str, password: str, totp: str | None, meta: RequestMeta
     ) -> TokenPair:
-        throttle_key = meta.ip_address or "unknown"
-        self.throttle.check(throttle_key)
+        source = meta.ip_address or "unknown"
+        self.throttle.check(source)
+        key = _backoff_key(tenant_slug, email, source)
         async with self.db.session(None) as session:
+            backoff = LoginBackoffRepository(session)
+            wait = await backoff.wait_s(key)  # also serialises attempts on this key
+            if wait > 0:
+                raise login_rate_limited(wait)
             tenant = await TenantRepository(session).resolve_slug(tenant_slug)
-        if tenant is None:
-            passwords.verify_password(_DUMMY_HASH, password)
-            self.throttle.failed(throttle_key)
-            raise invalid_credentials()
-        if tenant.status == "suspended":
-            raise Problem(403, "tenant.suspended", "Der Mandant ist gesperrt.")
-        if tenant.status != "active":
-            raise invalid_credentials()
-        async with self.db.session(tenant.id) as session:
-            user = await session.scalar(
-                select(User).where(text("lower(email) = lower(:email)")).params(email=email.strip())
-            )
-            failure = self._check(user, password, totp)
-            if failure is None and user is not None:
-                user.failed_login_count = 0
-                user.locked_until = None
+            user: User | None = None
+            if tenant is not None:
+                await session.execute(SET_TENANT, {"tenant": str(tenant.id)})
+                user = await session.scalar(
+                    select(User).where(text("lower(email) = lower(:email)")).params(email=email.strip())
+                )
+            reason = self._check(tenant, user, password, totp)
+            if reason is None and tenant is not None and user is not None:
+                await backoff.clear(key)
                 user.last_login_at = datetime.now(UTC)
                 pair = await self._open_session(session, user, meta)
                 await AuditRepository(session).append(
@@ -156,48 +195,55 @@ class LocalAuthService:
                     ip_address=meta.ip_address,
                 )
                 return pair
-            assert failure is not None
-            if failure.code in ("auth.invalid_credentials", "auth.invalid_totp") and user is not None:
-                user.failed_login_count += 1
-                if user.failed_login_count >= MAX_FAILED_LOGINS:
-                    user.locked_until = datetime.now(UTC) + LOCKOUT
-            if failure.code != "auth.mfa_required":
-                self.throttle.failed(throttle_key)
-            await AuditRepository(session).append(
-                tenant_id=tenant.id,
-                action="user.login_failed",
-                actor_id=user.id if user is not None else None,
-                object_type="user",
-                object_id=str(user.id) if user is not None else None,
-                details={"email": email.strip().lower(), "reason": failure.code},
-                request_id=meta.request_id,
-                ip_address=meta.ip_address,
-            )
-        raise failure
+            assert reason is not None
+            delay = 0
+            if reason != "auth.mfa_required":  # the first step of a correct MFA login
+                delay = await backoff.failed(
+                    key,
+                    free=BACKOFF_FREE_FAILURES,
+                    max_delay_s=BACKOFF_MAX_DELAY_S,
+                    forget_s=BACKOFF_FORGET_S,
+                )
+                self.throttle.failed(source)
+            if tenant is not None:
+                await AuditRepository(session).append(
+                    tenant_id=tenant.id,
+                    action="user.login_failed",
+                    actor_id=user.id if user is not None else None,
+                    object_type="user",
+                    object_id=str(user.id) if user is not None else None,
+                    details={
+                        "email": email.strip().lower(),
+                        "reason": reason,
+                        **({"backoffSeconds": delay} if delay else {}),
+                    },
+                    request_id=meta.request_id,
+                    ip_address=meta.ip_address,
+                )
+        # Committed: the count and the audit event survive the refusal.
+        raise _login_refusal(reason)
 
-    def _check(self, user: User | None, password: str, totp: str | None) -> Problem | None:
+    def _check(
+        self, tenant: TenantRef | None, user: User | None, password: str, totp: str | None
+    ) -> str | None:
+        """The real reason a login fails (None: it succeeds). Exactly one argon2 verification either way."""
+        if tenant is None:
+            passwords.verify_password(_DUMMY_HASH, password)
+            return "tenant.unknown"
         if user is None or user.password_hash is None:
             passwords.verify_password(_DUMMY_HASH, password)
-            return invalid_credentials()
-        if user.locked_until is not None and user.locked_until > datetime.now(UTC):
-            retry = int((user.locked_until - datetime.now(UTC)).total_seconds()) + 1
-            return Problem(
-                423,
-                "auth.account_locked",
-                "Das Konto ist nach mehreren Fehlversuchen vorübergehend gesperrt.",
-                headers={"Retry-After": str(retry)},
-            )
+            return "auth.unknown_user" if user is None else "auth.no_password"
         if not passwords.verify_password(user.password_hash, password):
-            return invalid_credentials()
+            return "auth.wrong_password"
+        if tenant.status != "active":
+            return f"tenant.{tenant.status}"  # tenant.suspended, tenant.deleted
         if user.status != "active":
-            return Problem(401, "auth.user_disabled", "Dieses Konto ist deaktiviert.")
+            return f"auth.user_{user.status}"  # auth.user_disabled, auth.user_invited
         if user.mfa_enabled:
             if not totp:
-                return Problem(
-                    401, "auth.mfa_required", "Bitte geben Sie den Code Ihrer Authenticator-App ein."
-                )
+                return "auth.mfa_required"
             if not self._totp(user).verify(totp, valid_window=1):
-                return Problem(401, "auth.invalid_totp", "Der Code ist nicht korrekt.")
+                return "auth.invalid_totp"
         return None
 
     async def _open_session(self, session: AsyncSession, user: User, meta: RequestMeta) -> TokenPair:
@@ -379,6 +425,7 @@ class LocalAuthService:
         return secret, uri
 
     async def mfa_set(self, principal: Principal, code: str, enabled: bool) -> None:
+        check = "mfa.enable" if enabled else "mfa.disable"
         async with self.db.session(principal.tenant_id) as session:
             user = await session.get(User, principal.user_id, with_for_update=True)
             assert user is not None
@@ -386,22 +433,117 @@ class LocalAuthService:
                 raise Problem(
                     409, "auth.mfa_not_set_up", "Bitte richten Sie zuerst die Authenticator-App ein."
                 )
-            if not self._totp(user).verify(code, valid_window=1):
-                raise Problem(
-                    422,
-                    "auth.invalid_totp",
-                    "Der Code ist nicht korrekt.",
-                    errors=[{"field": "code", "message": "Der Code ist nicht korrekt."}],
+            _refuse_while_blocked(user)
+            correct = self._totp(user).verify(code, valid_window=1)
+            if correct:
+                _checks_passed(user)
+                user.mfa_enabled = enabled
+                if not enabled:
+                    user.mfa_secret = None
+                await AuditRepository(session).append(
+                    tenant_id=principal.tenant_id,
+                    action="user.mfa_enable" if enabled else "user.mfa_disable",
+                    actor_id=principal.user_id,
+                    object_type="user",
+                    object_id=str(principal.user_id),
+                    request_id=principal.request_id,
+                    ip_address=principal.ip_address,
                 )
-            user.mfa_enabled = enabled
-            if not enabled:
-                user.mfa_secret = None
-            await AuditRepository(session).append(
-                tenant_id=principal.tenant_id,
-                action="user.mfa_enable" if enabled else "user.mfa_disable",
-                actor_id=principal.user_id,
-                object_type="user",
-                object_id=str(principal.user_id),
-                request_id=principal.request_id,
-                ip_address=principal.ip_address,
+            else:
+                await _check_failed(session, user, principal, check)
+        if not correct:  # raised after the commit, so the failure stays counted
+            raise Problem(
+                422,
+                "auth.invalid_totp",
+                "Der Code ist nicht korrekt.",
+                errors=[{"field": "code", "message": "Der Code ist nicht korrekt."}],
             )
+
+    # -- password change ---------------------------------------------------------------------
+
+    async def change_password(self, principal: Principal, current: str, new: str) -> None:
+        """Set a new password after checking the current one; ends the user's other sessions."""
+        violations = passwords.policy_violations(new)
+        if violations:
+            raise Problem(
+                422,
+                "user.password_policy",
+                violations[0],
+                errors=[{"field": "newPassword", "message": v} for v in violations],
+            )
+        async with self.db.session(principal.tenant_id) as session:
+            user = await session.get(User, principal.user_id, with_for_update=True)
+            assert user is not None
+            _refuse_while_blocked(user)
+            if user.password_hash is None:
+                passwords.verify_password(_DUMMY_HASH, current)
+                correct = False
+            else:
+                correct = passwords.verify_password(user.password_hash, current)
+            if correct:
+                _checks_passed(user)
+                user.password_hash = passwords.hash_password(new)
+                others = update(AuthSession).where(
+                    AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None)
+                )
+                if principal.session_id is not None:  # the caller's own session stays
+                    others = others.where(AuthSession.id != principal.session_id)
+                ended = await session.execute(
+                    others.values(revoked_at=datetime.now(UTC)).returning(AuthSession.id)
+                )
+                await AuditRepository(session).append(
+                    tenant_id=principal.tenant_id,
+                    action="user.password_change",
+                    actor_id=principal.user_id,
+                    object_type="user",
+                    object_id=str(principal.user_id),
+                    details={"sessionsEnded": len(ended.all())},
+                    request_id=principal.request_id,
+                    ip_address=principal.ip_address,
+                )
+            else:
+                await _check_failed(session, user, principal, "password.change")
+        if not correct:
+            message = "Das aktuelle Passwort ist nicht korrekt."
+            raise Problem(
+                422,
+                "auth.invalid_password",
+                message,
+                errors=[{"field": "currentPassword", "message": message}],
+            )
+
+
+# -- attempt limit on the checks of signed-in users ------------------------------------------
+
+
+def _refuse_while_blocked(user: User) -> None:
+    """429 once CHECK_MAX_FAILURES wrong answers fell in the current window (even for a right one)."""
+    if user.failed_check_since is None or user.failed_check_count < CHECK_MAX_FAILURES:
+        return
+    remaining = (user.failed_check_since + CHECK_WINDOW - datetime.now(UTC)).total_seconds()
+    if remaining > 0:
+        raise too_many_attempts(math.ceil(remaining))
+
+
+def _checks_passed(user: User) -> None:
+    user.failed_check_count = 0
+    user.failed_check_since = None
+
+
+async def _check_failed(session: AsyncSession, user: User, principal: Principal, check: str) -> None:
+    now = datetime.now(UTC)
+    if user.failed_check_since is None or user.failed_check_since + CHECK_WINDOW <= now:
+        user.failed_check_since = now
+        user.failed_check_count = 1
+    else:
+        user.failed_check_count += 1
+    await AuditRepository(session).append(
+        tenant_id=principal.tenant_id,
+        action="user.verification_failed",
+        actor_id=principal.user_id,
+        object_type="user",
+        object_id=str(principal.user_id),
+        details={"check": check, "failures": user.failed_check_count},
+        request_id=principal.request_id,
+        ip_address=principal.ip_address,
+    )

@@ -25,6 +25,7 @@ from servanda.identity.schemas import (
     MfaCode,
     MfaSetup,
     Page,
+    PasswordChange,
     PlatformStats,
     RefreshRequest,
     TeamIn,
@@ -145,6 +146,12 @@ async def mfa_disable(body: MfaCode, principal: CurrentPrincipal, request: Reque
     if (settings.settings or {}).get("featureFlags", {}).get("mfaRequired"):
         raise Problem(409, "auth.mfa_required_by_tenant", "Ihr Mandant verlangt die Zwei-Faktor-Anmeldung.")
     await _local(request).mfa_set(principal, body.code, enabled=False)
+    return Response(status_code=204)
+
+
+@auth_router.post("/password", status_code=204, dependencies=[allow(Permission.AUTHENTICATED)])
+async def change_password(body: PasswordChange, principal: CurrentPrincipal, request: Request) -> Response:
+    await _local(request).change_password(principal, body.current_password, body.new_password)
     return Response(status_code=204)
 
 

@@ -75,8 +75,10 @@ class User(Base):
     mfa_enabled: Mapped[bool] = mapped_column(server_default=text("false"))
     last_login_at: Mapped[datetime | None]
     external_subject: Mapped[str | None] = mapped_column(String(255))
-    failed_login_count: Mapped[int] = mapped_column(server_default=text("0"))
-    locked_until: Mapped[datetime | None]
+    # Wrong codes/passwords of the signed-in user (MFA enable/disable, password change) in the
+    # window that began at failed_check_since; the login back-off lives in LoginBackoff.
+    failed_check_count: Mapped[int] = mapped_column(server_default=text("0"))
+    failed_check_since: Mapped[datetime | None]
     mfa_secret: Mapped[str | None] = mapped_column(String(500))  # encrypted (Fernet) TOTP secret
     platform_admin: Mapped[bool] = mapped_column(server_default=text("false"))
     deleted_at: Mapped[datetime | None]
@@ -214,3 +216,20 @@ class AuditPurge(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
     purged_by: Mapped[str] = mapped_column(String(100))
     purged_at: Mapped[datetime] = created_at()
+
+
+class LoginBackoff(Base):
+    """Failed logins per (tenant slug, e-mail, source address), keyed by their SHA-256 digest.
+
+    Not a tenant table: login runs before a tenant is known, and an unknown tenant or
+    e-mail must be counted exactly like a known one. Only the security-definer functions
+    of migration 0009 reach it (RLS forced, owner-only policy, no app privileges).
+    """
+
+    __tablename__ = "login_backoff"
+    __table_args__ = (Index("ix_login_backoff_last_failure_at", "last_failure_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(server_default=text("0"))
+    last_failure_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    blocked_until: Mapped[datetime | None]

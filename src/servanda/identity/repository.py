@@ -75,6 +75,36 @@ class TenantRepository:
         return TenantRef(row.id, row.type, row.status) if row else None
 
 
+class LoginBackoffRepository:
+    """Failed logins per (tenant slug, e-mail, source) digest, through the functions of migration 0009.
+
+    Works without a tenant context, so unknown tenants and e-mails are counted like known ones.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def wait_s(self, key: str) -> int:
+        """Seconds the key must still wait (0: go on). Holds the key's lock until the transaction ends."""
+        wait: int = (
+            await self.session.execute(text("SELECT servanda_login_backoff_wait(:k)"), {"k": key})
+        ).scalar_one()
+        return wait
+
+    async def failed(self, key: str, *, free: int, max_delay_s: int, forget_s: int) -> int:
+        """Count a failure; returns the delay it imposes (0 while under ``free`` failures)."""
+        delay: int = (
+            await self.session.execute(
+                text("SELECT servanda_login_backoff_failed(:k, :free, :max_delay, :forget)"),
+                {"k": key, "free": free, "max_delay": max_delay_s, "forget": forget_s},
+            )
+        ).scalar_one()
+        return delay
+
+    async def clear(self, key: str) -> None:
+        await self.session.execute(text("SELECT servanda_login_backoff_clear(:k)"), {"k": key})
+
+
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

@@ -82,6 +82,11 @@ class MfaCode(ApiInput):
     code: str = Field(pattern=r"^[0-9]{6}$")
 
 
+class PasswordChange(ApiInput):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class UserOut(ApiModel):
     id: uuid.UUID
     email: str

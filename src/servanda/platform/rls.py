@@ -35,6 +35,7 @@ APP_TABLE_PRIVILEGES: dict[str, str] = {
     "user_invites": "SELECT, INSERT, UPDATE, DELETE",
     "audit_purges": "SELECT",  # written only by the retention function
     "content_reviews": "SELECT, INSERT",  # history: never rewritten
+    "login_backoff": "",  # none: only the servanda_login_backoff_* functions reach it
 }
 # Column-level grants where a whole-table UPDATE would be too much: a tenant
 # admin may edit its profile and settings, never its slug, type or status.
@@ -51,9 +52,12 @@ APP_FUNCTIONS = (
     "servanda_platform_update_tenant(uuid, text, text)",
     "servanda_platform_stats()",
     "servanda_publisher_names(uuid[])",
+    "servanda_login_backoff_wait(text)",
+    "servanda_login_backoff_failed(text, integer, integer, integer)",
+    "servanda_login_backoff_clear(text)",
 )
 # Tables whose rows are not owned by a tenant but still need RLS.
-RLS_WITHOUT_TENANT_ID = ("tenants",)
+RLS_WITHOUT_TENANT_ID = ("tenants", "login_backoff")
 APPEND_ONLY_TABLES = ("audit_events", "audit_purges")
 # The maintenance role (retention) may run exactly this and nothing else.
 MAINTENANCE_FUNCTIONS = ("servanda_audit_purge_expired(timestamptz)",)
@@ -66,6 +70,8 @@ def apply_app_grants(conn: Connection, app_role: str) -> None:
     conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"))
     conn.execute(text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}"))
     for table, privileges in APP_TABLE_PRIVILEGES.items():
+        if not privileges:
+            continue  # declared as "no privileges"
         conn.execute(text(f"GRANT {privileges} ON TABLE public.{table} TO {role}"))
     for table, privileges in APP_COLUMN_PRIVILEGES.items():
         conn.execute(text(f"GRANT {privileges} ON TABLE public.{table} TO {role}"))
