@@ -6,6 +6,11 @@ selection and answers that trigger exactly that rule, checks the single violatio
 engine spec promises), applies the preferred option by PATCH and checks the violation is gone.
 
 Defaults selected by the template: c01, c02 (required), c03, c07, c08, c10, c14, c15, c17.
+
+Every contract starts from a complete set of answers (``COMPLETE``) and each row adds the
+answers its own selection needs (an hourly rate when c04 stays in, …), so that the
+validation state shows the rule and not an unanswered question: since issue 11 a contract
+with a required question or parameter open is ``incomplete``, which outranks warnings.
 """
 
 from __future__ import annotations
@@ -52,10 +57,34 @@ def _answer(id: str, source: str, severity: str, **setup: Any) -> Row:
     return Row(id, "requires_answer", severity, source, (), frozenset({(ADD, source)}), **setup)
 
 
+# Complete for the defaults (Pauschalvergütung, unbefristet); triggers none of RA01-RA03.
+COMPLETE: dict[str, Any] = {
+    "arbeitgeber_name": "Muster GmbH",
+    "arbeitgeber_anschrift": "Hauptstraße 1, 80331 München",
+    "mitarbeiterzahl": 8,
+    "branche": "Handel",
+    "arbeitnehmer_name": "Erika Mustermann",
+    "arbeitnehmer_anschrift": "Nebenweg 2, 80333 München",
+    "taetigkeit": "Kauffrau im Einzelhandel",
+    "verguetungsmodell": "pauschal",
+    "gehalt": "3500.00",
+    "wochenstunden": 40,
+    "vertragstyp": "unbefristet",
+    "beginn": "2026-04-01",
+    "kuendigungsfrist_wochen": 4,
+    "gerichtsstand": "München",
+}
+HOURLY = {"verguetungsmodell": "stunde", "stundenlohn": "25.00"}
+COMMISSION = {"verguetungsmodell": "erfolg", "fixum": "2000.00", "provision_prozent": 5}
+NON_COMPETE = {"wettbewerbsverbot_monate": 12, "wettbewerbsverbot_gebiet": "Bayern"}
+FIXED_TERM = {"vertragstyp": "befristet", "befristung_bis": "2027-03-31", "probezeit_monate": 6}
+
+
 MATRIX: list[Row] = [
-    _incompatible("R01", "c03", "c04", select=("c04",)),
-    _incompatible("R02", "c03", "c05", select=("c05",)),
-    _incompatible("R03", "c04", "c05", select=("c04", "c05"), deselect=("c03",)),
+    # the fix removes the source (c03, c04), so the remaining clause's answers are given
+    _incompatible("R01", "c03", "c04", select=("c04",), answers=HOURLY),
+    _incompatible("R02", "c03", "c05", select=("c05",), answers=COMMISSION),
+    _incompatible("R03", "c04", "c05", select=("c04", "c05"), deselect=("c03",), answers=COMMISSION),
     # c06/c07 are incompatible (R05) and c07 is a default, so c07 goes too
     _requires("R04", "c06", "c08", "soft", select=("c06",), deselect=("c07", "c08")),
     _incompatible("R05", "c06", "c07", select=("c06",)),
@@ -63,9 +92,12 @@ MATRIX: list[Row] = [
     _incompatible("R06", "c08", "c09", select=("c09", "c11")),
     _requires("R07", "c09", "c11", "soft", select=("c09",), deselect=("c08",)),
     # without c15 the default c14 would also fire R11
-    _requires("R08", "c12", "c15", "hard", select=("c12",), deselect=("c14", "c15")),
+    _requires("R08", "c12", "c15", "hard", select=("c12",), deselect=("c14", "c15"), answers=NON_COMPETE),
     _incompatible("R09", "c13", "c14", select=("c13",)),
-    _requires("R10", "c13", "c15", "soft", select=("c13",), deselect=("c14", "c15")),
+    # a fixed term needs its end date; with c16 selected, RA02 (Probezeit) stays quiet
+    _requires(
+        "R10", "c13", "c15", "soft", select=("c13", "c16"), deselect=("c14", "c15"), answers=FIXED_TERM
+    ),
     _requires("R11", "c14", "c15", "hard", deselect=("c15",)),
     # in AT the default c17 (R15) would fire as well
     _scoped("R12", "c05", select=("c05",), deselect=("c03", "c17")),
@@ -73,7 +105,7 @@ MATRIX: list[Row] = [
     _scoped("R14", "c12", select=("c12",), deselect=("c17",)),
     _scoped("R15", "c17"),
     _answer("RA01", "c11", "hard", answers={"mitarbeiterzahl": 25}),
-    _answer("RA02", "c16", "soft", answers={"vertragstyp": "befristet"}),
+    _answer("RA02", "c16", "soft", answers=FIXED_TERM),
     _answer("RA03", "c10", "soft", answers={"branche": "IT"}, deselect=("c10",)),
 ]
 
@@ -100,18 +132,22 @@ def arrange(api: TestClient, world: dict[str, Any], row: Row) -> dict[str, Any]:
     ids = world["clause"]
     selection: dict[str, str | None] = {slot_of(contract, ids[k]): ids[k] for k in row.select}
     selection |= {slot_of(contract, ids[k]): None for k in row.deselect}
-    body: dict[str, Any] = {}
+    body: dict[str, Any] = {"answers": {**COMPLETE, **row.answers}}
     if selection:
         body["selectedSlots"] = selection
-    if row.answers:
-        body["answers"] = row.answers
-    return patch(api, world, contract["id"], body) if body else contract
+    return patch(api, world, contract["id"], body)
 
 
 def test_defaults_are_valid(api: TestClient, world: dict[str, Any]) -> None:
     """The baseline every row starts from: no violation until the row arranges one."""
     for jurisdiction in ("DE", "AT"):
         contract = create(api, world, jurisdiction=jurisdiction)
+        assert (
+            contract["validation"]["validationState"] == "has_conflicts"
+            if jurisdiction == "AT"
+            else "incomplete"
+        )
+        contract = patch(api, world, contract["id"], {"answers": COMPLETE})
         messages = contract["validation"]["messages"]
         if jurisdiction == "DE":
             assert messages == []
@@ -175,6 +211,7 @@ def test_scoped_to_rows_together(api: TestClient, world: dict[str, Any], jurisdi
     """c05, c09, c12 and c17 in one contract: four scope violations in AT, none in DE."""
     ids = world["clause"]
     contract = create(api, world, jurisdiction=jurisdiction)
+    contract = patch(api, world, contract["id"], {"answers": {**COMPLETE, **COMMISSION, **NON_COMPETE}})
     # c11 keeps R07 quiet, and without c03/c08 R02/R06 stay quiet: only the scope rules remain
     selection: dict[str, str | None] = {slot_of(contract, ids[k]): ids[k] for k in (*SCOPED_DE_ONLY, "c11")}
     selection |= {slot_of(contract, ids[k]): None for k in ("c03", "c08")}

@@ -90,7 +90,7 @@ class Pack:
         entry = next(t for t in data["templates"] if template is None or t["key"] == template)
         self.template_title = entry["title"]
         self.jurisdiction = entry.get("jurisdiction")
-        self.structure = self._structure(entry["structure"])
+        self.structure = self._structure(entry["structure"], entry.get("document"))
         self.questions = TypeAdapter(list[Question]).validate_python(entry.get("interview", []))
 
     def _ref(self, ref: Any) -> str:
@@ -109,9 +109,10 @@ class Pack:
             content=clause.get("content", ""),
             parameters=PARAMETERS.validate_python(clause.get("parameters", {})),
             rules=tuple(RULES.validate_python(rules)),
+            heading=clause.get("heading"),
         )
 
-    def _structure(self, sections: list[dict[str, Any]]) -> Structure:
+    def _structure(self, sections: list[dict[str, Any]], document: dict[str, Any] | None) -> Structure:
         converted = []
         for s, section in enumerate(sections):
             slots = []
@@ -127,9 +128,17 @@ class Pack:
                 for key in ("defaultSelected", "includeWhen"):
                     if key in entry:
                         item[key] = entry[key]
+                if entry.get("selectWhen"):
+                    item["selectWhen"] = [
+                        {"clauseId": self._ref(w["clause"]), "condition": w["condition"]}
+                        for w in entry["selectWhen"]
+                    ]
                 slots.append(item)
-            converted.append({"id": section["id"], "title": section["title"], "order": s, "slots": slots})
-        return Structure.model_validate({"sections": converted})
+            extra = {k: section[k] for k in ("placement", "showHeading") if k in section}
+            converted.append(
+                {"id": section["id"], "title": section["title"], "order": s, "slots": slots, **extra}
+            )
+        return Structure.model_validate({"sections": converted, "document": document})
 
     def slot_of(self, key: str) -> str:
         clause_id = self.ids[key]

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from servanda.engine.assembly import assemble
-from servanda.engine.document import ClauseText, Document, DocumentMeta, MissingParameter, Run, build
+from servanda.engine.document import ClauseText, Document, DocumentMeta, MissingParameter, Pin, Run, build
 from servanda.engine.interview import evaluate
 from servanda.engine.shapes import Parameter, Question
 
@@ -85,8 +85,9 @@ def test_numbering_is_continuous_across_sections_and_empty_sections_are_left_out
 
 def test_paragraphs_split_on_blank_lines_and_keep_line_breaks() -> None:
     doc = document({"name": "A GmbH"})
-    texts = [p.text for p in clause(doc, cid("parteien")).paragraphs]
-    assert texts == ["Zwischen", "A GmbH – Arbeitgeber –", "und", "[[arbeitnehmer]]"]
+    paragraphs = clause(doc, cid("parteien")).paragraphs
+    assert [p.text for p in paragraphs] == ["Zwischen", "A GmbH – Arbeitgeber –", "und", "[[arbeitnehmer]]"]
+    assert [p.display_text for p in paragraphs][:2] == ["(1) Zwischen", "(2) A GmbH – Arbeitgeber –"]
     assert clause(doc, cid("gehalt")).paragraphs[0].text.endswith(".\nZeile zwei.")
 
 
@@ -137,18 +138,50 @@ def test_unpaired_bold_marker_is_literal() -> None:
     assert clause(doc, cid("parteien")).paragraphs[0].runs == (Run("a "), Run("b", True), Run(" c ** d"))
 
 
-def test_metadata_and_plain_text() -> None:
+def test_metadata_stays_out_of_the_body() -> None:
     doc = document({"name": "A GmbH"})
-    assert doc.title == "Arbeitsvertrag Müller"
-    assert doc.metadata_lines() == [
-        ("Mandantenreferenz", "M-2026-1"),
-        ("Datum", "01.04.2026"),
-        ("Vorlage", "Arbeitsvertrag (Version 3)"),
-    ]
+    # The title is the template's, not the contract's working title.
+    assert doc.title == "Arbeitsvertrag"
+    assert doc.properties.title == "Arbeitsvertrag Müller"
+    assert (doc.properties.template_title, doc.properties.template_version) == ("Arbeitsvertrag", 3)
+    assert doc.header == ("ENTWURF", "Unser Zeichen: M-2026-1")
+    assert doc.footer == ("Entwurf vom 01.04.2026 · Vorlage „Arbeitsvertrag“, Fassung 3",)
     text = doc.plain_text()
-    assert text.startswith("Arbeitsvertrag Müller\n\nMandantenreferenz: M-2026-1\nDatum: 01.04.2026\n")
-    assert "\n\nAbschnitt eins\n\n§ 1 Vertragsparteien\n\nZwischen\n\nA GmbH – Arbeitgeber –\n\n" in text
+    assert text.startswith(
+        "Arbeitsvertrag\n\n§ 1 Vertragsparteien\n\n(1) Zwischen\n\n(2) A GmbH – Arbeitgeber –\n\n"
+    )
+    for metadata in ("Vorlage", "Version", "M-2026-1", "Müller", "ENTWURF", "01.04.2026"):
+        assert metadata not in text
     assert "**" not in text
+
+
+def test_completed_contracts_have_no_draft_marks_and_pins_go_to_the_properties() -> None:
+    pins = (
+        Pin(cid("gehalt"), "Vergütung", 2, uuid.UUID(int=2)),
+        Pin(cid("parteien"), "Parteien", 1, uuid.UUID(int=1)),
+    )
+    meta = DocumentMeta(
+        "Titel", "M-1", datetime.date(2026, 4, 1), "Arbeitsvertrag", 3, draft=False, pins=pins
+    )
+    state = evaluate(QUESTIONS, {})
+    doc = build(
+        structure=STRUCT, assembly=assemble(STRUCT, {}, state), clauses=CLAUSES, state=state, meta=meta
+    )
+    assert doc.header == ("Unser Zeichen: M-1",)
+    assert doc.footer == ()
+    properties = doc.as_json()["properties"]
+    assert [p["versionNumber"] for p in properties["pins"]] == [2, 1]
+    assert properties["draft"] is False and len(properties["pinStand"]) == 8
+    draft = build(
+        structure=STRUCT,
+        assembly=assemble(STRUCT, {}, state),
+        clauses=CLAUSES,
+        state=state,
+        meta=DocumentMeta(date=datetime.date(2026, 4, 1), template_title="AV", template_version=1, pins=pins),
+    )
+    assert draft.footer == (
+        f"Entwurf vom 01.04.2026 · Vorlage „AV“, Fassung 1 · Klauselstand {draft.properties.pin_stand}",
+    )
 
 
 def test_title_falls_back_to_template_and_metadata_is_optional() -> None:
@@ -158,18 +191,23 @@ def test_title_falls_back_to_template_and_metadata_is_optional() -> None:
         assembly=assemble(STRUCT, {}, state),
         clauses={},
         state=state,
-        meta=DocumentMeta(template_title="Vorlage"),
+        meta=DocumentMeta(template_title="Vorlage", draft=False),
     )
     assert doc.title == "Vorlage" and doc.sections == ()
-    assert doc.metadata_lines() == [("Vorlage", "Vorlage")]
+    assert doc.header == () and doc.footer == ()
+    assert doc.parties is None and doc.signature is None
 
 
 def test_as_json() -> None:
     data = document({"name": "A"}).as_json()
     assert data["sections"][0]["clauses"][0]["heading"] == "§ 1 Vertragsparteien"
-    assert data["sections"][0]["clauses"][0]["paragraphs"][1][0] == {
-        "text": "A",
-        "bold": True,
-        "placeholder": None,
+    assert data["sections"][0]["clauses"][0]["paragraphs"][1] == {
+        "number": 2,
+        "runs": [
+            {"text": "A", "bold": True, "placeholder": None},
+            {"text": " – Arbeitgeber –", "bold": False, "placeholder": None},
+        ],
     }
     assert {"clauseId": str(cid("gehalt")), "key": "gehalt", "required": True} in data["missingParameters"]
+    assert data["header"] == ["ENTWURF", "Unser Zeichen: M-2026-1"]
+    assert data["properties"]["title"] == "Arbeitsvertrag Müller"

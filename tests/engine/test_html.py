@@ -54,20 +54,31 @@ def test_bold_from_clause_text_and_placeholders_marked() -> None:
     assert '<span class="placeholder">[[andere]]</span><br>zweite Zeile</p>' in html
 
 
-def test_metadata_and_titles_are_escaped() -> None:
+def test_header_footer_and_titles_are_escaped() -> None:
     meta = DocumentMeta("<b>Titel</b>", '"><script>', datetime.date(2026, 4, 1), "Vorlage & Co", 2)
     html = rendered({"name": "x"}, meta)
-    assert "<h1>&lt;b&gt;Titel&lt;/b&gt;</h1>" in html
-    assert "<dd>&quot;&gt;&lt;script&gt;</dd>" in html
-    assert "<dd>Vorlage &amp; Co (Version 2)</dd>" in html
+    assert "<h1>Vorlage &amp; Co</h1>" in html  # the template's title; the working title is a property
+    assert "Unser Zeichen: &quot;&gt;&lt;script&gt;</div>" in html
+    assert "Vorlage „Vorlage &amp; Co“, Fassung 2</div>" in html
     assert "<h3>§ 1 Klausel &lt;i&gt;</h3>" in html
+    assert "<b>" not in html and "<script>" not in html
 
 
 def test_no_attribute_carries_user_data() -> None:
     html = rendered({"name": 'x" onclick="evil()', "andere": "y"})
     attributes = re.findall(r'(\w[\w-]*)="([^"]*)"', html)
     assert all(
-        value in ("contract", "metadata", "contract-section", "clause", "placeholder", "s", str(cid("k")))
+        value
+        in (
+            "contract",
+            "document-header",
+            "document-footer",
+            "contract-section",
+            "clause",
+            "placeholder",
+            "s",
+            str(cid("k")),
+        )
         for _, value in attributes
     ), attributes
     assert "onclick" not in [name for name, _ in attributes]

@@ -15,7 +15,19 @@ from typing import Any
 
 from servanda.engine.shapes import OPERATORS_BY_TYPE, TARGETED_RULES, Parameter, Question, Rule, Structure
 
-PLACEHOLDER = re.compile(r"{{\s*([a-zA-Z0-9_]+)\s*}}")
+# The one valid placeholder syntax: {{key}} (spaces inside the braces allowed), key as a
+# parameter key. Anything that looks like a placeholder in another syntax is refused by the
+# placeholder_syntax gate, which says which syntax is valid.
+PLACEHOLDER = re.compile(r"{{\s*([a-z][a-z0-9_]{0,99})\s*}}")
+VALID_SYNTAX = "{{schluessel}}"
+_SUSPECT = re.compile(
+    r"\[\[[^\[\]\n]{0,100}\]\]"  # [[key]] (how the preview marks a missing value)
+    r"|\$\{[^{}\n]{0,100}\}"  # ${key}
+    r"|<<[^<>\n]{0,100}>>"  # <<key>>
+    r"|\{\{[^{}\n]{0,100}\}\}"  # {{Key}}, {{mein-key}}, {{ }} (the valid ones are removed first)
+    r"|\{[^{}\n]{0,100}\}"  # {key}
+    r"|\{\{|\}\}|[{}]"  # a brace left over
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,32 @@ def _gate(name: str, messages: list[str]) -> GateResult:
 
 def placeholders(content: str) -> set[str]:
     return set(PLACEHOLDER.findall(content))
+
+
+def _key_in(token: str) -> str:
+    """The parameter key a wrongly written placeholder most likely means: "[[Gehalt]]" → "gehalt"."""
+    inner = re.sub(r"^[\[{<$]+|[\]}>]+$", "", token).strip()
+    return re.sub(r"[^a-z0-9_]+", "_", inner.lower()).strip("_")
+
+
+def invalid_placeholders(content: str) -> list[str]:
+    """Every token in ``content`` that looks like a placeholder but is not ``{{key}}``."""
+    return [m.group(0) for m in _SUSPECT.finditer(PLACEHOLDER.sub("", content))]
+
+
+def placeholder_syntax_messages(content: str, parameters: Mapping[str, Parameter]) -> list[str]:
+    messages = []
+    for token in dict.fromkeys(invalid_placeholders(content)):
+        key = _key_in(token)
+        if re.fullmatch(r"[a-z][a-z0-9_]{0,99}", key):
+            hint = f"gültig ist {{{{{key}}}}}" + (f" (Parameter '{key}')" if key in parameters else "")
+        else:
+            hint = f"gültig ist nur {VALID_SYNTAX}"
+        messages.append(
+            f"Platzhalter „{token}“ hat eine ungültige Schreibweise; {hint}: doppelte geschweifte Klammern, "
+            "der Schlüssel aus Kleinbuchstaben, Ziffern und Unterstrich."
+        )
+    return messages
 
 
 def clause_gates(
@@ -71,7 +109,12 @@ def clause_gates(
     parameter_messages = [
         f"Platzhalter {{{{{p}}}}} ist nicht als Parameter deklariert." for p in sorted(used - declared)
     ]
-    parameter_messages += [f"Parameter '{p}' wird im Text nicht verwendet." for p in sorted(declared - used)]
+    misspelt = {_key_in(token): token for token in invalid_placeholders(content)}
+    parameter_messages += [
+        f"Parameter '{p}' wird im Text nicht verwendet"
+        + (f" (im Text steht „{misspelt[p]}“; gültig ist {{{{{p}}}}})." if p in misspelt else ".")
+        for p in sorted(declared - used)
+    ]
     edges = {k: set(v) for k, v in published_requires.items()}
     # (a self-reference is reported by rule_targets, not again as a cycle)
     edges[clause_id] = {
@@ -87,6 +130,7 @@ def clause_gates(
         _gate("rule_targets", target_messages),
         _gate("no_requires_cycle", cycle_messages),
         _gate("parameters_declared", parameter_messages),
+        _gate("placeholder_syntax", placeholder_syntax_messages(content, parameters)),
     ]
 
 
@@ -145,14 +189,17 @@ def template_gates(
                 )
         seen.setdefault(question.key, question)
     for slot in slots:
-        if slot.include_when is not None:
-            target = seen.get(slot.include_when.question)
+        answer_conditions = [("includeWhen", slot.include_when)] if slot.include_when is not None else []
+        answer_conditions += [(f"selectWhen {i + 1}", w.condition) for i, w in enumerate(slot.select_when)]
+        for name, slot_condition in answer_conditions:
+            target = seen.get(slot_condition.question)
             if target is None:
-                condition_messages.append(f"Slot '{slot.id}': includeWhen verweist auf unbekannte Frage.")
-            elif slot.include_when.operator not in OPERATORS_BY_TYPE[target.type]:
+                condition_messages.append(f"Slot '{slot.id}': {name} verweist auf unbekannte Frage.")
+            elif slot_condition.operator not in OPERATORS_BY_TYPE[target.type]:
                 condition_messages.append(
                     f"Slot '{slot.id}': Operator passt nicht zum Fragetyp '{target.type}'."
                 )
+    document_messages = _document_messages(structure, seen)
 
     fed = {key for q in interview for key in q.parameter_keys}
     parameter_messages: list[str] = []
@@ -180,7 +227,35 @@ def template_gates(
         _gate("conditions_valid", condition_messages),
         _gate("parameters_fed", parameter_messages),
         _gate("answer_rules_match_interview", answer_messages),
+        _gate("document_settings", document_messages),
     ]
+
+
+# Which question types can feed which part of the parties and signature blocks.
+_DOCUMENT_QUESTION_TYPES = {
+    "nameQuestion": ("text",),
+    "addressQuestion": ("text",),
+    "representativeQuestion": ("text",),
+    "placeQuestion": ("text", "single_choice"),
+    "dateQuestion": ("date",),
+}
+
+
+def _document_messages(structure: Structure, questions: Mapping[str, Question]) -> list[str]:
+    """The parties and signature blocks name questions of the flow, of a fitting type."""
+    if structure.document is None:
+        return []
+    messages = []
+    for path, key in structure.document.question_keys():
+        question = questions.get(key)
+        allowed = _DOCUMENT_QUESTION_TYPES[path.rsplit(".", 1)[-1]]
+        if question is None:
+            messages.append(f"Dokument '{path}': Frage '{key}' gibt es im Fragebogen nicht.")
+        elif question.type not in allowed:
+            messages.append(
+                f"Dokument '{path}': Frage '{key}' hat den Typ '{question.type}', erwartet: {', '.join(allowed)}."
+            )
+    return messages
 
 
 def _duplicates(label: str, values: list[str]) -> list[str]:

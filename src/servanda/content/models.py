@@ -90,6 +90,7 @@ class ClauseVersion(Base):
     clause_id: Mapped[uuid.UUID]
     version_number: Mapped[int]
     content: Mapped[str] = mapped_column(Text, server_default="")
+    heading: Mapped[str | None] = mapped_column(String(300))  # display heading; NULL: the title
     parameters: Mapped[dict[str, Any]] = jsonb_object()
     rules: Mapped[list[Any]] = jsonb_list()
     status: Mapped[str] = mapped_column(String(20), server_default="draft")

@@ -103,7 +103,8 @@ def validate(pack: Any) -> list[dict[str, str]]:
             for t, slot in enumerate(section.get("slots", [])):
                 for name, ref in [("clause", slot.get("clause"))] + [
                     (f"alternatives[{a}]", alt) for a, alt in enumerate(slot.get("alternatives", []))
-                ]:
+                ] + [(f"selectWhen[{w}].clause", entry.get("clause"))
+                     for w, entry in enumerate(slot.get("selectWhen", []))]:  # fmt: skip
                     if isinstance(ref, str) and ref not in known:
                         errors.append({"field": f"$.templates[{i}].structure[{s}].slots[{t}].{name}",
                                        "message": f"Unbekannte Klausel '{ref}'."})  # fmt: skip
@@ -123,6 +124,7 @@ def _clause_fields(clause: dict[str, Any], ids: dict[str, uuid.UUID]) -> dict[st
         rules.append(converted)
     return {
         "content": clause.get("content", ""),
+        "heading": clause.get("heading"),
         "parameters": PARAMETERS.validate_python(clause.get("parameters", {})),
         "rules": RULES.validate_python(rules),
         "change_note": clause.get("changeNote"),
@@ -141,10 +143,14 @@ def _template_fields(template: dict[str, Any], ids: dict[str, uuid.UUID]) -> dic
             for key in ("defaultSelected", "includeWhen"):
                 if key in slot:
                     converted[key] = slot[key]
+            if slot.get("selectWhen"):
+                converted["selectWhen"] = [{"clauseId": _ref(w["clause"], ids), "condition": w["condition"]}
+                                           for w in slot["selectWhen"]]  # fmt: skip
             slots.append(converted)
-        sections.append({"id": section["id"], "title": section["title"], "order": s, "slots": slots})
+        extra = {key: section[key] for key in ("placement", "showHeading") if key in section}
+        sections.append({"id": section["id"], "title": section["title"], "order": s, "slots": slots, **extra})
     return {
-        "structure": Structure.model_validate({"sections": sections}),
+        "structure": Structure.model_validate({"sections": sections, "document": template.get("document")}),
         "interview": QUESTIONS.validate_python(template.get("interview", [])),
         "change_note": template.get("changeNote"),
     }
@@ -228,7 +234,8 @@ async def _ensure_clauses(service: ContentService, session: AsyncSession, princi
     for clause in pack.get("clauses", []):
         if clause["key"] in existing:
             continue
-        fields = {"content": clause.get("content", ""), "parameters": PARAMETERS.validate_python(clause.get("parameters", {})),
+        fields = {"content": clause.get("content", ""), "heading": clause.get("heading"),
+                  "parameters": PARAMETERS.validate_python(clause.get("parameters", {})),
                   "change_note": clause.get("changeNote")}  # fmt: skip
         entity, _ = await service.create(
             principal, KINDS["clauses"], _entity_fields(clause), fields, clause["key"], session

@@ -20,6 +20,8 @@ class ClauseFields(ApiInput):
     """The versioned part of a clause."""
 
     content: str | None = Field(default=None, max_length=100_000)
+    # the display heading in documents ("Vergütung"); the entity title stays internal
+    heading: str | None = Field(default=None, min_length=1, max_length=300)
     parameters: dict[str, Parameter] | None = None
     rules: list[Rule] | None = Field(default=None, max_length=200)
     change_note: str | None = Field(default=None, max_length=2000)
@@ -70,6 +72,7 @@ class VersionOut(ApiModel):
     updated_at: datetime
     # clause versions
     content: str | None = None
+    heading: str | None = None
     parameters: dict[str, Any] | None = None
     rules: list[dict[str, Any]] | None = None
     valid_from: date | None = None

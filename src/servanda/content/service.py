@@ -58,7 +58,8 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "clauses": Kind("clause", Clause, ClauseVersion, "clause_id", ("title", "tags", "jurisdiction", "legal_area"),
-                    ("content", "parameters", "rules", "change_note", "valid_from", "valid_until"), "Klausel"),
+                    ("content", "heading", "parameters", "rules", "change_note", "valid_from", "valid_until"),
+                    "Klausel"),
     "templates": Kind("template", Template, TemplateVersion, "template_id",
                       ("title", "tags", "jurisdiction", "legal_area", "description", "category"),
                       ("structure", "interview", "default_style_template_id", "change_note"), "Vorlage"),

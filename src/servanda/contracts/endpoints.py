@@ -42,6 +42,11 @@ def contract_view(e: Evaluated) -> dict[str, Any]:
     return {
         **ContractSummary.model_validate(c).model_dump(mode="json", by_alias=True),
         "answers": c.answers,
+        # kept in the snapshot (they come back with their question) but not used: hidden or skipped
+        "inactiveAnswers": [
+            {"question": q.key, "text": q.question.text, "answer": q.answer}
+            for q in evaluation.interview.inactive_answers()
+        ],
         "selectedSlots": c.selected_slots,
         "dismissedWarnings": c.dismissed_warnings,
         "interview": [
@@ -50,6 +55,7 @@ def contract_view(e: Evaluated) -> dict[str, Any]:
                 "visible": states[q.key].visible,
                 "required": states[q.key].required,
                 "answer": states[q.key].answer,
+                "inactive": states[q.key].inactive,
             }
             for q in e.questions
         ],

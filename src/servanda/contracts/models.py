@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from servanda.platform.orm import Base, created_at, jsonb_list, jsonb_object, text_array, updated_at, uuid_pk
 
 CONTRACT_STATUSES = ("draft", "completed", "archived")
-VALIDATION_STATES = ("valid", "has_warnings", "has_conflicts")
+VALIDATION_STATES = ("valid", "has_warnings", "incomplete", "has_conflicts")
 VISIBILITIES = ("private", "team")
 
 

@@ -44,12 +44,14 @@ class ClauseVersionPin:
     content: str
     parameters: dict[str, Any]
     rules: list[Any]
+    heading: str | None = None
 
     @classmethod
     def of(cls, v: ClauseVersion) -> ClauseVersionPin:
         return cls(
-            v.id, v.clause_id, v.version_number, v.status, v.content or "", v.parameters or {}, v.rules or []
-        )
+            v.id, v.clause_id, v.version_number, v.status, v.content or "", v.parameters or {}, v.rules or [],
+            v.heading,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,9 @@ async def load_pins(session: AsyncSession, template_version_id: uuid.UUID,
     fetched: dict[uuid.UUID, tuple[Any, ...]] = {}
     if missing:
         for r in await session.execute(select(ClauseVersion.id, ClauseVersion.content, ClauseVersion.parameters,
-                                              ClauseVersion.rules).where(ClauseVersion.id.in_(missing))):  # fmt: skip
-            fetched[r.id] = (r.content or "", r.parameters or {}, r.rules or [])
+                                              ClauseVersion.rules, ClauseVersion.heading)
+                                       .where(ClauseVersion.id.in_(missing))):  # fmt: skip
+            fetched[r.id] = (r.content or "", r.parameters or {}, r.rules or [], r.heading)
     by_clause: dict[uuid.UUID, PinnedClause] = {}
     for r in rows:
         content = fetched.get(r.id) or _CONTENT_CACHE[r.id]

@@ -23,7 +23,7 @@ from servanda.contracts import repository
 from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins, load_pins, resolve_pins
 from servanda.engine import assembly, html, interview, rules
-from servanda.engine.document import DocumentMeta
+from servanda.engine.document import DocumentMeta, Pin
 from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, evaluate_contract
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.identity.access import Principal
@@ -81,6 +81,7 @@ def _parse(pins: Pins) -> tuple[Structure, list[Question], dict[uuid.UUID, Claus
             p.version.content or "",
             PARAMETERS.validate_python(p.version.parameters or {}),
             RULES.validate_python(p.version.rules or []),
+            p.version.heading,
         )
         for cid, p in pins.clauses.items()
     }
@@ -95,6 +96,8 @@ def _evaluate(contract: ContractInstance, pins: Pins, *, answers: dict[str, Any]
         title=contract.title, client_reference=contract.client_reference,
         date=(contract.completed_at or contract.created_at or datetime.now(UTC)).date(),
         template_title=pins.template.title, template_version=pins.template_version.version_number,
+        draft=contract.completed_at is None, template_version_id=pins.template_version.id,
+        pins=tuple(Pin(cid, p.title, p.version.version_number, p.version.id) for cid, p in pins.clauses.items()),
     )  # fmt: skip
     evaluation = evaluate_contract(
         structure, questions, clauses,

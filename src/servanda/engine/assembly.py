@@ -4,6 +4,12 @@
 optional slot left out; a slot missing from the mapping was never chosen by the user.
 ``assemble`` is lenient (a stale or invalid choice falls back to the slot's default) so a
 stored contract always renders; ``validate_slot_choices`` is the strict check a write runs.
+
+Answers choose clauses in two ways: an optional slot with ``includeWhen`` is in exactly when
+its condition holds (no manual choice), and an alternative slot with ``selectWhen`` takes the
+first alternative whose condition holds. A lawyer may still choose another alternative there;
+that is an *override* (``SlotChoice.overridden``), which the rules report as a soft warning
+naming the answer and the clause. ``None`` on such a slot drops the override again.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from servanda.engine.interview import InterviewState
-from servanda.engine.shapes import Section, Slot, Structure
+from servanda.engine.shapes import Condition, Section, Slot, Structure
 
 ChoiceSource = Literal["required", "user", "default", "answers"]
 
@@ -51,6 +57,13 @@ class SlotChoice:
     options: tuple[uuid.UUID, ...]  # the clauses the slot can hold
     source: ChoiceSource  # what decided the choice
     editable: bool  # whether the user may choose (not required, not includeWhen)
+    answer_clause_id: uuid.UUID | None = None  # what the answers choose (selectWhen), if anything
+    answer_condition: Condition | None = None  # the condition that chose it
+
+    @property
+    def overridden(self) -> bool:
+        """The user chose another alternative than the one the answers call for."""
+        return self.source == "user" and self.answer_clause_id not in (None, self.clause_id)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +74,8 @@ class SlotChoice:
             "options": [str(c) for c in self.options],
             "source": self.source,
             "editable": self.editable,
+            "answersClauseId": str(self.answer_clause_id) if self.answer_clause_id else None,
+            "overridden": self.overridden,
         }
 
 
@@ -114,6 +129,14 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
     return None
 
 
+def answer_choice(slot: Slot, state: InterviewState) -> tuple[uuid.UUID, Condition] | None:
+    """The alternative the answers choose (first ``selectWhen`` entry that holds), if any."""
+    for entry in slot.select_when:
+        if state.holds(entry.condition):
+            return entry.clause_id, entry.condition
+    return None
+
+
 def _choose(
     slot: Slot, selected_slots: Mapping[str, Any], state: InterviewState
 ) -> tuple[uuid.UUID | None, ChoiceSource]:
@@ -124,6 +147,9 @@ def _choose(
     if slot.type == "alternative":
         if chosen and value in slot.clause_ids():
             return value, "user"
+        by_answers = answer_choice(slot, state)
+        if by_answers is not None:
+            return by_answers[0], "answers"
         return slot.clause_id, "default"
     if slot.include_when is not None:
         return (slot.clause_id if state.holds(slot.include_when) else None), "answers"
@@ -141,8 +167,19 @@ def assemble(structure: Structure, selected_slots: Mapping[str, Any], state: Int
     for section, slot in ordered_slots(structure):
         clause_id, source = _choose(slot, selected_slots, state)
         editable = slot.type == "alternative" or (slot.type == "optional" and slot.include_when is None)
+        by_answers = answer_choice(slot, state) if slot.select_when else None
         choices.append(
-            SlotChoice(slot.id, section.id, slot.type, clause_id, tuple(slot.clause_ids()), source, editable)
+            SlotChoice(
+                slot.id,
+                section.id,
+                slot.type,
+                clause_id,
+                tuple(slot.clause_ids()),
+                source,
+                editable,
+                by_answers[0] if by_answers else None,
+                by_answers[1] if by_answers else None,
+            )
         )
         # A clause offered by two slots appears once, at its first place.
         if clause_id is not None and clause_id not in selected:
@@ -157,6 +194,8 @@ def _slot_error(slot: Slot, value: Any) -> str | None:
             return "Dieser Baustein ist Pflicht und kann weder abgewählt noch ersetzt werden."
         return None
     if slot.type == "alternative":
+        if value is None and slot.select_when:
+            return None  # back to the answers' choice
         if value is None:
             return "Bei diesem Baustein muss eine der Alternativen gewählt sein."
         if clause_id not in slot.clause_ids():

@@ -30,6 +30,7 @@ class ClauseVersion:
     content: str = ""
     parameters: Mapping[str, Parameter] = field(default_factory=dict)
     rules: Sequence[Rule] = ()
+    heading: str | None = None  # display heading; None: the title
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,17 @@ class ContractEvaluation:
         return self.interview.progress
 
     @property
+    def incomplete(self) -> bool:
+        """A required visible question unanswered, a required parameter without a value, or a
+        required slot without a pinned clause."""
+        return bool(
+            self.interview.unanswered_required() or self.document.missing_required or self.unfilled_slots
+        )
+
+    @property
     def validation_state(self) -> rules.ValidationState:
-        return self.validation.state
+        """has_conflicts > incomplete > has_warnings > valid (engine.md)."""
+        return rules.validation_state(self.validation.violations, self.incomplete)
 
     def completion_problems(self) -> list[CompletionProblem]:
         """Why the contract cannot be completed yet (domain.md "complete"; engine.md placeholders)."""
@@ -76,7 +86,7 @@ class ContractEvaluation:
         problems += [
             CompletionProblem(
                 "missing_parameter",
-                f"{m.clause_id}:{m.key}",
+                f"{m.clause_id or 'document'}:{m.key}",
                 f"Der Platzhalter [[{m.key}]] hat noch keinen Wert.",
             )
             for m in self.document.missing_required
@@ -91,7 +101,7 @@ class ContractEvaluation:
         return {
             "interview": self.interview.as_json(),
             "assembly": self.assembly.as_json(),
-            "validation": self.validation.as_json(),
+            "validation": {**self.validation.as_json(), "state": self.validation_state},
             "progress": self.progress,
             "completionProblems": [p.as_json() for p in self.completion_problems()],
         }
@@ -121,8 +131,11 @@ def evaluate_contract(
         state=state,
         jurisdiction=jurisdiction,
         dismissed=dismissed,
+        overrides=[s for s in assembly.slots if s.overridden],
     )
-    texts = {cid: doc.ClauseText(cid, c.title, c.content, c.parameters) for cid, c in clauses.items()}
+    texts = {
+        cid: doc.ClauseText(cid, c.title, c.content, c.parameters, c.heading) for cid, c in clauses.items()
+    }
     document = doc.build(
         structure=structure, assembly=assembly, clauses=texts, state=state, meta=meta or doc.DocumentMeta()
     )

@@ -1,7 +1,8 @@
 """German formatting of answer and parameter values (engine.md "Rendering"), through Babel.
 
 number ``1.234,5``; currency ``10.000,00 EUR``; date ``01.04.2026``; yes_no ``ja``/``nein``;
-single choice → the option label; multiple choice → labels joined "A, B und C".
+single choice → the option's text (its ``insertText``, else its label); multiple choice → those
+texts joined "A, B und C".
 Values that do not fit their type (an old snapshot, a bad default) fall back to ``str`` rather
 than failing the whole document.
 """
@@ -103,6 +104,15 @@ def option_label(options: Sequence[Option] | Mapping[str, Any] | None, value: An
     return str(value)
 
 
+def option_text(options: Sequence[Option] | Mapping[str, Any] | None, value: Any) -> str:
+    """What the document inserts for a choice: the option's ``insertText``, else its label."""
+    if isinstance(options, list):
+        for option in options:
+            if option.value == value:
+                return str(option.text)
+    return str(value)
+
+
 def join_labels(labels: Sequence[str]) -> str:
     """ "A", "A und B", "A, B und C" """
     return str(format_list(list(labels), locale=LOCALE)) if labels else ""
@@ -122,11 +132,11 @@ def format_value(kind: str, value: Any, options: Sequence[Option] | Mapping[str,
         case "yes_no":
             return format_yes_no(value)
         case "single_choice":
-            return option_label(options, value)
+            return option_text(options, value)
         case "multiple_choice":
             if isinstance(value, list):
-                return join_labels([option_label(options, v) for v in value])
-            return option_label(options, value)
+                return join_labels([option_text(options, v) for v in value])
+            return option_text(options, value)
     return str(value)
 
 

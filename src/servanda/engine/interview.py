@@ -297,6 +297,15 @@ class QuestionState:
     def answered(self) -> bool:
         return self.answer is not None
 
+    @property
+    def inactive(self) -> bool:
+        """A stored answer the contract does not use: its question is hidden or skipped.
+
+        It stays in the snapshot (it comes back when the question does) but never reaches
+        conditions, rules or the document.
+        """
+        return self.answered and not self.visible
+
     def as_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -305,6 +314,7 @@ class QuestionState:
             "skipped": self.skipped,
             "required": self.required,
             "answered": self.answered,
+            "inactive": self.inactive,
         }
 
 
@@ -333,6 +343,10 @@ class InterviewState:
 
     def unanswered_required(self) -> list[QuestionState]:
         return [q for q in self.questions if q.visible and q.required and not q.answered]
+
+    def inactive_answers(self) -> list[QuestionState]:
+        """Questions whose stored answer is kept but not used (hidden or skipped), in order."""
+        return [q for q in self.questions if q.inactive]
 
     def as_json(self) -> dict[str, Any]:
         return {"questions": [q.as_json() for q in self.questions], "progress": self.progress}

@@ -13,7 +13,14 @@ sorted and joined by ``,`` (empty for ``scoped_to``/``requires_answer``), and ``
 - ``requires_answer``: the condition as compact JSON with sorted keys
   (``{"operator":"greater_than","question":"mitarbeiterzahl","value":10}``);
 - ``scoped_to``: the rule's jurisdictions, sorted and joined by ``,`` (``AT,DE``);
+- ``answer_override``: ``{"answer":…,"question":…,"slot":…}`` as compact JSON with sorted keys;
 - otherwise empty.
+
+``answer_override`` is not an authored rule: it is the soft warning when a lawyer chose
+another alternative than the one the answers call for (``selectWhen``). Source = the chosen
+clause, target = the answers' clause; its one option puts the answers' clause back
+(``replace_clause``, auto-applicable). A changed answer gives a new fingerprint, so a
+dismissal covers exactly the disagreement the lawyer accepted.
 
 For ``incompatible_with`` the pair is canonical: the source is the clause that comes first
 in the document (ties: the smaller id), the target the other one — so "A declares",
@@ -37,7 +44,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from servanda.engine.assembly import document_positions, ordered_slots
+from servanda.engine.assembly import SlotChoice, document_positions, ordered_slots
+from servanda.engine.formatting import format_value, option_label
 from servanda.engine.interview import InterviewState
 from servanda.engine.shapes import (
     ForbidsRule,
@@ -51,10 +59,20 @@ from servanda.engine.shapes import (
     Structure,
 )
 
-ValidationState = Literal["valid", "has_warnings", "has_conflicts"]
+# Ranked: has_conflicts > incomplete > has_warnings > valid. The rules alone give
+# valid/has_warnings/has_conflicts; ``incomplete`` comes from the interview and the document
+# (``contract_state``).
+ValidationState = Literal["valid", "has_warnings", "incomplete", "has_conflicts"]
 Action = Literal["add_clause", "remove_clause", "replace_clause"]
-PHASES = ("scoped_to", "requires_answer", "requires", "forbids", "incompatible_with")
-_PHASE = {"scoped_to": 0, "requires_answer": 1, "requires": 2, "forbids": 3, "incompatible_with": 3}
+PHASES = ("scoped_to", "requires_answer", "requires", "forbids", "incompatible_with", "answer_override")
+_PHASE = {
+    "scoped_to": 0,
+    "requires_answer": 1,
+    "requires": 2,
+    "forbids": 3,
+    "incompatible_with": 3,
+    "answer_override": 4,
+}
 _SEVERITY_RANK = {"hard": 0, "soft": 1}
 _UNPLACED = 1 << 30  # position of a clause no slot offers: after everything else
 
@@ -138,10 +156,13 @@ class Validation:
         return {"state": self.state, "violations": self.messages_json()}
 
 
-def validation_state(violations: Iterable[Violation]) -> ValidationState:
+def validation_state(violations: Iterable[Violation], incomplete: bool = False) -> ValidationState:
+    """has_conflicts (any hard) > incomplete > has_warnings (an undismissed soft) > valid."""
     violations = list(violations)
     if any(v.severity == "hard" for v in violations):
         return "has_conflicts"
+    if incomplete:
+        return "incomplete"
     if any(v.severity == "soft" and not v.dismissed for v in violations):
         return "has_warnings"
     return "valid"
@@ -274,6 +295,51 @@ def _exclusions(ctx: _Context) -> Iterator[_Finding]:
                     yield replace(_finding(rule, first, (second,), ctx), declarer=source)
 
 
+def _answer_text(state: InterviewState, key: str) -> tuple[str, str]:
+    """(question text, the effective answer as the user chose it) for override messages."""
+    question = state.question(key)
+    answer = state.effective(key)
+    if question is None:
+        return key, str(answer)
+    q = question.question
+    if q.type == "single_choice":
+        return q.text, option_label(q.options, answer)
+    if q.type == "multiple_choice" and isinstance(answer, list):
+        return q.text, ", ".join(option_label(q.options, v) for v in answer)
+    return q.text, format_value(q.type, answer, q.options)
+
+
+def _overrides(ctx: _Context, overrides: Iterable[SlotChoice], state: InterviewState) -> Iterator[_Finding]:
+    """A manual alternative against the answers' choice: soft, names the answer and both clauses."""
+    for choice in overrides:
+        if choice.clause_id is None or choice.answer_clause_id is None or choice.answer_condition is None:
+            continue
+        condition = choice.answer_condition
+        question, answer = _answer_text(state, condition.question)
+        key = json.dumps(
+            {
+                "slot": choice.slot_id,
+                "question": condition.question,
+                "answer": state.effective(condition.question),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        yield _Finding(
+            "answer_override",
+            "soft",
+            choice.clause_id,
+            (choice.answer_clause_id,),
+            key,
+            f"Die Antwort „{answer}“ auf die Frage „{question}“ spricht für die Klausel "
+            f"{ctx.quoted(choice.answer_clause_id)}; gewählt ist {ctx.quoted(choice.clause_id)}.",
+            f"Übernehmen Sie {ctx.quoted(choice.answer_clause_id)} oder passen Sie die Antwort an; "
+            "wenn die Abweichung gewollt ist, blenden Sie diesen Hinweis aus.",
+            choice.clause_id,
+        )
+
+
 def _merge(findings: Iterable[_Finding]) -> list[_Finding]:
     best: dict[str, _Finding] = {}
     for finding in findings:
@@ -337,6 +403,15 @@ def _resolve(finding: _Finding, ctx: _Context) -> tuple[list[ResolutionOption], 
     """The options for a finding, and the explanation to append when there are none."""
     adds: list[uuid.UUID]
     removes: list[uuid.UUID]
+    if finding.rule_type == "answer_override":
+        # Back to the answers' choice: replacing the manual choice is the whole point, so
+        # unlike other replacements it is auto-applicable.
+        slot_id = next((s.id for s in ctx.supplying(finding.source) if s.type == "alternative"), None)
+        if slot_id is None:
+            return [], ""
+        (target,) = finding.targets
+        label = f"{ctx.quoted(finding.source)} durch {ctx.quoted(target)} ersetzen"
+        return [ResolutionOption("replace_clause", target, slot_id, label, True)], ""
     if finding.rule_type == "requires_answer":
         adds, removes = [finding.source], []
     elif finding.rule_type == "requires":
@@ -366,13 +441,16 @@ def validate(
     state: InterviewState,
     jurisdiction: str | None,
     dismissed: Collection[str] = (),
+    overrides: Sequence[SlotChoice] = (),
 ) -> Validation:
     """All violations of the contract's rules, merged, sorted, with resolution options.
 
     ``pinned``: every pinned clause (selected or not); ``selected``: the assembly's clause
     ids; ``state``: the interview (its effective answers feed ``requires_answer``);
     ``jurisdiction``: the contract's (``None`` skips the scope phase); ``dismissed``: the
-    fingerprints the user accepted (only soft violations are marked dismissed).
+    fingerprints the user accepted (only soft violations are marked dismissed);
+    ``overrides``: slot choices where the user overrode the answers (``SlotChoice.overridden``),
+    each a soft ``answer_override`` warning.
     """
     ctx = _Context(
         pinned=pinned,
@@ -380,7 +458,13 @@ def validate(
         positions=document_positions(structure),
         selected=frozenset(selected),
     )
-    findings = [*_scope(ctx, jurisdiction), *_requires_answer(ctx, state), *_requires(ctx), *_exclusions(ctx)]
+    findings = [
+        *_scope(ctx, jurisdiction),
+        *_requires_answer(ctx, state),
+        *_requires(ctx),
+        *_exclusions(ctx),
+        *_overrides(ctx, overrides, state),
+    ]
     accepted = set(dismissed)
     violations = []
     for finding in _merge(findings):

@@ -33,6 +33,16 @@ OPERATORS_BY_TYPE: dict[str, frozenset[str]] = {
 }
 
 
+def _empty(value: Any) -> bool:
+    return not value
+
+
+def _is(default: Any) -> Any:
+    # New optional fields are left out of the stored JSON while they hold their default, so
+    # content written before they existed keeps its exact stored form (idempotent re-import).
+    return lambda value: value == default
+
+
 class Shape(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
@@ -94,6 +104,13 @@ TARGETED_RULES = ("requires", "forbids", "incompatible_with")
 class Option(Shape):
     value: str = Field(min_length=1, max_length=200)
     label: str = Field(min_length=1, max_length=500)
+    # The words the document inserts where they differ from the label the interview shows
+    # ("der Bundesrepublik Deutschland" for "Bundesrepublik Deutschland"); None: the label.
+    insert_text: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @property
+    def text(self) -> str:
+        return self.insert_text if self.insert_text is not None else self.label
 
 
 class Parameter(Shape):
@@ -104,6 +121,13 @@ class Parameter(Shape):
     options: list[Option] | dict[str, Any] | None = None
 
 
+class SelectWhen(Shape):
+    """An alternative slot's answer-driven choice: ``clauseId`` when ``condition`` holds."""
+
+    clause_id: uuid.UUID
+    condition: Condition
+
+
 class Slot(Shape):
     id: str = Field(pattern=ELEMENT_ID)
     clause_id: uuid.UUID
@@ -111,6 +135,9 @@ class Slot(Shape):
     alternative_clause_ids: list[uuid.UUID] = []
     default_selected: bool = False
     include_when: Condition | None = None
+    # Alternative slots: the first entry whose condition holds chooses the clause; a manual
+    # choice that differs is an override and gets a soft warning (engine.md "Assembly").
+    select_when: list[SelectWhen] = Field(default=[], exclude_if=_empty)
     order: int = 0
 
     @model_validator(mode="after")
@@ -119,6 +146,10 @@ class Slot(Shape):
             raise ValueError("only alternative slots have alternativeClauseIds")
         if self.type != "optional" and (self.include_when is not None or self.default_selected):
             raise ValueError("defaultSelected and includeWhen belong to optional slots")
+        if self.type != "alternative" and self.select_when:
+            raise ValueError("selectWhen belongs to alternative slots")
+        if any(entry.clause_id not in self.clause_ids() for entry in self.select_when):
+            raise ValueError("selectWhen names a clause that is not one of the slot's alternatives")
         return self
 
     def clause_ids(self) -> list[uuid.UUID]:
@@ -130,10 +161,58 @@ class Section(Shape):
     title: str = Field(min_length=1, max_length=300)
     order: int = 0
     slots: list[Slot] = []
+    # Where the section's clauses stand: "body" (numbered §§), "preamble" (unnumbered, after
+    # the parties block) or "closing" (unnumbered, before the signature block).
+    placement: Literal["body", "preamble", "closing"] = Field(default="body", exclude_if=_is("body"))
+    # Sections group clauses for the interview and authoring; the document shows the
+    # section title as a heading only when the template says so.
+    show_heading: bool = Field(default=False, exclude_if=_is(False))
+
+
+class Party(Shape):
+    """A contracting party of the parties block and the signature block, fed by questions."""
+
+    role: str = Field(min_length=1, max_length=100)  # "Arbeitgeber": "– nachfolgend „Arbeitgeber“ –"
+    name_question: str = Field(pattern=QUESTION_KEY)
+    address_question: str | None = Field(default=None, pattern=QUESTION_KEY)
+    representative_question: str | None = Field(default=None, pattern=QUESTION_KEY)
+
+
+class Signature(Shape):
+    """Place and date above the signature lines (one per party); unanswered → a blank line."""
+
+    place_question: str | None = Field(default=None, pattern=QUESTION_KEY)
+    date_question: str | None = Field(default=None, pattern=QUESTION_KEY)
+
+
+class DocumentSettings(Shape):
+    """How a template's contract reads as a document (engine.md "Rendering")."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)  # default: the template title
+    parties: list[Party] = Field(default=[], max_length=10)
+    parties_intro: str = Field(default="zwischen", min_length=1, max_length=200)
+    parties_outro: str | None = Field(default=None, min_length=1, max_length=500)
+    signature: Signature | None = None
+
+    def question_keys(self) -> list[tuple[str, str]]:
+        """(field path, question key) of every question the settings name."""
+        keys: list[tuple[str, str]] = []
+        for i, party in enumerate(self.parties):
+            for name in ("name_question", "address_question", "representative_question"):
+                key = getattr(party, name)
+                if key is not None:
+                    keys.append((f"parties.{i}.{to_camel(name)}", key))
+        if self.signature is not None:
+            for name in ("place_question", "date_question"):
+                key = getattr(self.signature, name)
+                if key is not None:
+                    keys.append((f"signature.{to_camel(name)}", key))
+        return keys
 
 
 class Structure(Shape):
     sections: list[Section] = []
+    document: DocumentSettings | None = None
 
     def slots(self) -> list[Slot]:
         return [slot for section in self.sections for slot in section.slots]
