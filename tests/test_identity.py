@@ -344,7 +344,7 @@ def test_tenant_settings_merge_and_audit(api: TestClient, firm: uuid.UUID, su: p
     patched = api.patch(
         "/api/v1/tenant/settings",
         json={"profile": {"name": "Kanzlei Demo Partner mbB"}, "branding": {"colors": {"primary": "#123456"}},
-              "retentionDays": 400},
+              "retentionDays": 60},  # the starter plan allows at most 90 (tests/test_plan_limits.py)
         headers=headers,
     ).json()  # fmt: skip
     assert patched["profile"]["name"] == "Kanzlei Demo Partner mbB"
@@ -353,7 +353,7 @@ def test_tenant_settings_merge_and_audit(api: TestClient, firm: uuid.UUID, su: p
         "/api/v1/tenant/settings", json={"branding": {"colors": {"secondary": "#654321"}}}, headers=headers
     )
     assert again.json()["branding"]["colors"] == {"primary": "#123456", "secondary": "#654321"}
-    assert again.json()["retentionDays"] == 400
+    assert again.json()["retentionDays"] == 60
     bad = api.patch(
         "/api/v1/tenant/settings", json={"profile": {"defaultJurisdiction": "Deutschland"}}, headers=headers
     )

@@ -123,6 +123,17 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+async def _require_style(session: AsyncSession, fields: dict[str, Any]) -> None:
+    """A template's default style must exist and be visible to the tenant: the built-in system style
+    or one of its own (RLS hides every other tenant's styles, so ``get`` finds exactly those)."""
+    from servanda.export.models import StyleTemplate
+
+    style_id = fields.get("default_style_template_id")
+    if style_id is not None and await session.get(StyleTemplate, style_id) is None:
+        raise Problem(422, "content.unknown_style_template", "Die Formatvorlage gibt es nicht.",
+                      errors=[{"field": "defaultStyleTemplateId", "message": "unbekannte Formatvorlage"}])  # fmt: skip
+
+
 class ContentService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -174,7 +185,7 @@ class ContentService:
         async with self.db.session(principal.tenant_id) as session:
             query = select(kind.entity).where(kind.entity.tenant_id == principal.tenant_id)
             if q:
-                query = query.where(func.lower(kind.entity.title).contains(q.lower()))
+                query = query.where(func.lower(kind.entity.title).contains(q.lower(), autoescape=True))
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             entities = list(
                 (await session.scalars(query.order_by(func.lower(kind.entity.title), kind.entity.id)
@@ -229,6 +240,7 @@ class ContentService:
         if session is None:
             async with self.db.session(principal.tenant_id) as own:
                 return await self.create(principal, kind, entity_fields, version_fields, external_key, own)
+        await _require_style(session, version_fields)
         values = {k: v for k, v in entity_fields.items() if k in kind.entity_fields and v is not None}
         entity = kind.entity(tenant_id=principal.tenant_id, external_key=external_key, **values)
         session.add(entity)
@@ -261,6 +273,7 @@ class ContentService:
         if source is None:
             raise Problem(422, "content.unknown_base_version", "Die Ausgangsfassung gehört nicht zu diesem Eintrag.",
                           errors=[{"field": "basedOnVersionId", "message": "unbekannte Fassung"}])  # fmt: skip
+        await _require_style(session, fields)
         copied = {f: getattr(source, f) for f in kind.version_fields}
         copied.update(
             {k: v for k, v in _jsonable(fields).items() if k in kind.version_fields and v is not None}
@@ -287,6 +300,7 @@ class ContentService:
             if version.status != "draft":
                 raise Problem(409, "content.version_not_draft", "Nur Entwürfe können bearbeitet werden.",
                               extra={"status": version.status})  # fmt: skip
+            await _require_style(session, fields)
             changed = sorted(k for k in fields if k in kind.version_fields)
             for key, value in _jsonable(fields).items():
                 if key in kind.version_fields:

@@ -3,7 +3,10 @@
 Created from scratch (on a catalog template) or from a contract ("save as
 template"); contracts started from one are pinned to its template version and
 pre-filled with its answers and slot choices. Plan limits (starter 5, team 50,
-pro and enterprise unlimited) answer 409 beyond the limit.
+pro and enterprise unlimited, ``identity.plans``) answer 409 beyond the limit;
+the count runs under a per-tenant lock, so parallel requests cannot overshoot.
+Team members edit a team-visible template's content; only its creator and
+admins delete it (``permissions``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import Template, TemplateVersion
-from servanda.contracts import repository
+from servanda.contracts import permissions, repository
 from servanda.contracts.models import ContractInstance, LawFirmTemplate
 from servanda.contracts.pins import Pins, TemplateVersionPin, _clauses, resolve_pins
 from servanda.contracts.service import (
@@ -28,11 +31,10 @@ from servanda.contracts.service import (
     carry_over,
 )
 from servanda.engine.shapes import Structure
+from servanda.identity import plans
 from servanda.identity.access import Principal
 from servanda.identity.models import TeamMember, Tenant
 from servanda.platform.problems import Problem
-
-PLAN_LIMITS: dict[str, int | None] = {"starter": 5, "team": 50, "pro": None, "enterprise": None}
 
 
 def not_found() -> Problem:
@@ -53,10 +55,12 @@ class LawFirmTemplateService(ContractService):
         return found
 
     async def _check_limit(self, session: AsyncSession, principal: Principal) -> None:
+        """Count under the tenant's limit lock (held until commit): parallel creations cannot overshoot."""
         tenant = await session.get(Tenant, principal.tenant_id)
-        plan = str(((tenant.settings or {}) if tenant else {}).get("plan", "starter"))
-        limit = PLAN_LIMITS.get(plan, 5)
+        plan = plans.plan_of(tenant.settings if tenant else None)
+        limit = plans.LAWFIRM_TEMPLATE_LIMITS[plan]
         if limit is not None:
+            await plans.lock_counted_limit(session, principal.tenant_id, "lawfirm_templates")
             count = await session.scalar(select(func.count()).select_from(LawFirmTemplate)) or 0
             if count >= limit:
                 raise Problem(409, "lawfirm_template.plan_limit",
@@ -173,6 +177,7 @@ class LawFirmTemplateService(ContractService):
     async def delete_template(self, principal: Principal, template_id: uuid.UUID) -> None:
         async with self.db.session(principal.tenant_id) as session:
             entity = await self._visible(session, principal, template_id, lock=True)
+            permissions.require_manage(entity.created_by, principal, kind="lawfirm_template", action="delete")
             await self._audit_template(
                 session, principal, "lawfirm_template.delete", entity, {"title": entity.title}
             )

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import TemplateVersion
-from servanda.contracts import repository
+from servanda.contracts import permissions, repository
 from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins, load_pins, resolve_pins
 from servanda.engine import assembly, html, interview, rules
@@ -188,9 +188,11 @@ class ContractService:
             query = query.where(ContractInstance.status == status) if status else query.where(
                 ContractInstance.status != "archived")  # fmt: skip
             if q:
-                pattern = f"%{q.lower()}%"
-                query = query.where(func.lower(ContractInstance.title).like(pattern)
-                                    | func.lower(func.coalesce(ContractInstance.client_reference, "")).like(pattern))  # fmt: skip
+                # a substring search: %, _ and the escape character in q are literal characters
+                needle = q.lower()
+                query = query.where(func.lower(ContractInstance.title).contains(needle, autoescape=True)
+                                    | func.lower(func.coalesce(ContractInstance.client_reference, ""))
+                                    .contains(needle, autoescape=True))  # fmt: skip
             if mine:
                 query = query.where(ContractInstance.creator_id == principal.user_id)
             if template_id:
@@ -213,6 +215,10 @@ class ContractService:
     ) -> Evaluated:
         async with self.db.session(principal.tenant_id) as session:
             contract, pins = await self._load(session, principal, contract_id, lock=True)
+            before: permissions.Sharing = (contract.visibility, contract.team_id)
+            sharing = permissions.requested_sharing(before, changes)
+            if sharing != before:  # who sees it: creator and admins only, checked before anything else
+                permissions.require_manage(contract.creator_id, principal, kind="contract", action="share")
             snapshot_keys = {"answers", "selected_slots", "dismissed_warnings"}
             if contract.status != "draft" and (
                 snapshot_keys & changes.keys() or contract.status == "archived"
@@ -257,11 +263,11 @@ class ContractService:
                 except rules.DismissalErrors as error:
                     raise Problem(422, "contract.cannot_dismiss", "Nur Warnungen können ausgeblendet werden.",
                                   errors=[{"field": "dismissedWarnings", "message": e.message} for e in error.errors]) from None  # fmt: skip
-            if "team_id" in changes or "visibility" in changes:
-                visibility = changes.get("visibility") or contract.visibility
-                team_id = changes.get("team_id", contract.team_id)
-                await repository.require_team(session, principal, visibility, team_id)
-                contract.visibility, contract.team_id = visibility, team_id if visibility == "team" else None
+            if sharing != before:
+                await repository.require_team(session, principal, sharing[0], sharing[1])
+                contract.visibility, contract.team_id = sharing
+                await self._audit(session, principal, "contract.visibility_change", contract,
+                                  {"from": permissions.sharing_json(before), "to": permissions.sharing_json(sharing)})  # fmt: skip
             for field in ("title", "client_reference", "tags"):
                 if changes.get(field) is not None:
                     setattr(contract, field, changes[field])
@@ -317,6 +323,7 @@ class ContractService:
     async def archive(self, principal: Principal, contract_id: uuid.UUID) -> Evaluated:
         async with self.db.session(principal.tenant_id) as session:
             contract, pins = await self._load(session, principal, contract_id, lock=True)
+            permissions.require_manage(contract.creator_id, principal, kind="contract", action="archive")
             if contract.status == "archived":
                 raise Problem(409, "contract.already_archived", "Der Vertrag ist bereits archiviert.")
             contract.status = "archived"
@@ -328,6 +335,7 @@ class ContractService:
     async def delete(self, principal: Principal, contract_id: uuid.UUID) -> None:
         async with self.db.session(principal.tenant_id) as session:
             contract, _ = await self._load(session, principal, contract_id, lock=True)
+            permissions.require_manage(contract.creator_id, principal, kind="contract", action="delete")
             if contract.status != "draft":
                 raise Problem(409, "contract.not_draft", "Nur Entwürfe können gelöscht werden.",
                               extra={"status": contract.status})  # fmt: skip

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.identity import plans
 from servanda.identity.access import Principal
 from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.models import AuthSession, Team, TeamMember, Tenant, User
@@ -25,7 +26,7 @@ from servanda.platform.db import Database
 from servanda.platform.problems import Problem
 
 DELETED_NAME = "Gelöschter Nutzer"
-PLAN_RETENTION_DAYS: dict[str, int | None] = {"starter": 90, "team": 180, "pro": 365, "enterprise": None}
+PLAN_RETENTION_DAYS = plans.RETENTION_DAYS
 
 
 def not_found(kind: str) -> Problem:
@@ -70,9 +71,10 @@ class DirectoryService:
             if role:
                 query = query.where(User.role == role)
             if q:
-                pattern = f"%{q.lower()}%"
+                needle = q.lower()  # a substring: %, _ and the escape character in q are literal
                 query = query.where(
-                    func.lower(User.email).like(pattern) | func.lower(User.display_name).like(pattern)
+                    func.lower(User.email).contains(needle, autoescape=True)
+                    | func.lower(User.display_name).contains(needle, autoescape=True)
                 )
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = await session.scalars(
@@ -343,6 +345,8 @@ class DirectoryService:
                         current[camel] = merged
                         changed.append(f"{key}.{camel}")
                 settings[key] = current
+            if patch.get("retention_days") is not None:
+                _check_retention(plans.plan_of(settings), patch["retention_days"])
             if (
                 patch.get("retention_days") is not None
                 and settings.get("retentionDays") != patch["retention_days"]
@@ -358,6 +362,16 @@ class DirectoryService:
                 await session.flush()
                 await session.refresh(tenant)
             return tenant
+
+
+def _check_retention(plan: str, days: int) -> None:
+    """The audit retention a tenant configures is bounded by its plan (``plans.RETENTION_DAYS``)."""
+    most = plans.max_retention_days(plan)
+    if days > most:
+        raise Problem(422, "tenant.retention_exceeds_plan",
+                      f"Ihr Tarif ({plan}) erlaubt eine Aufbewahrung von höchstens {most} Tagen.",
+                      errors=[{"field": "retentionDays", "message": f"höchstens {most} Tage"}],
+                      extra={"maxRetentionDays": most})  # fmt: skip
 
 
 def _camel(name: str) -> str:

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servanda.identity import passwords
+from servanda.identity import passwords, plans
 from servanda.identity.access import Principal
 from servanda.identity.models import TENANT_TYPES, USER_ROLES, Tenant, User
 from servanda.identity.repository import AuditRepository, TenantRepository, UserRepository
 from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.problems import Problem
 
-PLANS = ("starter", "team", "pro", "enterprise")
+PLANS = plans.PLANS
 SLUG = re.compile(r"^[a-z0-9-]{3,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 JURISDICTION = re.compile(r"^[A-Z]{2}$")
@@ -123,7 +123,21 @@ class PlatformService:
                 await self._audit(
                     session, updated, "tenant.plan_change", {"from": before_plan, "to": plan}, actor
                 )
+                await self._bound_retention(session, updated, plan, actor)
             return TenantView.of(updated)
+
+    async def _bound_retention(self, session: AsyncSession, tenant: Tenant, plan: str,
+                               actor: Principal | None) -> None:  # fmt: skip
+        """A downgrade lowers a configured audit retention the new plan does not allow (the tenant scope
+        is already set by ``_audit``, so the tenant's own-row policy admits the update)."""
+        stored = (tenant.settings or {}).get("retentionDays")
+        most = plans.max_retention_days(plan)
+        if isinstance(stored, int) and stored > most:
+            tenant.settings = {**(tenant.settings or {}), "retentionDays": most}
+            await session.flush()
+            await self._audit(session, tenant, "tenant.settings_change",
+                              {"changed": ["retentionDays"], "retentionDays": {"from": stored, "to": most},
+                               "reason": "plan_change"}, actor)  # fmt: skip
 
     async def set_status(self, slug: str, status: str) -> TenantView:
         async with self.db.session(None) as session:
