@@ -67,6 +67,9 @@ class Database:
             # No pre-ping on the hot path: a connection broken by a database restart
             # fails its request with 503, and SQLAlchemy then recycles the whole pool.
             pool_pre_ping=False,
+            # Statement parameters are contract answers, clause texts, e-mails: never put them
+            # into exception messages (which end up in logs).
+            hide_parameters=True,
             connect_args={"connect_timeout": 5, "application_name": application_name},
             # JSONB columns (rules, structures, snapshots) are decoded on every request: use orjson.
             json_serializer=_json_dumps,

@@ -1,8 +1,12 @@
-"""ASGI middleware: request id, access log and metrics, security headers, body limits.
+"""ASGI middleware: request id, access log and metrics, security headers, body limits, NUL bytes.
 
 Written as plain ASGI (not BaseHTTPMiddleware) so it adds next to nothing to
 each request and sees every response, including unhandled errors, which it
 turns into a 500 problem document without internals.
+
+NUL characters (U+0000) are refused at the edge with 422 and the field path, in
+the query string, the path and JSON bodies: PostgreSQL cannot store them in text,
+so they would otherwise end as 500 deep inside a request.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +40,7 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+NO_STORE = (b"cache-control", b"no-store")
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 DOCS_CSP = (
     b"content-security-policy",
@@ -43,8 +50,16 @@ DOCS_CSP = (
 )
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _Rejected(Exception):
+    """Raised from the body reader to answer ``problem`` instead of the route."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
+
+
+_NUL_ESCAPE = b"\\u0000"  # how JSON writes U+0000 (a raw NUL byte is invalid JSON anyway)
+NUL_MESSAGE = "Das Zeichen NUL (\\u0000) ist nicht erlaubt."
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -63,6 +78,63 @@ def _too_large(limit: int) -> Problem:
     return Problem(413, "request.too_large", f"Der Anfrageinhalt überschreitet {limit // (1024 * 1024)} MiB.")
 
 
+def _nul_problem(fields: list[str]) -> Problem:
+    errors = [{"field": field, "message": NUL_MESSAGE} for field in fields]
+    return Problem(422, "request.validation_failed", "Die Eingabe ist ungültig.", errors=errors)
+
+
+def _printable(name: str) -> str:
+    return name.replace("\x00", "\\u0000")
+
+
+def _nul_in_url(scope: Scope) -> list[str]:
+    """Field paths (``query.<name>``, ``path``) holding a NUL character."""
+    fields = []
+    if "\x00" in scope["path"]:
+        fields.append("path")
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                fields.append(f"query.{_printable(name)}")
+    return fields
+
+
+def _nul_paths(value: Any, path: list[str], found: list[str]) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            found.append(".".join(path) or "body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                found.append(".".join([*path, _printable(key)]))
+            _nul_paths(item, [*path, key.replace("\x00", "\\u0000")], found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _nul_paths(item, [*path, str(index)], found)
+
+
+def nul_fields_in_json(body: bytes) -> list[str]:
+    """Field paths (as in validation errors: ``answers.k1``, ``items.0.name``) of NUL characters."""
+    if _NUL_ESCAPE not in body:
+        return []
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return []  # the framework answers invalid JSON itself
+    found: list[str] = []
+    _nul_paths(document, [], found)
+    return found
+
+
+def _scans_json(scope: Scope) -> bool:
+    if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        return False
+    # FastAPI reads a body without content type as JSON too.
+    content_type = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+    return content_type in ("", "application/json") or content_type.endswith("+json")
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -79,9 +151,14 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(requestId=request_id)
         path: str = scope["path"]
         csp = DOCS_CSP if path.startswith("/api/docs") else API_CSP
+        # API answers (tokens, contracts, personal data) are never stored by browsers or
+        # proxies, unless a route chose its own caching (a logo, say).
+        extra_headers = (
+            (*SECURITY_HEADERS, csp, NO_STORE) if path.startswith(API_PREFIX) else (*SECURITY_HEADERS, csp)
+        )
         status_holder = {"status": 500, "started": False}
         limit = _body_limit(scope)
-        too_large = False
+        rejection: Problem | None = None
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -91,41 +168,61 @@ class RequestContextMiddleware:
                 present = {name.lower() for name, _ in headers}
                 headers.append((b"x-request-id", request_id.encode()))
                 # A route may set a stricter or more specific header itself (an SVG's CSP, say).
-                headers.extend(h for h in (*SECURITY_HEADERS, csp) if h[0] not in present)
+                headers.extend(h for h in extra_headers if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 
         async def guarded_send(message: Message) -> None:
-            # The framework turns a failed body read into its own 400; answer 413 instead.
-            if too_large:
+            # The framework turns a failed body read into its own 400; answer the rejection instead.
+            if rejection is not None:
                 if message["type"] == "http.response.start":
-                    await self._send_problem(_too_large(limit), path, send_wrapper)
+                    await self._send_problem(rejection, path, send_wrapper)
                 return
             await send_wrapper(message)
 
+        def reject(problem: Problem) -> _Rejected:
+            nonlocal rejection
+            rejection = problem
+            return _Rejected(problem)
+
         received = 0
+        scan_json = _scans_json(scope)
+        chunks: list[bytes] = []
+        nul_seen = False
 
         async def receive_wrapper() -> Message:
-            nonlocal received, too_large
+            nonlocal received, nul_seen
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                body: bytes = message.get("body", b"")
+                received += len(body)
                 if received > limit:
-                    too_large = True
-                    raise _BodyTooLarge
+                    raise reject(_too_large(limit))
+                if scan_json:
+                    tail = chunks[-1][-5:] if chunks else b""  # an escape split across two chunks
+                    nul_seen = nul_seen or _NUL_ESCAPE in body or _NUL_ESCAPE in tail + body[:5]
+                    chunks.append(body)
+                    if nul_seen and not message.get("more_body", False):
+                        fields = nul_fields_in_json(b"".join(chunks))
+                        if fields:
+                            raise reject(_nul_problem(fields))
             return message
 
         declared = _header(scope, b"content-length")
         try:
             if declared is not None and declared.isdigit() and int(declared) > limit:
-                too_large = True
-                raise _BodyTooLarge
+                raise reject(_too_large(limit))
+            if fields := _nul_in_url(scope):
+                raise reject(_nul_problem(fields))
             await self.app(scope, receive_wrapper, guarded_send)
-        except _BodyTooLarge:
+        except _Rejected as rejected:
             if not status_holder["started"]:
-                await self._send_problem(_too_large(limit), path, send_wrapper)
+                await self._send_problem(rejected.problem, path, send_wrapper)
+                status_holder["status"] = rejected.problem.status
         except Exception as exc:
-            log.error("unhandled error", action="http.error", exc_info=exc)
+            # Type and stack only: the log processor drops messages, which may carry SQL
+            # parameters or user input (see platform/logs.py).
+            log.error("unhandled error", action="http.error", error=type(exc).__name__, exc_info=exc)
             if not status_holder["started"]:
                 await self._send_problem(internal_error(), path, send_wrapper)
         finally:
@@ -133,8 +230,6 @@ class RequestContextMiddleware:
 
     @staticmethod
     async def _send_problem(problem: Problem, path: str, send: Send) -> None:
-        import orjson
-
         body = orjson.dumps(problem_body(problem, path))
         await send(
             {
