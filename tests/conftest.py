@@ -30,6 +30,12 @@ MAINT = "servanda_maint"
 ROLE_PASSWORD = "servanda-test-only"  # only for TCP servers; the embedded socket trusts local users
 KEEP_TABLES = ("alembic_version",)
 
+# The suite drives single users far faster than a person would: the request rate limits are
+# off unless a test sets them (tests/test_rate_limits.py). Servers started as subprocesses
+# inherit this too.
+os.environ.setdefault("RATE_LIMIT_USER_PER_S", "0")
+os.environ.setdefault("RATE_LIMIT_TENANT_PER_S", "0")
+
 
 @dataclass(frozen=True)
 class DbUnderTest:

@@ -56,7 +56,8 @@ def add_probe_routes(app: FastAPI) -> None:
 def make_client(url: str) -> TestClient:
     app = create_app(load_settings(servanda_env="test", servanda_data_dir=Path(tempfile.mkdtemp())), url)
     add_probe_routes(app)
-    return TestClient(app, raise_server_exceptions=False)
+    # A loopback peer: /metrics answers only to METRICS_ALLOW (default loopback).
+    return TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000))
 
 
 @pytest.fixture

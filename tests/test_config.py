@@ -89,3 +89,40 @@ def test_cli_stops_with_exit_code_2_and_one_line() -> None:
     assert result.stderr.strip().splitlines() == [
         "configuration error: EXPORT_CONCURRENCY: Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+def test_edge_settings_default_to_trusting_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FORWARDED_ALLOW_IPS", "METRICS_ALLOW", "METRICS_PORT", "RATE_LIMIT_USER_PER_S",
+                 "RATE_LIMIT_USER_BURST", "RATE_LIMIT_TENANT_PER_S", "RATE_LIMIT_TENANT_BURST"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.trusted_proxies == []
+    assert [str(n) for n in settings.metrics_networks] == ["127.0.0.1/32", "::1/128"]
+    assert settings.metrics_port is None
+    assert (settings.rate_limit_user_per_s, settings.rate_limit_user_burst) == (20.0, 60)
+    assert (settings.rate_limit_tenant_per_s, settings.rate_limit_tenant_burst) == (200.0, 1000)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8, 192.168.1.10")
+    monkeypatch.setenv("METRICS_ALLOW", "")
+    settings = load_settings()
+    assert settings.trusted_proxies == ["10.0.0.0/8", "192.168.1.10"]
+    assert settings.metrics_networks == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("FORWARDED_ALLOW_IPS", "ingress.local", "FORWARDED_ALLOW_IPS: 'ingress.local' is not an IP address"),
+        ("FORWARDED_ALLOW_IPS", "10.0.0.1/8", "FORWARDED_ALLOW_IPS: '10.0.0.1/8'"),
+        ("METRICS_ALLOW", "prometheus", "METRICS_ALLOW: 'prometheus'"),
+        ("METRICS_PORT", "0", "METRICS_PORT"),
+        ("RATE_LIMIT_USER_PER_S", "-1", "RATE_LIMIT_USER_PER_S"),
+        ("RATE_LIMIT_TENANT_BURST", "0", "RATE_LIMIT_TENANT_BURST"),
+    ],
+)
+def test_bad_edge_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, fragment: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert fragment in str(error.value)

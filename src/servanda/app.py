@@ -16,6 +16,7 @@ from servanda.platform.http import API_PREFIX, RequestContextMiddleware
 from servanda.platform.keys import data_cipher, signing_key
 from servanda.platform.logs import get_logger
 from servanda.platform.problems import install_problem_handlers
+from servanda.platform.ratelimit import RequestRateLimiter
 from servanda.platform.tokens import LocalTokens, TokenVerifier
 
 log = get_logger("servanda.app")
@@ -56,6 +57,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             if local
             else None
         )
+        app.state.rate_limiter = RequestRateLimiter(
+            settings.rate_limit_user_per_s,
+            settings.rate_limit_user_burst,
+            settings.rate_limit_tenant_per_s,
+            settings.rate_limit_tenant_burst,
+        )
         app.state.schema_at_head = False
         app.state.active_tenants_at = float("-inf")
         try:
@@ -70,10 +77,19 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
                     f"refusing to serve: database role '{db.role}' {', '.join(reasons)} "
                     "(row-level security would not apply); connect as the application role"
                 )
+        metrics_server = None
+        if settings.metrics_port is not None:
+            from servanda.platform.metrics_server import start_metrics_server
+
+            metrics_server = await start_metrics_server(
+                app.state, settings.metrics_host, settings.metrics_port
+            )
         log.info("api started", action="app.start", version=__version__)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.close()
             await db.dispose()
 
     app = FastAPI(

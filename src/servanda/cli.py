@@ -134,6 +134,11 @@ def _serve(settings: Settings, urls: DatabaseUrls, host: str, port: int, workers
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     options: dict[str, object] = {"host": host, "port": port, "log_config": None, "access_log": False,
                                   "server_header": False}  # fmt: skip
+    # Forwarding headers only from the configured proxies (FORWARDED_ALLOW_IPS); uvicorn's
+    # own default would believe any local client's X-Forwarded-For.
+    proxies = settings.trusted_proxies
+    options["proxy_headers"] = bool(proxies)
+    options["forwarded_allow_ips"] = ",".join(proxies)
     if workers > 1:
         # Worker processes build the app themselves from the environment.
         os.environ["SERVANDA_APP_DATABASE_URL"] = urls.app

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
+from servanda.platform.ratelimit import RequestRateLimiter
 from servanda.platform.tokens import Claims, TokenError, TokenVerifier
 
 
@@ -75,7 +76,7 @@ def unauthenticated(code: str = "auth.unauthenticated", detail: str = "Bitte mel
 
 
 def client_ip(request: Request) -> str | None:
-    """The peer address (a proxy's, behind one; the ingress is trusted to set it via uvicorn's proxy headers)."""
+    """The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS, uvicorn puts the forwarded client here."""
     host = request.client.host if request.client else None
     try:
         return str(ipaddress.ip_address(host)) if host else None
@@ -161,6 +162,11 @@ async def authenticate(request: Request) -> Principal:
         claims = await verifier.verify(token.strip())
     except TokenError as error:
         raise unauthenticated(error.code, error.detail) from None
+    # Rate limits per user and tenant, keyed by the verified token: a throttled request
+    # costs no database round trip.
+    limiter: RequestRateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(claims.tenant_id, claims.subject)
     db: Database = request.app.state.db
     row = await _load(db, claims)
     if row is None and claims.provider == "oidc":

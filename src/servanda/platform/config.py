@@ -8,6 +8,7 @@ identity provider) is allowed.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -70,6 +71,44 @@ class Settings(BaseSettings):
 
     tenant_isolation_mode: Literal["rls", "database"] = "rls"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    # Request rate limits per authenticated user and per tenant (token buckets, per API
+    # process): sustained requests per second and burst size; 0 per second switches one off.
+    rate_limit_user_per_s: float = Field(20.0, ge=0, le=100_000)
+    rate_limit_user_burst: int = Field(60, ge=1, le=1_000_000)
+    rate_limit_tenant_per_s: float = Field(200.0, ge=0, le=1_000_000)
+    rate_limit_tenant_burst: int = Field(1000, ge=1, le=10_000_000)
+    # Proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses or
+    # networks, or "*"). Empty: no forwarding header is trusted, the peer address counts.
+    forwarded_allow_ips: str = ""
+    # /metrics on the main port only for these client networks (comma-separated; empty: nobody).
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    # When set, /metrics is also served on this port (for in-cluster scraping), on METRICS_HOST.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - the pod network; keep the port off the ingress
+
+    @field_validator("forwarded_allow_ips", "metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in _split(value):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry)
+            except ValueError:
+                raise ValueError(f"'{entry}' is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return _split(self.forwarded_allow_ips)
+
+    @property
+    def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        entries = _split(self.metrics_allow)
+        if "*" in entries:
+            return [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+        return [ipaddress.ip_network(entry) for entry in entries]
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -139,6 +178,10 @@ class Settings(BaseSettings):
     @property
     def pg_data_dir(self) -> Path:
         return self.servanda_data_dir.resolve() / "pg"
+
+
+def _split(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 def _describe(error: ValidationError) -> str:

@@ -1,14 +1,24 @@
-"""Probes (blueprint §8.1) and the Prometheus scrape endpoint."""
+"""Probes (blueprint §8.1) and the Prometheus scrape endpoint.
+
+``/metrics`` carries tenant ids and load figures, so the main port serves it only
+to the client networks of ``METRICS_ALLOW`` (default loopback) and never to a
+request that came through a proxy; in a cluster, Prometheus scrapes the separate
+``METRICS_PORT`` (see platform/metrics_server.py). Everyone else gets 404, as if
+there were no such path.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from starlette.exceptions import HTTPException
 
 from servanda.platform import metrics
 from servanda.platform.db import Database
@@ -56,12 +66,34 @@ async def startup(request: Request) -> JSONResponse:
     return JSONResponse({"status": "migrating"}, status_code=503)
 
 
+# Headers a proxy adds: a request carrying one came through the ingress, whatever its peer.
+_FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def metrics_allowed(request: Request) -> bool:
+    if any(name in request.headers for name in _FORWARDING_HEADERS):
+        return False
+    host = request.client.host if request.client else None
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    networks = request.app.state.settings.metrics_networks
+    return any(address in network for network in networks)
+
+
 @router.get("/metrics")
 async def scrape(request: Request) -> Response:
-    db = _db(request)
+    if not metrics_allowed(request):
+        raise HTTPException(404)  # the same answer as for a path that does not exist
+    return Response(await render_metrics(request.app.state), media_type=CONTENT_TYPE_LATEST)
+
+
+async def render_metrics(state: Any) -> bytes:
+    """The scrape: refresh the pool gauges and (at most every 15 s) the active tenant count."""
+    db: Database = state.db
     metrics.DB_POOL_ACTIVE.set(db.pool_in_use())
     metrics.DB_POOL_MAX.set(db.pool_size)
-    state = request.app.state
     if time.monotonic() - state.active_tenants_at > ACTIVE_TENANTS_TTL_S:
         try:
             async with db.engine.connect() as conn:
@@ -70,4 +102,4 @@ async def scrape(request: Request) -> Response:
             state.active_tenants_at = time.monotonic()
         except Exception as exc:  # a scrape must still answer while the database is away
             log.warning("active tenant count failed", action="metrics.scrape", error=type(exc).__name__)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return generate_latest()
