@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from servanda.platform import errors
 from servanda.platform.logs import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -111,6 +112,28 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+# The one mapping from domain errors (raised by services) to HTTP statuses.
+DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.Invalid: 422,
+    errors.GateFailed: 422,
+    errors.TooManyRequests: 429,
+    errors.Unavailable: 503,
+}
+
+
+def problem_of(error: errors.DomainError) -> Problem:
+    """The problem document of a domain error: status by its class, code and detail as raised."""
+    status = next((DOMAIN_STATUS[c] for c in type(error).__mro__ if c in DOMAIN_STATUS), 500)
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return Problem(status, error.code, error.detail, errors=error.errors, headers=headers, extra=error.extra)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
@@ -137,7 +160,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.warning("database unavailable", action="db.unavailable", error=type(exc).__name__)
         return problem_response(database_unavailable(), request.url.path)
 
+    async def on_domain(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.DomainError)
+        return problem_response(problem_of(exc), request.url.path)
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(errors.DomainError, on_domain)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(DBAPIError, on_database)
