@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = ROOT / "src" / "servanda" / "content" / "pack_schema.json"
 PACKS_DIR = ROOT / "content-packs"
 SHIPPED = ("arbeitsvertrag.json", "dienstleistungsvertrag.json", "nda.json")
+REFERENCE = "reference/arbeitsvertrag-matrix.json"  # the conflict matrix, for the engine's acceptance tests
 
 Pack = dict[str, Any]
 
@@ -66,9 +67,14 @@ def validator(schema: dict[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-@pytest.fixture(scope="module", params=SHIPPED)
+@pytest.fixture(scope="module", params=(*SHIPPED, REFERENCE))
 def pack(request: pytest.FixtureRequest) -> Pack:
     return load_json(PACKS_DIR / request.param)
+
+
+@pytest.fixture(scope="module")
+def reference() -> Pack:
+    return load_json(PACKS_DIR / REFERENCE)
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +126,12 @@ def reference_problems(pack: Pack) -> list[str]:
             for ref in slot_clauses(slot):
                 if isinstance(ref, str) and ref not in keys:
                     problems.append(f"{template['key']}: Slot {slot['id']} nennt unbekannte Klausel {ref}.")
+            for entry in slot.get("selectWhen", []):
+                if entry["clause"] not in slot_clauses(slot):
+                    problems.append(
+                        f"{template['key']}: selectWhen in Slot {slot['id']} nennt {entry['clause']}, "
+                        "keine seiner Klauseln."
+                    )
     return problems
 
 
@@ -133,6 +145,10 @@ def placeholder_problems(clause: dict[str, Any]) -> list[str]:
     ]
     if "{" in PLACEHOLDER.sub("", content) or "}" in PLACEHOLDER.sub("", content):
         problems.append(f"{clause['key']}: unvollständige geschweifte Klammern im Text.")
+    problems += [
+        f"{clause['key']}: Platzhalter {other} in falscher Schreibweise; gültig ist {{{{schluessel}}}}."
+        for other in re.findall(r"\[\[[^\]]*\]\]|<<[^>]*>>|\$\{[^}]*\}", content)
+    ]
     valid = {u for u in used if PARAMETER_KEY.match(u)}
     problems += [
         f"{clause['key']}: Platzhalter {{{{{p}}}}} ist nicht deklariert." for p in sorted(valid - declared)
@@ -246,6 +262,22 @@ def template_problems(template: dict[str, Any], clauses: list[dict[str, Any]]) -
             problem = condition_problem(slot["includeWhen"], flow.get(slot["includeWhen"]["question"]))
             if problem:
                 problems.append(f"Slot {slot['id']}: includeWhen {problem}.")
+        for entry in slot.get("selectWhen", []):
+            problem = condition_problem(entry["condition"], flow.get(entry["condition"]["question"]))
+            if problem:
+                problems.append(f"Slot {slot['id']}: selectWhen {problem}.")
+    document = template.get("document", {})
+    named = [
+        (p["role"], p.get(k))
+        for p in document.get("parties", [])
+        for k in ("nameQuestion", "addressQuestion", "representativeQuestion")
+    ]
+    named += [
+        ("Unterschrift", document.get("signature", {}).get(k)) for k in ("placeQuestion", "dateQuestion")
+    ]
+    for role, key in named:
+        if key is not None and key not in flow:
+            problems.append(f"Dokument ({role}): Frage {key} gibt es nicht.")
 
     used = [by_key[k] for k in dict.fromkeys(k for s in slots for k in slot_clauses(s)) if k in by_key]
     for clause in used:
@@ -407,18 +439,18 @@ def _wrong_default_type(p: Pack) -> str:
     ],
 )
 def test_broken_pack_fails_with_a_useful_path(
-    validator: Draft202012Validator, arbeitsvertrag: Pack, mutate: Callable[[Pack], str], fragment: str
+    validator: Draft202012Validator, reference: Pack, mutate: Callable[[Pack], str], fragment: str
 ) -> None:
-    broken = copy.deepcopy(arbeitsvertrag)
+    broken = copy.deepcopy(reference)
     path = mutate(broken)
     errors = schema_errors(validator, broken)
     assert any(p == path and fragment in message for p, message in errors), errors
 
 
 def test_schema_accepts_external_clause_ids_and_every_rule_type(
-    validator: Draft202012Validator, arbeitsvertrag: Pack
+    validator: Draft202012Validator, reference: Pack
 ) -> None:
-    pack = copy.deepcopy(arbeitsvertrag)
+    pack = copy.deepcopy(reference)
     rules = pack["clauses"][_index(pack, "c03")]["rules"]
     external = {"clauseId": "3f1c2a4e-8b7d-4c6a-9e2f-1a2b3c4d5e6f"}
     rules.append(
@@ -467,7 +499,7 @@ def test_all_gates_pass_and_every_clause_is_offered(pack: Pack) -> None:
     assert pack_problems(pack) == []
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", [*SHIPPED, REFERENCE])
 def test_pack_text_is_german_utf8_and_finished(name: str) -> None:
     raw = (PACKS_DIR / name).read_text(encoding="utf-8")
     assert "\\u00" not in raw, "Umlaute als UTF-8 schreiben, nicht als \\u-Escape"
@@ -670,19 +702,19 @@ def expected_matrix_rules() -> list[tuple[str, str, Any, str]]:
     return sorted(rules, key=repr)
 
 
-def test_arbeitsvertrag_has_exactly_the_matrix_clauses(arbeitsvertrag: Pack) -> None:
-    actual = [(c["key"], c["title"], tuple(c["jurisdictions"])) for c in arbeitsvertrag["clauses"]]
+def test_reference_has_exactly_the_matrix_clauses(reference: Pack) -> None:
+    actual = [(c["key"], c["title"], tuple(c["jurisdictions"])) for c in reference["clauses"]]
     assert actual == MATRIX_CLAUSES
-    assert {c["jurisdiction"] for c in arbeitsvertrag["clauses"]} == {"DE"}
-    assert {c["legalArea"] for c in arbeitsvertrag["clauses"]} == {"Arbeitsrecht"}
+    assert {c["jurisdiction"] for c in reference["clauses"]} == {"DE"}
+    assert {c["legalArea"] for c in reference["clauses"]} == {"Arbeitsrecht"}
 
 
-def test_arbeitsvertrag_has_exactly_the_matrix_rules(arbeitsvertrag: Pack) -> None:
-    assert normalized_rules(arbeitsvertrag) == expected_matrix_rules()
+def test_reference_has_exactly_the_matrix_rules(reference: Pack) -> None:
+    assert normalized_rules(reference) == expected_matrix_rules()
 
 
-def test_arbeitsvertrag_answer_rules_fit_their_questions(arbeitsvertrag: Pack) -> None:
-    questions = {q["key"]: q for q in arbeitsvertrag["templates"][0]["interview"]}
+def test_reference_answer_rules_fit_their_questions(reference: Pack) -> None:
+    questions = {q["key"]: q for q in reference["templates"][0]["interview"]}
     assert questions["mitarbeiterzahl"]["type"] == "number"
     assert questions["mitarbeiterzahl"]["validation"] == {"min": 0, "max": 1000000, "integer": True}
     assert questions["vertragstyp"]["type"] == "single_choice"
@@ -693,9 +725,9 @@ def test_arbeitsvertrag_answer_rules_fit_their_questions(arbeitsvertrag: Pack) -
     }
 
 
-def test_arbeitsvertrag_template_offers_every_clause_in_its_own_slot(arbeitsvertrag: Pack) -> None:
-    (template,) = arbeitsvertrag["templates"]
-    assert template["key"] == "arbeitsvertrag"
+def test_reference_template_offers_every_clause_in_its_own_slot(reference: Pack) -> None:
+    (template,) = reference["templates"]
+    assert template["key"] == "arbeitsvertrag-matrix"
     slots = slots_of(template)
     assert sorted(s["clause"] for s in slots) == [key for key, _, _ in MATRIX_CLAUSES]
     assert all("alternatives" not in s and "includeWhen" not in s for s in slots)
@@ -708,8 +740,8 @@ def test_arbeitsvertrag_template_offers_every_clause_in_its_own_slot(arbeitsvert
     assert [{s["clause"] for s in section["slots"]} for section in template["structure"]] == MATRIX_SECTIONS
 
 
-def test_arbeitsvertrag_interview_asks_the_core_questions(arbeitsvertrag: Pack) -> None:
-    interview = arbeitsvertrag["templates"][0]["interview"]
+def test_reference_interview_asks_the_core_questions(reference: Pack) -> None:
+    interview = reference["templates"][0]["interview"]
     types = {q["key"]: q["type"] for q in interview}
     assert {
         "arbeitgeber_name": "text",
@@ -782,8 +814,183 @@ def test_dienstleistungsvertrag_uses_alternatives_conditions_and_answer_rules() 
         for r in c["rules"]
         if r["type"] == "requires_answer"
     }
-    assert ("dl-avv", "personenbezogene_daten") in answer_rules
+    # a legally meaningful recommendation the answers cannot decide alone: a status check for solo freelancers
+    assert ("dl-status", "solo_selbstaendig") in answer_rules
+    # the answers choose each alternative and add the data processing clause
+    for slot_id, question in (
+        ("honorar", "honorarmodell"),
+        ("laufzeit", "laufzeitmodell"),
+        ("haftung", "haftungsmodell"),
+    ):
+        driven = slots[slot_id]["selectWhen"]
+        assert {w["condition"]["question"] for w in driven} == {question}
+        assert {w["clause"] for w in driven} == set(slot_clauses(slots[slot_id]))
+    assert slots["auftragsverarbeitung"]["includeWhen"]["question"] == "personenbezogene_daten"
     logics = {c["logic"] for q in template["interview"] for c in q["conditions"]}
     assert logics == {"show", "hide", "skip"}
     skipped = [q for q in template["interview"] if any(c["logic"] == "skip" for c in q["conditions"])]
     assert skipped and all(q.get("defaultValue") is not None for q in skipped)
+
+
+# --------------------------------------------------------------------------- the shipped Arbeitsvertrag (issue 11)
+
+
+def _pack_clause(pack: Pack, key: str) -> dict[str, Any]:
+    return next(c for c in pack["clauses"] if c["key"] == key)
+
+
+def test_arbeitsvertrag_covers_section_2_nachwg(arbeitsvertrag: Pack) -> None:
+    """§ 2 Abs. 1 Satz 2 NachwG, point by point, in the clauses a contract can select."""
+    text = "\n".join(c["content"] for c in arbeitsvertrag["clauses"])
+    headings = {c.get("heading") for c in arbeitsvertrag["clauses"]}
+    (template,) = arbeitsvertrag["templates"]
+    document = template["document"]
+    assert [p["role"] for p in document["parties"]] == ["Arbeitgeber", "Arbeitnehmer"]  # Nr. 1
+    assert all(p["addressQuestion"] for p in document["parties"])
+    assert {
+        "Beginn des Arbeitsverhältnisses",  # Nr. 2
+        "Beginn und Befristung des Arbeitsverhältnisses",  # Nr. 3
+        "Arbeitsort",  # Nr. 4
+        "Tätigkeit",  # Nr. 5
+        "Probezeit",  # Nr. 6
+        "Vergütung",  # Nr. 7
+        "Arbeitszeit",  # Nr. 8, 10
+        "Urlaub",  # Nr. 11
+        "Betriebliche Altersversorgung",  # Nr. 13
+        "Beendigung und Kündigung",  # Nr. 14
+        "Tarifverträge und Betriebsvereinbarungen",  # Nr. 15
+        "Verschwiegenheit",
+        "Datenschutz",
+        "Nebentätigkeit",
+        "Ausschlussfristen",
+        "Schlussbestimmungen",
+    } <= headings
+    for needle in ("Fortbildung", "Ruhepausen", "Ruhezeit", "Überstunden", "fällig", "bargeldlos",
+                   "Zuschläge", "wechselnden Einsatzorten"):  # fmt: skip
+        assert needle in text, needle
+
+
+def test_arbeitsvertrag_has_no_warranty_or_liability_clauses_of_a_service_contract(
+    arbeitsvertrag: Pack,
+) -> None:
+    titles = " ".join(c["title"] + " " + c.get("heading", "") for c in arbeitsvertrag["clauses"])
+    assert "Gewährleistung" not in titles and "Haftung" not in titles
+
+
+def test_arbeitsvertrag_termination_and_exclusion_clauses_say_what_the_law_requires(
+    arbeitsvertrag: Pack,
+) -> None:
+    for key in ("av-kuendigung-gesetzlich", "av-kuendigung-verlaengert"):
+        content = _pack_clause(arbeitsvertrag, key)["content"]
+        assert "Schriftform (§ 623 BGB)" in content  # NachwG Nr. 14: written form
+        assert "§ 4 KSchG" in content and "drei Wochen" in content  # and the time limit for the action
+    exclusion = _pack_clause(arbeitsvertrag, "av-ausschlussfristen")["content"]
+    assert "gesetzlichen Mindestlohn" in exclusion  # § 3 MiLoG
+    assert "vorsätzlicher oder grob fahrlässiger" in exclusion  # § 309 Nr. 7 BGB
+    assert "Textform" in exclusion and "drei Monaten" in exclusion
+
+
+def test_arbeitsvertrag_answers_choose_the_clauses(arbeitsvertrag: Pack) -> None:
+    (template,) = arbeitsvertrag["templates"]
+    slots = {s["id"]: s for s in slots_of(template)}
+    driven = {
+        slot_id: {w["condition"]["question"] for w in slot["selectWhen"]}
+        for slot_id, slot in slots.items()
+        if slot["type"] == "alternative"
+    }
+    assert driven == {
+        "laufzeit": {"vertragstyp"},
+        "arbeitsort": {"arbeitsort_art"},
+        "verguetung": {"verguetungsmodell"},
+        "kuendigung": {"kuendigungsfrist"},
+        "kollektivrecht": {"tarifbindung"},
+    }
+    assert slots["probezeit"]["includeWhen"] == {
+        "question": "probezeit",
+        "operator": "not_equals",
+        "value": "keine",
+    }
+    assert slots["wettbewerbsverbot"]["includeWhen"]["question"] == "wettbewerbsverbot"
+    closing = [s for s in template["structure"] if s.get("placement") == "closing"]
+    assert [s["slots"][0]["clause"] for s in closing] == ["av-ausfertigung"]
+
+
+def test_every_clause_of_a_shipped_pack_has_a_display_heading() -> None:
+    for name in SHIPPED:
+        pack = load_json(PACKS_DIR / name)
+        unplaced = {
+            s["clause"]
+            for t in pack["templates"]
+            for section in t["structure"]
+            if section.get("placement") in ("closing",)
+            for s in section["slots"]
+        }
+        missing = [c["key"] for c in pack["clauses"] if "heading" not in c and c["key"] not in unplaced]
+        assert missing == [], name
+        assert all(t.get("document", {}).get("parties") for t in pack["templates"]), name
+
+
+def test_choice_options_carry_the_words_the_sentence_needs(arbeitsvertrag: Pack) -> None:
+    gebiet = _pack_clause(arbeitsvertrag, "av-wettbewerbsverbot")["parameters"]["wettbewerbsverbot_gebiet"][
+        "options"
+    ]
+    de = next(o for o in gebiet if o["value"] == "de")
+    assert (de["label"], de["insertText"]) == ("Bundesrepublik Deutschland", "der Bundesrepublik Deutschland")
+    assert (
+        "im Gebiet {{wettbewerbsverbot_gebiet}}" in _pack_clause(arbeitsvertrag, "av-wettbewerbsverbot")["content"]
+    )
+
+
+# --------------------------------------------------------------------------- the publishing gates (content/gates.py)
+
+
+def test_gate_refuses_a_placeholder_in_another_syntax_and_names_the_valid_one() -> None:
+    import uuid
+
+    from servanda.content.gates import clause_gates
+    from servanda.engine.shapes import Parameter
+
+    def run(content: str) -> dict[str, list[str]]:
+        results = clause_gates(
+            clause_id=uuid.uuid4(), title="T", content=content,
+            parameters={"gehalt": Parameter(type="currency", label="Gehalt")}, rules=[], known={},
+            published_requires={},
+        )  # fmt: skip
+        return {r.gate: r.messages for r in results if not r.passed}
+
+    assert run("Gehalt {{gehalt}} und {{ gehalt }}.") == {}
+    failed = run("Gehalt [[gehalt]].")
+    assert set(failed) == {"placeholder_syntax", "parameters_declared"}
+    [syntax] = failed["placeholder_syntax"]
+    assert "„[[gehalt]]“" in syntax and "gültig ist {{gehalt}}" in syntax
+    assert failed["parameters_declared"] == [
+        "Parameter 'gehalt' wird im Text nicht verwendet (im Text steht „[[gehalt]]“; gültig ist {{gehalt}})."
+    ]
+    for wrong in ("{gehalt}", "${gehalt}", "<<gehalt>>", "{{Gehalt}}", "{{ge-halt}}", "Rest }}"):
+        assert "placeholder_syntax" in run(f"Gehalt {{{{gehalt}}}} {wrong}."), wrong
+
+
+def test_template_gates_check_select_when_and_the_document_settings() -> None:
+    import uuid
+
+    from servanda.content.gates import ClauseInfo, template_gates
+    from servanda.engine.shapes import Question, Structure
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    structure = Structure.model_validate({
+        "sections": [{"id": "s", "title": "S", "slots": [{
+            "id": "alt", "type": "alternative", "clauseId": str(a), "alternativeClauseIds": [str(b)],
+            "selectWhen": [{"clauseId": str(b), "condition": {"question": "fehlt", "operator": "equals", "value": "x"}}],
+        }]}],
+        "document": {"parties": [{"role": "A", "nameQuestion": "name", "addressQuestion": "unbekannt"}],
+                     "signature": {"dateQuestion": "name"}},
+    })  # fmt: skip
+    questions = [Question(key="name", text="Name?", type="text")]
+    clauses = {c: ClauseInfo(c, "K", {}, []) for c in (a, b)}
+    failed = {r.gate: r.messages for r in template_gates(structure=structure, interview=questions, clauses=clauses)
+              if not r.passed}  # fmt: skip
+    assert failed["conditions_valid"] == ["Slot 'alt': selectWhen 1 verweist auf unbekannte Frage."]
+    assert failed["document_settings"] == [
+        "Dokument 'parties.0.addressQuestion': Frage 'unbekannt' gibt es im Fragebogen nicht.",
+        "Dokument 'signature.dateQuestion': Frage 'name' hat den Typ 'text', erwartet: date.",
+    ]
