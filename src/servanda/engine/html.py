@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from html import escape
 
-from servanda.engine.document import ClauseBlock, Document, DocumentSection, Paragraph, Run
+from servanda.engine.document import SIGNATURE_LINE, ClauseBlock, Document, DocumentSection, Paragraph, Run
 
 
 def _text(text: str) -> str:
@@ -82,9 +82,8 @@ def render(document: Document) -> str:
         for line in document.signature.lines:
             parts.append('<div class="signature">')
             parts.append(f"<p>{_text(document.signature.place_date)}</p>")
-            parts.append('<p class="signature-line">' + _text(line.role) + "</p>")
-            if line.name:
-                parts.append(f"<p>{_text(line.name)}</p>")
+            signer = "\n".join(t for t in (SIGNATURE_LINE, line.role, line.name) if t)
+            parts.append(f'<p class="signature-line">{_text(signer)}</p>')
             parts.append("</div>")
         parts.append("</div>")
     if document.footer:
