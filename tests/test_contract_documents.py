@@ -143,3 +143,24 @@ def test_preview_reads_as_a_contract(api: TestClient, lawyer: dict[str, Any]) ->
     assert '<div class="signatures">' in html
     headings = [h for entry in preview["outline"] for h in entry["headings"]]
     assert headings[:3] == ["§ 1 Beginn des Arbeitsverhältnisses", "§ 2 Probezeit", "§ 3 Tätigkeit"]
+
+
+def test_a_clause_version_carries_its_display_heading_and_the_syntax_gate_refuses_brackets(pub: Any) -> None:
+    from tests.content_helpers import codes, path
+
+    v1 = pub.clause(title="Vergütung (Pauschal)", heading="Vergütung", content="Gehalt [[gehalt]].",
+                    parameters={"gehalt": {"type": "currency", "label": "Gehalt"}})  # fmt: skip
+    assert (v1["heading"], v1["content"]) == ("Vergütung", "Gehalt [[gehalt]].")
+    gates = {g["gate"]: g for g in pub.call("GET", f"{path(v1)}/publishing-gates").json()}
+    assert not gates["placeholder_syntax"]["passed"]
+    assert "gültig ist {{gehalt}}" in gates["placeholder_syntax"]["messages"][0]
+    refused = pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})
+    assert codes(refused) == (422, "content.gates_failed")
+    fixed = pub.call(
+        "PATCH", path(v1), json={"content": "Gehalt {{gehalt}}.", "heading": "Vergütung und Zahlung"}
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["heading"] == "Vergütung und Zahlung"
+    assert (
+        pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)}).status_code == 200
+    )
