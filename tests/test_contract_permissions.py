@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from servanda.contracts import permissions
-from servanda.identity.access import Principal
+from servanda.identity.principal import Principal
 from tests.auth_helpers import login_as
 from tests.test_contracts import K, create
 from tests.test_contracts import world as world  # fixture, re-exported so pytest finds it here

@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from servanda.content.packs import shipped_packs
-from servanda.identity.access import ROLE_PERMISSIONS, Permission
+from servanda.identity.principal import ROLE_PERMISSIONS, Permission
 from tests.auth_helpers import ensure_user, login_as
 from tests.conftest import DbUnderTest
 from tests.test_contracts import publish_pack

@@ -45,7 +45,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
 from servanda.app import create_app
-from servanda.identity.access import CurrentPrincipal, Permission, allow
+from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.config import ConfigError, load_settings
 from servanda.platform.oidc import OidcVerifier
 from servanda.platform.problems import Problem

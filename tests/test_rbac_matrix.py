@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from servanda.identity.access import ROLE_PERMISSIONS, Permission, permission_of
+from servanda.identity.dependencies import permission_of
+from servanda.identity.principal import ROLE_PERMISSIONS, Permission
 from tests.auth_helpers import login_as
 
 PARAM = re.compile(r"{([a-zA-Z_]+)(?::[a-z]+)?}")

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import Clause, Template, TemplateVersion
 from servanda.engine.shapes import Structure
-from servanda.identity.access import Principal
+from servanda.identity.principal import Principal
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
 

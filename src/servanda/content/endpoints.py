@@ -31,10 +31,9 @@ from servanda.content.schemas import (
     VersionSummary,
 )
 from servanda.content.service import KINDS, ContentService, Kind, contributors, rule_graph
-from servanda.identity.access import CurrentPrincipal, Permission, allow
-from servanda.identity.schemas import Page
-from servanda.platform.http import API_PREFIX
-from servanda.platform.pagination import PageNumber, PageSize
+from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
+from servanda.platform.api_models import Page
+from servanda.platform.http import API_PREFIX, PageNumber, PageSize
 
 router = APIRouter(prefix=f"{API_PREFIX}/content", tags=["content"])
 AUTHOR = [allow(Permission.CONTENT_AUTHOR)]

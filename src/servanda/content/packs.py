@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.content.models import Clause, Template
 from servanda.content.service import KINDS, ContentService, _jsonable
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
-from servanda.identity.access import Principal
+from servanda.identity.principal import Principal
 from servanda.identity.repository import AuditRepository
 from servanda.platform.problems import Problem
 

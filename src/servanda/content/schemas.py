@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from servanda.engine.shapes import PARAMETER_KEY, Parameter, Question, Rule, Structure
-from servanda.identity.schemas import ApiInput, ApiModel
+from servanda.platform.api_models import ApiInput, ApiModel
 
 Kind = Literal["clauses", "templates"]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)]

@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.content import gates
 from servanda.content.models import Clause, ClauseVersion, ContentReview, Template, TemplateVersion
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
-from servanda.identity.access import Principal
 from servanda.identity.models import User
+from servanda.identity.principal import Principal
 from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem

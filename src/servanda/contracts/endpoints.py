@@ -18,10 +18,9 @@ from servanda.contracts.schemas import (
     SaveAsTemplate,
 )
 from servanda.contracts.service import ContractLifecycle, Evaluated
-from servanda.identity.access import CurrentPrincipal, Permission, allow
-from servanda.identity.schemas import ApiInput, Page
-from servanda.platform.http import API_PREFIX
-from servanda.platform.pagination import PageNumber, PageSize
+from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
+from servanda.platform.api_models import ApiInput, Page
+from servanda.platform.http import API_PREFIX, PageNumber, PageSize
 
 router = APIRouter(prefix=f"{API_PREFIX}/contracts", tags=["contracts"])
 USE = [allow(Permission.CONTRACTS_USE)]

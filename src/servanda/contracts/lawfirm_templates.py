@@ -32,8 +32,8 @@ from servanda.contracts.service import (
 )
 from servanda.engine.shapes import Structure
 from servanda.identity import plans
-from servanda.identity.access import Principal
 from servanda.identity.models import TeamMember, Tenant
+from servanda.identity.principal import Principal
 from servanda.platform.problems import Problem
 
 

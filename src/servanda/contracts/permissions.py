@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from servanda.identity.access import Principal
+from servanda.identity.principal import Principal
 from servanda.platform.problems import Problem
 
 Sharing = tuple[str, uuid.UUID | None]  # (visibility, team_id)

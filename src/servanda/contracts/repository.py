@@ -9,8 +9,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.contracts.models import ContractInstance
-from servanda.identity.access import Principal
 from servanda.identity.models import TeamMember
+from servanda.identity.principal import Principal
 from servanda.platform.problems import Problem
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from servanda.content.schemas import Tag
-from servanda.identity.schemas import ApiInput, ApiModel
+from servanda.platform.api_models import ApiInput, ApiModel
 
 
 class ContractCreate(ApiInput):

@@ -26,8 +26,8 @@ from servanda.engine import assembly, html, interview, rules
 from servanda.engine.document import DocumentMeta, Pin
 from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, evaluate_contract
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
-from servanda.identity.access import Principal
 from servanda.identity.models import Tenant
+from servanda.identity.principal import Principal
 from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem

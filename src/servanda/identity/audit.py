@@ -24,10 +24,10 @@ from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity import audit_chain
-from servanda.identity.access import Principal
 from servanda.identity.models import AuditEvent, AuditPurge
+from servanda.identity.principal import Principal
 from servanda.identity.repository import TenantRepository
-from servanda.identity.schemas import ApiModel, Page
+from servanda.platform.api_models import ApiModel, Page
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
 

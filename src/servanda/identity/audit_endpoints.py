@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from servanda.identity import audit
-from servanda.identity.access import CurrentPrincipal, Permission, allow
-from servanda.identity.schemas import Page
+from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
+from servanda.platform.api_models import Page
 from servanda.platform.db import Database
 from servanda.platform.http import API_PREFIX
 

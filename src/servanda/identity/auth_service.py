@@ -28,8 +28,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity import passwords
-from servanda.identity.access import Principal
 from servanda.identity.models import AuthSession, RefreshToken, User, UserInvite
+from servanda.identity.principal import Principal, RequestMeta
 from servanda.identity.repository import AuditRepository, LoginBackoffRepository, TenantRef, TenantRepository
 from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.problems import Problem
@@ -104,13 +104,6 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-
-
-@dataclass(frozen=True)
-class RequestMeta:
-    ip_address: str | None
-    user_agent: str | None
-    request_id: str | None
 
 
 class LoginThrottle:

@@ -34,8 +34,8 @@ import defusedxml
 import defusedxml.ElementTree
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servanda.identity.access import Principal
 from servanda.identity.models import Tenant
+from servanda.identity.principal import Principal
 from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.logs import get_logger

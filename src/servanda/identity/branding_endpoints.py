@@ -13,9 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
-from servanda.identity.access import CurrentPrincipal, Permission, allow
 from servanda.identity.branding import SVG_TYPE, UPLOAD_MAX_BYTES, BrandingService, too_large
-from servanda.identity.schemas import ApiModel
+from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
+from servanda.platform.api_models import ApiModel
 from servanda.platform.http import API_PREFIX
 from servanda.platform.storage import Storage, storage_from_settings
 

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity import plans
-from servanda.identity.access import Principal
 from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.models import AuthSession, Team, TeamMember, Tenant, User
+from servanda.identity.principal import Principal
 from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem

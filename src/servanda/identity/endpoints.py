@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from servanda.identity import audit_endpoints, branding_endpoints
-from servanda.identity.access import CurrentPrincipal, Permission, allow, client_ip
-from servanda.identity.auth_service import LocalAuthService, RequestMeta, TokenPair
+from servanda.identity.auth_service import LocalAuthService, TokenPair
+from servanda.identity.dependencies import CurrentPrincipal, Permission, allow, request_meta
 from servanda.identity.directory import DirectoryService, PageResult, settings_view
 from servanda.identity.models import Team
 from servanda.identity.schemas import (
@@ -24,7 +24,6 @@ from servanda.identity.schemas import (
     Me,
     MfaCode,
     MfaSetup,
-    Page,
     PasswordChange,
     PlatformStats,
     RefreshRequest,
@@ -41,8 +40,8 @@ from servanda.identity.schemas import (
     UserPatch,
 )
 from servanda.identity.service import PlatformService, TenantView
-from servanda.platform.http import API_PREFIX
-from servanda.platform.pagination import PageNumber, PageSize
+from servanda.platform.api_models import Page
+from servanda.platform.http import API_PREFIX, PageNumber, PageSize
 from servanda.platform.problems import Problem
 
 auth_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
@@ -62,12 +61,6 @@ def _local(request: Request) -> LocalAuthService:
 
 def _directory(request: Request) -> DirectoryService:
     return DirectoryService(request.app.state.db)
-
-
-def _meta(request: Request) -> RequestMeta:
-    return RequestMeta(
-        client_ip(request), request.headers.get("user-agent"), getattr(request.state, "request_id", None)
-    )
 
 
 def _tokens(pair: TokenPair) -> TokenResponse:
@@ -101,13 +94,15 @@ async def jwks(request: Request) -> dict[str, Any]:
 
 @auth_router.post("/login", dependencies=[allow(Permission.PUBLIC)])
 async def login(body: LoginRequest, request: Request) -> TokenResponse:
-    pair = await _local(request).login(body.tenant, body.email, body.password, body.totp, _meta(request))
+    pair = await _local(request).login(
+        body.tenant, body.email, body.password, body.totp, request_meta(request)
+    )
     return _tokens(pair)
 
 
 @auth_router.post("/refresh", dependencies=[allow(Permission.PUBLIC)])
 async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
-    return _tokens(await _local(request).refresh(body.refresh_token, _meta(request)))
+    return _tokens(await _local(request).refresh(body.refresh_token, request_meta(request)))
 
 
 @auth_router.post(
@@ -122,7 +117,9 @@ async def logout(principal: CurrentPrincipal, request: Request) -> Response:
 
 @auth_router.post("/accept-invite", dependencies=[allow(Permission.PUBLIC)])
 async def accept_invite(body: AcceptInviteRequest, request: Request) -> TokenResponse:
-    pair = await _local(request).accept_invite(body.token, body.password, body.display_name, _meta(request))
+    pair = await _local(request).accept_invite(
+        body.token, body.password, body.display_name, request_meta(request)
+    )
     return _tokens(pair)
 
 

@@ -1,8 +1,10 @@
-"""Who is calling, and may they: authentication, tenant context and RBAC for every route.
+"""Who is calling and what they may do: the principal, the permissions, and the principal lookup.
 
-Each route declares its permission with ``dependencies=[allow(Permission.X)]``;
-the RBAC matrix test walks the route table and fails on any route without one.
-The principal is resolved from the bearer token and then checked against the
+No web framework here: services, the CLI and (later) the export worker depend
+on this module. The FastAPI glue (bearer token, per-route ``allow``, the rate
+limit) is :mod:`servanda.identity.dependencies`.
+
+The principal is resolved from verified token claims and checked against the
 database on every request (user active, tenant not suspended, login session
 not revoked, current role), so a change takes effect at once.
 """
@@ -10,20 +12,16 @@ not revoked, current role), so a change takes effect at once.
 from __future__ import annotations
 
 import enum
-import ipaddress
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-import structlog
-from fastapi import Depends, Request
 from sqlalchemy import text
 
 from servanda.identity.repository import AuditRepository
+from servanda.platform import errors
 from servanda.platform.db import Database
-from servanda.platform.problems import Problem
-from servanda.platform.ratelimit import RequestRateLimiter
-from servanda.platform.tokens import Claims, TokenError, TokenVerifier
+from servanda.platform.tokens import Claims
 
 
 class Permission(enum.StrEnum):
@@ -71,17 +69,13 @@ class Principal:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
 
 
-def unauthenticated(code: str = "auth.unauthenticated", detail: str = "Bitte melden Sie sich an.") -> Problem:
-    return Problem(401, code, detail, headers={"WWW-Authenticate": 'Bearer realm="servanda"'})
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where a request comes from: recorded with logins, sessions and audit events."""
 
-
-def client_ip(request: Request) -> str | None:
-    """The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS, uvicorn puts the forwarded client here."""
-    host = request.client.host if request.client else None
-    try:
-        return str(ipaddress.ip_address(host)) if host else None
-    except ValueError:
-        return None
+    ip_address: str | None
+    user_agent: str | None
+    request_id: str | None
 
 
 # One round trip: the functions set the transaction's tenant, then read under RLS (migration 0004).
@@ -89,7 +83,7 @@ _BY_ID = text("SELECT * FROM servanda_principal(:tenant, :uid, :sid)")
 _BY_SUBJECT = text("SELECT * FROM servanda_principal_by_subject(:tenant, :subject)")
 
 
-async def _link_first_oidc_login(db: Database, claims: Claims, request: Request) -> None:
+async def _link_first_oidc_login(db: Database, claims: Claims, meta: RequestMeta) -> None:
     """Bind the token's subject to the invited user of its tenant with the same e-mail."""
     if not claims.email:
         return
@@ -112,12 +106,12 @@ async def _link_first_oidc_login(db: Database, claims: Claims, request: Request)
                 object_type="user",
                 object_id=str(row.id),
                 details={"via": "oidc", "subject": claims.subject},
-                request_id=getattr(request.state, "request_id", None),
-                ip_address=client_ip(request),
+                request_id=meta.request_id,
+                ip_address=meta.ip_address,
             )
 
 
-async def _sync_oidc_role(db: Database, principal_row: Any, claims: Claims, request: Request) -> str:
+async def _sync_oidc_role(db: Database, principal_row: Any, claims: Claims, meta: RequestMeta) -> str:
     """Keycloak is the source of roles in OIDC mode: mirror a changed role into the user record."""
     if claims.role is None or claims.role == principal_row.role:
         return str(principal_row.role)
@@ -133,8 +127,8 @@ async def _sync_oidc_role(db: Database, principal_row: Any, claims: Claims, requ
             object_type="user",
             object_id=str(principal_row.id),
             details={"from": principal_row.role, "to": claims.role, "via": "oidc"},
-            request_id=getattr(request.state, "request_id", None),
-            ip_address=client_ip(request),
+            request_id=meta.request_id,
+            ip_address=meta.ip_address,
         )
     return claims.role
 
@@ -151,46 +145,35 @@ async def _load(db: Database, claims: Claims) -> Any:
         ).first()
 
 
-async def authenticate(request: Request) -> Principal:
-    """Resolve and check the caller; cached per request by FastAPI."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthenticated()
-    verifier: TokenVerifier = request.app.state.verifier
-    try:
-        claims = await verifier.verify(token.strip())
-    except TokenError as error:
-        raise unauthenticated(error.code, error.detail) from None
-    # Rate limits per user and tenant, keyed by the verified token: a throttled request
-    # costs no database round trip.
-    limiter: RequestRateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    if limiter is not None:
-        limiter.check(claims.tenant_id, claims.subject)
-    db: Database = request.app.state.db
+async def resolve_principal(db: Database, claims: Claims, meta: RequestMeta) -> Principal:
+    """The principal of verified ``claims``, checked against the database.
+
+    Raises ``errors.Unauthenticated`` (unknown account, inactive tenant, disabled
+    user, ended session) or ``errors.Forbidden`` (suspended tenant).
+    """
     row = await _load(db, claims)
     if row is None and claims.provider == "oidc":
-        await _link_first_oidc_login(db, claims, request)
+        await _link_first_oidc_login(db, claims, meta)
         row = await _load(db, claims)
     if row is None:
-        raise unauthenticated("auth.unknown_user", "Dieses Konto ist nicht bekannt.")
+        raise errors.Unauthenticated("auth.unknown_user", "Dieses Konto ist nicht bekannt.")
     if row.tenant_status == "suspended":
-        raise Problem(403, "tenant.suspended", "Der Mandant ist gesperrt.")
+        raise errors.Forbidden("tenant.suspended", "Der Mandant ist gesperrt.")
     if row.tenant_status != "active":
-        raise unauthenticated("auth.tenant_inactive", "Der Mandant ist nicht aktiv.")
+        raise errors.Unauthenticated("auth.tenant_inactive", "Der Mandant ist nicht aktiv.")
     if row.status != "active":
-        raise unauthenticated("auth.user_disabled", "Dieses Konto ist deaktiviert.")
+        raise errors.Unauthenticated("auth.user_disabled", "Dieses Konto ist deaktiviert.")
     if claims.provider == "local" and (
         row.session_user_id is None
         or str(row.session_user_id) != claims.subject
         or row.revoked_at is not None
         or row.session_expired
     ):
-        raise unauthenticated(
+        raise errors.Unauthenticated(
             "auth.session_revoked", "Die Sitzung wurde beendet. Bitte melden Sie sich erneut an."
         )
-    role = await _sync_oidc_role(db, row, claims, request) if claims.provider == "oidc" else str(row.role)
-    principal = Principal(
+    role = await _sync_oidc_role(db, row, claims, meta) if claims.provider == "oidc" else str(row.role)
+    return Principal(
         user_id=row.id,
         tenant_id=claims.tenant_id,
         tenant_slug=row.slug,
@@ -204,52 +187,6 @@ async def authenticate(request: Request) -> Principal:
         provider=claims.provider,
         session_id=claims.session_id,
         mfa_setup_required=bool(row.mfa_required and not row.mfa_enabled and claims.provider == "local"),
-        request_id=getattr(request.state, "request_id", None),
-        ip_address=client_ip(request),
+        request_id=meta.request_id,
+        ip_address=meta.ip_address,
     )
-    request.state.principal = principal
-    request.state.tenant_id = str(principal.tenant_id)
-    request.state.user_id = str(principal.user_id)
-    structlog.contextvars.bind_contextvars(tenantId=str(principal.tenant_id), userId=str(principal.user_id))
-    return principal
-
-
-class _Allow:
-    """A route's declared permission; FastAPI calls it, the RBAC test reads ``permission``."""
-
-    def __init__(self, permission: Permission, *, during_mfa_setup: bool = False) -> None:
-        self.permission = permission
-        self.during_mfa_setup = during_mfa_setup
-
-    async def __call__(self, request: Request) -> Principal | None:
-        if self.permission is Permission.PUBLIC:
-            return None
-        principal = await authenticate(request)
-        if principal.mfa_setup_required and not self.during_mfa_setup:
-            raise Problem(
-                403,
-                "auth.mfa_setup_required",
-                "Ihr Mandant verlangt die Zwei-Faktor-Anmeldung. Bitte richten Sie sie ein.",
-            )
-        if not principal.may(self.permission):
-            raise Problem(403, "auth.forbidden", "Für diese Aktion fehlt Ihnen die Berechtigung.")
-        return principal
-
-
-def allow(permission: Permission, *, during_mfa_setup: bool = False) -> Any:
-    """Route dependency declaring (and enforcing) the permission the route needs."""
-    return Depends(_Allow(permission, during_mfa_setup=during_mfa_setup))
-
-
-def permission_of(dependency: Any) -> Permission | None:
-    call = getattr(dependency, "call", dependency)
-    return call.permission if isinstance(call, _Allow) else None
-
-
-async def current_principal(request: Request) -> Principal:
-    """The principal the route's ``allow`` has already checked (resolved once per request)."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    return principal if principal is not None else await authenticate(request)
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

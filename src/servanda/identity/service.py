@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity import passwords, plans
-from servanda.identity.access import Principal
 from servanda.identity.models import TENANT_TYPES, USER_ROLES, Tenant, User
+from servanda.identity.principal import Principal
 from servanda.identity.repository import AuditRepository, TenantRepository, UserRepository
 from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.problems import Problem

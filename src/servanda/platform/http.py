@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import orjson
 import structlog
+from fastapi import Query
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servanda.platform import metrics
@@ -28,6 +29,10 @@ from servanda.platform.problems import Problem, internal_error, problem_body
 log = get_logger("servanda.http")
 
 API_PREFIX = "/api/v1"
+
+# List parameters shared by every list endpoint: ``?page=1&pageSize=25`` (at most 100).
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
 JSON_BODY_LIMIT = 1 * 1024 * 1024
 UPLOAD_BODY_LIMIT = 50 * 1024 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")

@@ -1,0 +1,111 @@
+"""The web layer of access control: bearer token → principal, and each route's declared permission.
+
+Each route declares its permission with ``dependencies=[allow(Permission.X)]``;
+the RBAC matrix test walks the route table and fails on any route without one.
+Endpoint files import from here; services use :mod:`servanda.identity.principal`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+
+from servanda.identity.principal import Permission, Principal, RequestMeta, resolve_principal
+from servanda.platform import errors
+from servanda.platform.db import Database
+from servanda.platform.problems import Problem
+from servanda.platform.ratelimit import RequestRateLimiter
+from servanda.platform.tokens import TokenError, TokenVerifier
+
+__all__ = ["CurrentPrincipal", "Permission", "allow", "client_ip", "permission_of", "request_meta"]
+
+
+def unauthenticated(code: str = "auth.unauthenticated", detail: str = "Bitte melden Sie sich an.") -> Problem:
+    return Problem(401, code, detail, headers={"WWW-Authenticate": 'Bearer realm="servanda"'})
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS, uvicorn puts the forwarded client here."""
+    host = request.client.host if request.client else None
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
+def request_meta(request: Request) -> RequestMeta:
+    return RequestMeta(
+        client_ip(request), request.headers.get("user-agent"), getattr(request.state, "request_id", None)
+    )
+
+
+async def authenticate(request: Request) -> Principal:
+    """Resolve and check the caller; cached per request by FastAPI."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthenticated()
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        claims = await verifier.verify(token.strip())
+    except TokenError as error:
+        raise unauthenticated(error.code, error.detail) from None
+    # Rate limits per user and tenant, keyed by the verified token: a throttled request
+    # costs no database round trip.
+    limiter: RequestRateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(claims.tenant_id, claims.subject)
+    db: Database = request.app.state.db
+    try:
+        principal = await resolve_principal(db, claims, request_meta(request))
+    except errors.Unauthenticated as error:
+        raise unauthenticated(error.code, error.detail or error.code) from None
+    request.state.principal = principal
+    request.state.tenant_id = str(principal.tenant_id)
+    request.state.user_id = str(principal.user_id)
+    structlog.contextvars.bind_contextvars(tenantId=str(principal.tenant_id), userId=str(principal.user_id))
+    return principal
+
+
+class _Allow:
+    """A route's declared permission; FastAPI calls it, the RBAC test reads ``permission``."""
+
+    def __init__(self, permission: Permission, *, during_mfa_setup: bool = False) -> None:
+        self.permission = permission
+        self.during_mfa_setup = during_mfa_setup
+
+    async def __call__(self, request: Request) -> Principal | None:
+        if self.permission is Permission.PUBLIC:
+            return None
+        principal = await authenticate(request)
+        if principal.mfa_setup_required and not self.during_mfa_setup:
+            raise Problem(
+                403,
+                "auth.mfa_setup_required",
+                "Ihr Mandant verlangt die Zwei-Faktor-Anmeldung. Bitte richten Sie sie ein.",
+            )
+        if not principal.may(self.permission):
+            raise Problem(403, "auth.forbidden", "Für diese Aktion fehlt Ihnen die Berechtigung.")
+        return principal
+
+
+def allow(permission: Permission, *, during_mfa_setup: bool = False) -> Any:
+    """Route dependency declaring (and enforcing) the permission the route needs."""
+    return Depends(_Allow(permission, during_mfa_setup=during_mfa_setup))
+
+
+def permission_of(dependency: Any) -> Permission | None:
+    call = getattr(dependency, "call", dependency)
+    return call.permission if isinstance(call, _Allow) else None
+
+
+async def current_principal(request: Request) -> Principal:
+    """The principal the route's ``allow`` has already checked (resolved once per request)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal if principal is not None else await authenticate(request)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
