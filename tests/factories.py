@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from servanda.identity import audit_chain
+from servanda.audit import chain as audit_chain
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import errors
 
-from servanda.identity import audit, audit_chain
-from servanda.identity.repository import AuditRepository
+from servanda.audit import chain as audit_chain
+from servanda.audit import service as audit
+from servanda.audit.repository import AuditRepository
 from servanda.platform.db import Database
 from tests import factories
 from tests.auth_helpers import ensure_user, login_as

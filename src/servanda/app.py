@@ -114,13 +114,14 @@ def api_routers() -> list[APIRouter]:
     (FastAPI nests included routers, so a prefix given at inclusion would be
     missing from the route template that metrics and logs report.)
     """
+    from servanda.audit.endpoints import router as audit_router
     from servanda.content.endpoints import catalog_router
     from servanda.content.endpoints import router as content_router
     from servanda.contracts.endpoints import lawfirm_router
     from servanda.contracts.endpoints import router as contracts_router
     from servanda.identity.endpoints import routers as identity_routers
 
-    return [*identity_routers, content_router, catalog_router, contracts_router, lawfirm_router]
+    return [*identity_routers, audit_router, content_router, catalog_router, contracts_router, lawfirm_router]
 
 
 def create_app_from_env() -> FastAPI:

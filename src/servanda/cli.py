@@ -315,7 +315,7 @@ def audit_verify(
     data_dir: DataDir = None,
 ) -> None:
     """Check every tenant's audit hash chain (as the owner role); exit 1 on a broken link."""
-    from servanda.identity.audit import verify_chains
+    from servanda.audit.service import verify_chains
 
     settings = _settings(data_dir)
     with _database(settings) as urls:
@@ -345,7 +345,7 @@ def audit_purge(
     data_dir: DataDir = None,
 ) -> None:
     """Delete audit events older than each tenant's retention (as the maintenance role)."""
-    from servanda.identity.audit import parse_time_bound, purge_expired
+    from servanda.audit.service import parse_time_bound, purge_expired
 
     try:
         reference = parse_time_bound(now, "--now")

@@ -1,11 +1,10 @@
 """Every module's tables, imported once so Alembic sees the whole schema."""
 
+from servanda.audit.models import AuditEvent, AuditPurge
 from servanda.content.models import Clause, ClauseVersion, ContentReview, Template, TemplateVersion
 from servanda.contracts.models import ContractInstance, LawFirmTemplate
 from servanda.export.models import ExportJob, StyleTemplate
 from servanda.identity.models import (
-    AuditEvent,
-    AuditPurge,
     AuthSession,
     LoginBackoff,
     RefreshToken,

@@ -23,11 +23,11 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.audit import repository as audit
 from servanda.content.models import Clause, Template
 from servanda.content.service import KINDS, ContentService, _jsonable
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.identity.principal import Principal
-from servanda.identity.repository import AuditRepository
 from servanda.platform.problems import Problem
 
 FORMAT = "servanda-content-pack/1"
@@ -204,13 +204,11 @@ async def import_pack(
                         )
                         report.published.append({"kind": KINDS[path].name, "key": entity.external_key,
                                                  "versionNumber": version.version_number})  # fmt: skip
-            await AuditRepository(session).append(
-                tenant_id=principal.tenant_id, action="content.import", actor_id=principal.user_id,
-                object_type="content_pack", object_id=str(pack.get("name", ""))[:100],
-                details={"format": pack.get("format"), "name": pack.get("name"), "publish": publish,
-                         "created": len(report.created), "newVersion": len(report.new_version),
-                         "unchanged": len(report.unchanged), "published": len(report.published)},
-                request_id=principal.request_id, ip_address=principal.ip_address,
+            await audit.record(
+                session, principal, "content.import", "content_pack", str(pack.get("name", ""))[:100],
+                {"format": pack.get("format"), "name": pack.get("name"), "publish": publish,
+                 "created": len(report.created), "newVersion": len(report.new_version),
+                 "unchanged": len(report.unchanged), "published": len(report.published)},
             )  # fmt: skip
     except ValidationError as error:  # a shape the schema let through but the engine refuses
         raise Problem(422, "content.invalid_pack", "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",

@@ -31,12 +31,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.audit import repository as audit
 from servanda.content import gates
 from servanda.content.models import Clause, ClauseVersion, ContentReview, Template, TemplateVersion
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.identity.models import User
 from servanda.identity.principal import Principal
-from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
 
@@ -139,15 +139,6 @@ class ContentService:
         self.db = db
 
     # -- helpers -----------------------------------------------------------------------------
-
-    @staticmethod
-    async def _audit(session: AsyncSession, principal: Principal, action: str, object_id: uuid.UUID,
-                     details: dict[str, Any]) -> None:  # fmt: skip
-        await AuditRepository(session).append(
-            tenant_id=principal.tenant_id, action=action, actor_id=principal.user_id,
-            object_type=action.split(".")[0], object_id=str(object_id), details=details,
-            request_id=principal.request_id, ip_address=principal.ip_address,
-        )  # fmt: skip
 
     @staticmethod
     async def _history(session: AsyncSession, principal: Principal, kind: Kind, version: Any, action: str,
@@ -253,7 +244,7 @@ class ContentService:
         session.add(version)
         await session.flush()
         await self._history(session, principal, kind, version, "create", None)
-        await self._audit(session, principal, f"{kind.name}.create", entity.id,
+        await audit.record(session, principal, f"{kind.name}.create", kind.name, entity.id,
                           {"title": entity.title, "versionId": str(version.id)})  # fmt: skip
         await session.refresh(entity)
         await session.refresh(version)
@@ -287,7 +278,7 @@ class ContentService:
         session.add(version)
         await session.flush()
         await self._history(session, principal, kind, version, "create", None)
-        await self._audit(session, principal, f"{kind.name}.version_create", entity.id,
+        await audit.record(session, principal, f"{kind.name}.version_create", kind.name, entity.id,
                           {"versionId": str(version.id), "versionNumber": version.version_number,
                            "basedOn": str(source.id)})  # fmt: skip
         await session.refresh(version)
@@ -310,7 +301,7 @@ class ContentService:
                 # co-authoring is allowed; the co-author can no longer review this version
                 version.contributor_ids = contributors_with(contributors(version), [principal.user_id])
                 await self._history(session, principal, kind, version, "edit", "draft")
-            await self._audit(session, principal, f"{kind.name}.update", entity_id,
+            await audit.record(session, principal, f"{kind.name}.update", kind.name, entity_id,
                               {"versionId": str(version.id), "fields": changed})  # fmt: skip
             await session.flush()
             await session.refresh(version)
@@ -392,7 +383,7 @@ class ContentService:
             await self._require_gates(session, kind, version)
             version.status, version.reviewer_id = "review", reviewer.id
             await self._history(session, principal, kind, version, "submit", "draft")
-            await self._audit(session, principal, f"{kind.name}.submit", entity_id,
+            await audit.record(session, principal, f"{kind.name}.submit", kind.name, entity_id,
                               {"versionId": str(version.id), "reviewerId": str(reviewer.id)})  # fmt: skip
             await session.flush()
             await session.refresh(version)
@@ -418,8 +409,8 @@ class ContentService:
             self._may_review(principal, version)
             version.status = "approved"
             await self._history(session, principal, kind, version, "approve", "review")
-            await self._audit(
-                session, principal, f"{kind.name}.approve", entity_id, {"versionId": str(version.id)}
+            await audit.record(
+                session, principal, f"{kind.name}.approve", kind.name, entity_id, {"versionId": str(version.id)}
             )
             await session.flush()
             await session.refresh(version)
@@ -438,7 +429,7 @@ class ContentService:
             self._may_review(principal, version)
             version.status = "draft"
             await self._history(session, principal, kind, version, action, "review", comment.strip())
-            await self._audit(session, principal, f"{kind.name}.{action}", entity_id,
+            await audit.record(session, principal, f"{kind.name}.{action}", kind.name, entity_id,
                               {"versionId": str(version.id), "comment": comment.strip()})  # fmt: skip
             await session.flush()
             await session.refresh(version)
@@ -469,12 +460,12 @@ class ContentService:
                 previous.status = "deprecated"
                 await self._history(session, principal, kind, previous, "deprecate", "published",
                                     f"abgelöst durch Fassung {version.version_number}")  # fmt: skip
-                await self._audit(session, principal, f"{kind.name}.deprecate", entity_id,
+                await audit.record(session, principal, f"{kind.name}.deprecate", kind.name, entity_id,
                                   {"versionId": str(previous.id), "supersededBy": str(version.id)})  # fmt: skip
         version.status, version.published_at = "published", now
         entity.current_published_version_id = version.id
         await self._history(session, principal, kind, version, "publish", previous_status)
-        await self._audit(session, principal, f"{kind.name}.publish", entity_id,
+        await audit.record(session, principal, f"{kind.name}.publish", kind.name, entity_id,
                           {"versionId": str(version.id), "versionNumber": version.version_number,
                            **({"withoutReview": True} if previous_status == "draft" else {})})  # fmt: skip
         await session.flush()
@@ -511,8 +502,8 @@ class ContentService:
             if entity.current_published_version_id == version.id:
                 entity.current_published_version_id = None
             await self._history(session, principal, kind, version, "deprecate", "published")
-            await self._audit(
-                session, principal, f"{kind.name}.deprecate", entity_id, {"versionId": str(version.id)}
+            await audit.record(
+                session, principal, f"{kind.name}.deprecate", kind.name, entity_id, {"versionId": str(version.id)}
             )
             await session.flush()
             await session.refresh(version)

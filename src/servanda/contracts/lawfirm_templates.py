@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.audit import repository as audit
 from servanda.content.models import Template, TemplateVersion
 from servanda.contracts import permissions, repository
 from servanda.contracts.models import ContractInstance, LawFirmTemplate
@@ -117,19 +118,9 @@ class LawFirmTemplateService(ContractService):
             session.add(entity)
             await session.flush()
             await session.refresh(entity)
-            await self._audit_template(session, principal, "lawfirm_template.create", entity,
+            await audit.record(session, principal, "lawfirm_template.create", "lawfirm_template", entity.id,
                                        {"fromContract": str(contract_id) if contract_id else None})  # fmt: skip
             return entity
-
-    async def _audit_template(self, session: AsyncSession, principal: Principal, action: str, entity: LawFirmTemplate,
-                              details: dict[str, Any] | None = None) -> None:  # fmt: skip
-        from servanda.identity.repository import AuditRepository
-
-        await AuditRepository(session).append(
-            tenant_id=principal.tenant_id, action=action, actor_id=principal.user_id,
-            object_type="lawfirm_template", object_id=str(entity.id), details=details or {},
-            request_id=principal.request_id, ip_address=principal.ip_address,
-        )  # fmt: skip
 
     async def list_templates(
         self, principal: Principal, page: int, page_size: int
@@ -168,7 +159,7 @@ class LawFirmTemplateService(ContractService):
                 if changes.get(field) is not None:
                     setattr(entity, field, changes[field])
             entity.updated_at = datetime.now(UTC)
-            await self._audit_template(session, principal, "lawfirm_template.update", entity,
+            await audit.record(session, principal, "lawfirm_template.update", "lawfirm_template", entity.id,
                                        {"fields": sorted(changes)})  # fmt: skip
             await session.flush()
             await session.refresh(entity)
@@ -178,8 +169,8 @@ class LawFirmTemplateService(ContractService):
         async with self.db.session(principal.tenant_id) as session:
             entity = await self._visible(session, principal, template_id, lock=True)
             permissions.require_manage(entity.created_by, principal, kind="lawfirm_template", action="delete")
-            await self._audit_template(
-                session, principal, "lawfirm_template.delete", entity, {"title": entity.title}
+            await audit.record(
+                session, principal, "lawfirm_template.delete", "lawfirm_template", entity.id, {"title": entity.title}
             )
             await session.delete(entity)
 
@@ -214,7 +205,7 @@ class LawFirmTemplateService(ContractService):
             session.add(contract)
             await session.flush()
             await session.refresh(contract)
-            await self._audit(session, principal, "contract.create", contract,
+            await audit.record(session, principal, "contract.create", "contract", contract.id,
                               {"lawFirmTemplateId": str(entity.id), "templateVersionId": str(version.id)})  # fmt: skip
             await session.flush()
             return await self._evaluated(session, contract, pins)

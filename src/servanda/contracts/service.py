@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.audit import repository as audit
 from servanda.content.models import TemplateVersion
 from servanda.contracts import permissions, repository
 from servanda.contracts.models import ContractInstance
@@ -28,7 +29,6 @@ from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, evaluate
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.identity.models import Tenant
 from servanda.identity.principal import Principal
-from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
 
@@ -119,15 +119,6 @@ class ContractService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
-    async def _audit(session: AsyncSession, principal: Principal, action: str, contract: ContractInstance,
-                     details: dict[str, Any] | None = None) -> None:  # fmt: skip
-        await AuditRepository(session).append(
-            tenant_id=principal.tenant_id, action=action, actor_id=principal.user_id, object_type="contract",
-            object_id=str(contract.id), details=details or {}, request_id=principal.request_id,
-            ip_address=principal.ip_address,
-        )  # fmt: skip
-
     async def _load(self, session: AsyncSession, principal: Principal, contract_id: uuid.UUID,
                     lock: bool = False) -> tuple[ContractInstance, Pins]:  # fmt: skip
         contract = await repository.get_visible(session, principal, contract_id, lock=lock)
@@ -173,7 +164,7 @@ class ContractService:
             session.add(contract)
             await session.flush()
             await session.refresh(contract)
-            await self._audit(session, principal, "contract.create", contract,
+            await audit.record(session, principal, "contract.create", "contract", contract.id,
                               {"templateId": str(pins.template.id), "templateVersionId": str(pins.template_version.id),
                                "clauseVersions": len(pins.clauses)})  # fmt: skip
             await session.flush()
@@ -266,7 +257,7 @@ class ContractService:
             if sharing != before:
                 await repository.require_team(session, principal, sharing[0], sharing[1])
                 contract.visibility, contract.team_id = sharing
-                await self._audit(session, principal, "contract.visibility_change", contract,
+                await audit.record(session, principal, "contract.visibility_change", "contract", contract.id,
                                   {"from": permissions.sharing_json(before), "to": permissions.sharing_json(sharing)})  # fmt: skip
             for field in ("title", "client_reference", "tags"):
                 if changes.get(field) is not None:
@@ -281,7 +272,7 @@ class ContractService:
             if contract.status != "draft":  # metadata only: the snapshot (and its evaluation) stays
                 evaluation = _evaluate(contract, pins)[2]
             _store_validation(contract, evaluation)
-            await self._audit(session, principal, "contract.update", contract,
+            await audit.record(session, principal, "contract.update", "contract", contract.id,
                               {"fields": sorted(k for k, v in changes.items() if v is not None)})  # fmt: skip
             await session.flush()
             await session.refresh(contract)
@@ -315,7 +306,7 @@ class ContractService:
                 raise Problem(409, code, detail, extra={"reasons": [p.as_json() for p in problems]})
             contract.status, contract.completed_at = "completed", datetime.now(UTC)
             _store_validation(contract, evaluation)
-            await self._audit(session, principal, "contract.complete", contract)
+            await audit.record(session, principal, "contract.complete", "contract", contract.id)
             await session.flush()
             await session.refresh(contract)
             return await self._evaluated(session, contract, pins, evaluation)
@@ -327,7 +318,7 @@ class ContractService:
             if contract.status == "archived":
                 raise Problem(409, "contract.already_archived", "Der Vertrag ist bereits archiviert.")
             contract.status = "archived"
-            await self._audit(session, principal, "contract.archive", contract)
+            await audit.record(session, principal, "contract.archive", "contract", contract.id)
             await session.flush()
             await session.refresh(contract)
             return await self._evaluated(session, contract, pins)
@@ -339,7 +330,7 @@ class ContractService:
             if contract.status != "draft":
                 raise Problem(409, "contract.not_draft", "Nur Entwürfe können gelöscht werden.",
                               extra={"status": contract.status})  # fmt: skip
-            await self._audit(session, principal, "contract.delete", contract, {"title": contract.title})
+            await audit.record(session, principal, "contract.delete", "contract", contract.id, {"title": contract.title})
             await session.delete(contract)
 
 
@@ -459,7 +450,7 @@ class ContractLifecycle(ContractService):
             contract.updated_at = datetime.now(UTC)
             _, _, evaluation = _evaluate(contract, new_pins)
             _store_validation(contract, evaluation)
-            await self._audit(session, principal, "contract.version_upgrade", contract,
+            await audit.record(session, principal, "contract.version_upgrade", "contract", contract.id,
                               {k: report[k] for k in ("fromTemplateVersion", "toTemplateVersion", "droppedAnswers",
                                                       "resetSlots")})  # fmt: skip
             await session.flush()
@@ -481,7 +472,7 @@ class ContractLifecycle(ContractService):
             session.add(contract)
             await session.flush()
             await session.refresh(contract)
-            await self._audit(session, principal, "contract.derive", contract,
+            await audit.record(session, principal, "contract.derive", "contract", contract.id,
                               {"derivedFrom": str(source.id), "droppedAnswers": report["droppedAnswers"]})  # fmt: skip
             await session.flush()
             return await self._evaluated(session, contract, new_pins), report

@@ -27,10 +27,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.audit import repository as audit
 from servanda.identity import passwords
 from servanda.identity.models import AuthSession, RefreshToken, User, UserInvite
 from servanda.identity.principal import Principal, RequestMeta
-from servanda.identity.repository import AuditRepository, LoginBackoffRepository, TenantRef, TenantRepository
+from servanda.identity.repository import LoginBackoffRepository, TenantRef, TenantRepository
 from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.problems import Problem
 from servanda.platform.tokens import LocalTokens
@@ -177,15 +178,15 @@ class LocalAuthService:
                 await backoff.clear(key)
                 user.last_login_at = datetime.now(UTC)
                 pair = await self._open_session(session, user, meta)
-                await AuditRepository(session).append(
-                    tenant_id=tenant.id,
-                    action="user.login",
+                await audit.record_system(
+                    session,
+                    tenant.id,
+                    "user.login",
+                    "user",
+                    user.id,
+                    {"provider": "local", "mfa": user.mfa_enabled},
                     actor_id=user.id,
-                    object_type="user",
-                    object_id=str(user.id),
-                    details={"provider": "local", "mfa": user.mfa_enabled},
-                    request_id=meta.request_id,
-                    ip_address=meta.ip_address,
+                    origin=meta,
                 )
                 return pair
             assert reason is not None
@@ -199,19 +200,19 @@ class LocalAuthService:
                 )
                 self.throttle.failed(source)
             if tenant is not None:
-                await AuditRepository(session).append(
-                    tenant_id=tenant.id,
-                    action="user.login_failed",
-                    actor_id=user.id if user is not None else None,
-                    object_type="user",
-                    object_id=str(user.id) if user is not None else None,
-                    details={
+                await audit.record_system(
+                    session,
+                    tenant.id,
+                    "user.login_failed",
+                    "user",
+                    user.id if user is not None else None,
+                    {
                         "email": email.strip().lower(),
                         "reason": reason,
                         **({"backoffSeconds": delay} if delay else {}),
                     },
-                    request_id=meta.request_id,
-                    ip_address=meta.ip_address,
+                    actor_id=user.id if user is not None else None,
+                    origin=meta,
                 )
         # Committed: the count and the audit event survive the refusal.
         raise _login_refusal(reason)
@@ -298,15 +299,15 @@ class LocalAuthService:
             if stored.used_at is not None:
                 # A spent token came back: assume theft and end the whole session.
                 login.revoked_at = now
-                await AuditRepository(session).append(
-                    tenant_id=tenant_id,
-                    action="user.logout",
+                await audit.record_system(
+                    session,
+                    tenant_id,
+                    "user.logout",
+                    "user",
+                    login.user_id,
+                    {"reason": "refresh_token_reuse", "session": str(login.id)},
                     actor_id=login.user_id,
-                    object_type="user",
-                    object_id=str(login.user_id),
-                    details={"reason": "refresh_token_reuse", "session": str(login.id)},
-                    request_id=meta.request_id,
-                    ip_address=meta.ip_address,
+                    origin=meta,
                 )
                 await session.commit()
                 raise Problem(
@@ -330,15 +331,13 @@ class LocalAuthService:
                 .where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
-            await AuditRepository(session).append(
-                tenant_id=principal.tenant_id,
-                action="user.logout",
-                actor_id=principal.user_id,
-                object_type="user",
-                object_id=str(principal.user_id),
-                details={"session": str(principal.session_id)},
-                request_id=principal.request_id,
-                ip_address=principal.ip_address,
+            await audit.record(
+                session,
+                principal,
+                "user.logout",
+                "user",
+                principal.user_id,
+                {"session": str(principal.session_id)},
             )
 
     # -- invites -----------------------------------------------------------------------------
@@ -383,15 +382,15 @@ class LocalAuthService:
             user.password_hash = passwords.hash_password(password)
             user.display_name = display_name.strip()
             user.status = "active"
-            await AuditRepository(session).append(
-                tenant_id=tenant_id,
-                action="user.activate",
+            await audit.record_system(
+                session,
+                tenant_id,
+                "user.activate",
+                "user",
+                user.id,
+                {"via": "invite"},
                 actor_id=user.id,
-                object_type="user",
-                object_id=str(user.id),
-                details={"via": "invite"},
-                request_id=meta.request_id,
-                ip_address=meta.ip_address,
+                origin=meta,
             )
             return await self._open_session(session, user, meta)
 
@@ -433,15 +432,8 @@ class LocalAuthService:
                 user.mfa_enabled = enabled
                 if not enabled:
                     user.mfa_secret = None
-                await AuditRepository(session).append(
-                    tenant_id=principal.tenant_id,
-                    action="user.mfa_enable" if enabled else "user.mfa_disable",
-                    actor_id=principal.user_id,
-                    object_type="user",
-                    object_id=str(principal.user_id),
-                    request_id=principal.request_id,
-                    ip_address=principal.ip_address,
-                )
+                action = "user.mfa_enable" if enabled else "user.mfa_disable"
+                await audit.record(session, principal, action, "user", principal.user_id)
             else:
                 await _check_failed(session, user, principal, check)
         if not correct:  # raised after the commit, so the failure stays counted
@@ -484,15 +476,13 @@ class LocalAuthService:
                 ended = await session.execute(
                     others.values(revoked_at=datetime.now(UTC)).returning(AuthSession.id)
                 )
-                await AuditRepository(session).append(
-                    tenant_id=principal.tenant_id,
-                    action="user.password_change",
-                    actor_id=principal.user_id,
-                    object_type="user",
-                    object_id=str(principal.user_id),
-                    details={"sessionsEnded": len(ended.all())},
-                    request_id=principal.request_id,
-                    ip_address=principal.ip_address,
+                await audit.record(
+                    session,
+                    principal,
+                    "user.password_change",
+                    "user",
+                    principal.user_id,
+                    {"sessionsEnded": len(ended.all())},
                 )
             else:
                 await _check_failed(session, user, principal, "password.change")
@@ -530,13 +520,11 @@ async def _check_failed(session: AsyncSession, user: User, principal: Principal,
         user.failed_check_count = 1
     else:
         user.failed_check_count += 1
-    await AuditRepository(session).append(
-        tenant_id=principal.tenant_id,
-        action="user.verification_failed",
-        actor_id=principal.user_id,
-        object_type="user",
-        object_id=str(principal.user_id),
-        details={"check": check, "failures": user.failed_check_count},
-        request_id=principal.request_id,
-        ip_address=principal.ip_address,
+    await audit.record(
+        session,
+        principal,
+        "user.verification_failed",
+        "user",
+        principal.user_id,
+        {"check": check, "failures": user.failed_check_count},
     )

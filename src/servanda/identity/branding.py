@@ -32,11 +32,10 @@ from xml.etree.ElementTree import ParseError
 
 import defusedxml
 import defusedxml.ElementTree
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.audit import repository as audit
 from servanda.identity.models import Tenant
 from servanda.identity.principal import Principal
-from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.logs import get_logger
 from servanda.platform.problems import Problem
@@ -322,19 +321,6 @@ def _without_logo(settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "branding": branding}
 
 
-async def _audit(session: AsyncSession, principal: Principal) -> None:
-    await AuditRepository(session).append(
-        tenant_id=principal.tenant_id,
-        action="tenant.settings_change",
-        actor_id=principal.user_id,
-        object_type="tenant",
-        object_id=str(principal.tenant_id),
-        details={"changed": ["branding.logo"]},
-        request_id=principal.request_id,
-        ip_address=principal.ip_address,
-    )
-
-
 class BrandingService:
     def __init__(self, db: Database, storage: Storage) -> None:
         self.db = db
@@ -365,7 +351,14 @@ class BrandingService:
                 settings = dict(tenant.settings or {})
                 settings["branding"] = {**(settings.get("branding") or {}), "logo": record}
                 tenant.settings = settings
-                await _audit(session, principal)
+                await audit.record(
+                    session,
+                    principal,
+                    "tenant.settings_change",
+                    "tenant",
+                    tenant_id,
+                    {"changed": ["branding.logo"]},
+                )
         except BaseException:
             if stored and (previous is None or previous["key"] != key):
                 await self._discard(tenant_id, key)
@@ -397,7 +390,14 @@ class BrandingService:
             if record is None:
                 raise logo_not_found()
             tenant.settings = _without_logo(dict(tenant.settings or {}))
-            await _audit(session, principal)
+            await audit.record(
+                session,
+                principal,
+                "tenant.settings_change",
+                "tenant",
+                tenant_id,
+                {"changed": ["branding.logo"]},
+            )
         await self._discard(tenant_id, str(record["key"]))
 
     async def _discard(self, tenant_id: uuid.UUID, key: str) -> None:

@@ -17,11 +17,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.audit import repository as audit
 from servanda.identity import plans
 from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.models import AuthSession, Team, TeamMember, Tenant, User
 from servanda.identity.principal import Principal
-from servanda.identity.repository import AuditRepository
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
 
@@ -32,20 +32,6 @@ PLAN_RETENTION_DAYS = plans.RETENTION_DAYS
 def not_found(kind: str) -> Problem:
     names = {"user": "Der Nutzer", "team": "Das Team"}
     return Problem(404, f"{kind}.not_found", f"{names.get(kind, 'Das Objekt')} wurde nicht gefunden.")
-
-
-async def _audit(session: AsyncSession, principal: Principal, action: str, object_type: str, object_id: object,
-                 details: dict[str, Any] | None = None) -> None:  # fmt: skip
-    await AuditRepository(session).append(
-        tenant_id=principal.tenant_id,
-        action=action,
-        actor_id=principal.user_id,
-        object_type=object_type,
-        object_id=str(object_id),
-        details=details or {},
-        request_id=principal.request_id,
-        ip_address=principal.ip_address,
-    )
 
 
 @dataclass(frozen=True)
@@ -113,7 +99,7 @@ class DirectoryService:
                 session.add(invite)
                 await session.flush()
                 await session.refresh(user)
-                await _audit(
+                await audit.record(
                     session, principal, "user.invite", "user", user.id, {"email": email, "role": role}
                 )
                 return user, token, invite.expires_at
@@ -143,12 +129,12 @@ class DirectoryService:
             if role is not None and role != user.role:
                 if role != "admin":
                     await self._ensure_other_admin(session, principal, user)
-                await _audit(
+                await audit.record(
                     session, principal, "user.role_change", "user", user.id, {"from": user.role, "to": role}
                 )
                 user.role = role
             if display_name is not None and display_name.strip() != user.display_name:
-                await _audit(session, principal, "user.update", "user", user.id,
+                await audit.record(session, principal, "user.update", "user", user.id,
                              {"displayName": {"from": user.display_name, "to": display_name.strip()}})  # fmt: skip
                 user.display_name = display_name.strip()
             await session.flush()
@@ -165,12 +151,12 @@ class DirectoryService:
                     )
                 if user.status != "active":
                     user.status = "active"
-                    await _audit(session, principal, "user.activate", "user", user.id)
+                    await audit.record(session, principal, "user.activate", "user", user.id)
             elif user.status != "disabled":
                 await self._ensure_other_admin(session, principal, user)
                 user.status = "disabled"
                 await self._end_sessions(session, user.id)
-                await _audit(session, principal, "user.deactivate", "user", user.id)
+                await audit.record(session, principal, "user.deactivate", "user", user.id)
             await session.flush()
             await session.refresh(user)
             return user
@@ -197,7 +183,7 @@ class DirectoryService:
             user.mfa_secret = None
             user.external_subject = None
             user.deleted_at = datetime.now(UTC)
-            await _audit(session, principal, "user.delete", "user", user.id, {"anonymised": True})
+            await audit.record(session, principal, "user.delete", "user", user.id, {"anonymised": True})
 
     # -- teams -------------------------------------------------------------------------------
 
@@ -246,7 +232,7 @@ class DirectoryService:
                 session.add(team)
                 await session.flush()
                 await session.refresh(team)
-                await _audit(session, principal, "team.create", "team", team.id, {"name": team.name})
+                await audit.record(session, principal, "team.create", "team", team.id, {"name": team.name})
                 return team, []
         except IntegrityError:
             raise self._name_taken(name) from None
@@ -262,7 +248,7 @@ class DirectoryService:
             async with self.db.session(principal.tenant_id) as session:
                 team = await self._team(session, team_id)
                 if team.name != name.strip():
-                    await _audit(session, principal, "team.update", "team", team.id,
+                    await audit.record(session, principal, "team.update", "team", team.id,
                                  {"name": {"from": team.name, "to": name.strip()}})  # fmt: skip
                     team.name = name.strip()
                     await session.flush()
@@ -274,7 +260,7 @@ class DirectoryService:
     async def delete_team(self, principal: Principal, team_id: uuid.UUID) -> None:
         async with self.db.session(principal.tenant_id) as session:
             team = await self._team(session, team_id)
-            await _audit(session, principal, "team.delete", "team", team.id, {"name": team.name})
+            await audit.record(session, principal, "team.delete", "team", team.id, {"name": team.name})
             await session.delete(team)
 
     async def set_members(self, principal: Principal, team_id: uuid.UUID,
@@ -302,7 +288,7 @@ class DirectoryService:
             for user_id in wanted:
                 session.add(TeamMember(tenant_id=principal.tenant_id, team_id=team.id, user_id=user_id))
             await session.flush()
-            await _audit(session, principal, "team.update", "team", team.id,
+            await audit.record(session, principal, "team.update", "team", team.id,
                          {"members": {"added": [str(u) for u in wanted if u not in before],
                                       "removed": [str(u) for u in before if u not in wanted]}})  # fmt: skip
             return team, wanted
@@ -356,7 +342,7 @@ class DirectoryService:
             if changed:
                 tenant.settings = settings
                 tenant.updated_at = datetime.now(UTC)
-                await _audit(
+                await audit.record(
                     session, principal, "tenant.settings_change", "tenant", tenant.id, {"changed": changed}
                 )
                 await session.flush()

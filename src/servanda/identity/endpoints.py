@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from servanda.identity import audit_endpoints, branding_endpoints
+from servanda.identity import branding_endpoints
 from servanda.identity.auth_service import LocalAuthService, TokenPair
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow, request_meta
 from servanda.identity.directory import DirectoryService, PageResult, settings_view
@@ -331,5 +331,4 @@ async def platform_stats(request: Request) -> PlatformStats:
     return PlatformStats.model_validate(await _platform(request).stats())
 
 
-routers = [auth_router, identity_router, tenant_router, platform_router, audit_endpoints.router,
-           *branding_endpoints.routers]  # fmt: skip
+routers = [auth_router, identity_router, tenant_router, platform_router, *branding_endpoints.routers]

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from servanda.identity.repository import AuditRepository
+from servanda.audit.repository import record_system
 from servanda.platform import errors
 from servanda.platform.db import Database
 from servanda.platform.tokens import Claims
@@ -99,15 +99,15 @@ async def _link_first_oidc_login(db: Database, claims: Claims, meta: RequestMeta
             )
         ).first()
         if row is not None:
-            await AuditRepository(session).append(
-                tenant_id=claims.tenant_id,
-                action="user.activate",
+            await record_system(
+                session,
+                claims.tenant_id,
+                "user.activate",
+                "user",
+                row.id,
+                {"via": "oidc", "subject": claims.subject},
                 actor_id=row.id,
-                object_type="user",
-                object_id=str(row.id),
-                details={"via": "oidc", "subject": claims.subject},
-                request_id=meta.request_id,
-                ip_address=meta.ip_address,
+                origin=meta,
             )
 
 
@@ -120,15 +120,14 @@ async def _sync_oidc_role(db: Database, principal_row: Any, claims: Claims, meta
             text("UPDATE users SET role = :role, updated_at = now() WHERE id = :uid"),
             {"role": claims.role, "uid": principal_row.id},
         )
-        await AuditRepository(session).append(
-            tenant_id=claims.tenant_id,
-            action="user.role_change",
-            actor_id=None,
-            object_type="user",
-            object_id=str(principal_row.id),
-            details={"from": principal_row.role, "to": claims.role, "via": "oidc"},
-            request_id=meta.request_id,
-            ip_address=meta.ip_address,
+        await record_system(
+            session,
+            claims.tenant_id,
+            "user.role_change",
+            "user",
+            principal_row.id,
+            {"from": principal_row.role, "to": claims.role, "via": "oidc"},
+            origin=meta,
         )
     return claims.role
 

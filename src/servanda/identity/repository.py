@@ -1,8 +1,7 @@
-"""Queries of the platform context: tenants, users, audit events."""
+"""Queries of the identity module: tenants (until they move), users, the login back-off."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servanda.identity import audit_chain
-from servanda.identity.models import AuditEvent, Tenant, User
+from servanda.identity.models import Tenant, User
 
 
 @dataclass(frozen=True)
@@ -117,64 +115,3 @@ class UserRepository:
 
     async def by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
-
-
-class AuditRepository:
-    """Appends hash-chained events; call inside the transaction of the change they describe."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def append(
-        self,
-        *,
-        tenant_id: uuid.UUID,
-        action: str,
-        actor_id: uuid.UUID | None = None,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        details: dict[str, Any] | None = None,
-        request_id: str | None = None,
-        ip_address: str | None = None,
-    ) -> None:
-        # Serialise appends per tenant so the chain stays linear across API processes.
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :t, 0))"),
-            {"t": str(tenant_id)},
-        )
-        row = (
-            await self.session.execute(
-                text(
-                    "SELECT clock_timestamp() AS now, "
-                    "(SELECT seq FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS seq, "
-                    "(SELECT hash FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS hash, "
-                    "(SELECT last_seq FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_seq, "
-                    "(SELECT last_hash FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_hash"
-                ),
-                {"t": tenant_id},
-            )
-        ).one()
-        if row.seq is not None:
-            seq, prev_hash = row.seq + 1, row.hash
-        elif row.a_seq is not None:  # everything before was purged by retention
-            seq, prev_hash = row.a_seq + 1, row.a_hash
-        else:
-            seq, prev_hash = 1, audit_chain.GENESIS
-        if ip_address is not None:  # hash the form PostgreSQL will store (INET normalises)
-            ip_address = str(ipaddress.ip_address(ip_address))
-        event = AuditEvent(
-            tenant_id=tenant_id,
-            actor_id=actor_id,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            details=details or {},
-            request_id=request_id,
-            ip_address=ip_address,
-            created_at=row.now,
-            seq=seq,
-            prev_hash=prev_hash,
-        )
-        event.hash = audit_chain.event_hash(event)
-        self.session.add(event)
-        await self.session.flush()

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servanda.audit import repository as audit
 from servanda.identity import passwords, plans
 from servanda.identity.models import TENANT_TYPES, USER_ROLES, Tenant, User
 from servanda.identity.principal import Principal
-from servanda.identity.repository import AuditRepository, TenantRepository, UserRepository
+from servanda.identity.repository import TenantRepository, UserRepository
 from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.problems import Problem
 
@@ -43,6 +44,11 @@ class TenantView:
         )
 
 
+def _by_platform(details: dict[str, object], actor: Principal | None) -> dict[str, object]:
+    """Platform admins act from their own tenant: the event names them in details, not as actor."""
+    return {**details, "via": "platform", **({"platformAdmin": str(actor.user_id)} if actor else {})}
+
+
 def _invalid(field: str, message: str) -> Problem:
     return Problem(422, "request.validation_failed", message, errors=[{"field": field, "message": message}])
 
@@ -58,23 +64,9 @@ class PlatformService:
         self.db = db
 
     @staticmethod
-    async def _audit(session: AsyncSession, tenant: Tenant, action: str, details: dict[str, object],
-                     actor: Principal | None) -> None:  # fmt: skip
-        # Platform admins act from their own tenant: the event names them in details, not as actor.
+    async def _enter(session: AsyncSession, tenant: Tenant) -> None:
+        """Act in ``tenant``'s scope from here on: its audit trail and its own row (settings)."""
         await session.execute(SET_TENANT, {"tenant": str(tenant.id)})
-        await AuditRepository(session).append(
-            tenant_id=tenant.id,
-            action=action,
-            object_type="tenant",
-            object_id=str(tenant.id),
-            details={
-                **details,
-                "via": "platform",
-                **({"platformAdmin": str(actor.user_id)} if actor else {}),
-            },
-            request_id=actor.request_id if actor else None,
-            ip_address=actor.ip_address if actor else None,
-        )
 
     async def create_tenant(self, *, slug: str, name: str, type: str, jurisdiction: str = "DE",
                             actor: Principal | None = None) -> TenantView:  # fmt: skip
@@ -91,7 +83,11 @@ class PlatformService:
                 tenant = await TenantRepository(session).platform_create(
                     slug, name.strip(), type, jurisdiction
                 )
-                await self._audit(session, tenant, "tenant.create", {"slug": slug, "type": type}, actor)
+                await self._enter(session, tenant)
+                details = _by_platform({"slug": slug, "type": type}, actor)
+                await audit.record_system(
+                    session, tenant.id, "tenant.create", "tenant", tenant.id, details, origin=actor
+                )
                 return TenantView.of(tenant)
         except IntegrityError:
             raise Problem(409, "tenant.slug_taken", f"Der Kurzname '{slug}' ist bereits vergeben.") from None
@@ -116,12 +112,17 @@ class PlatformService:
             before_status, before_plan = current.status, (current.settings or {}).get("plan", "starter")
             updated = await repository.platform_update(tenant_id, status, plan)
             assert updated is not None
+            await self._enter(session, updated)
             if status is not None and status != before_status:
                 action = "tenant.suspend" if status == "suspended" else "tenant.activate"
-                await self._audit(session, updated, action, {"from": before_status, "to": status}, actor)
+                details = _by_platform({"from": before_status, "to": status}, actor)
+                await audit.record_system(
+                    session, updated.id, action, "tenant", updated.id, details, origin=actor
+                )
             if plan is not None and plan != before_plan:
-                await self._audit(
-                    session, updated, "tenant.plan_change", {"from": before_plan, "to": plan}, actor
+                details = _by_platform({"from": before_plan, "to": plan}, actor)
+                await audit.record_system(
+                    session, updated.id, "tenant.plan_change", "tenant", updated.id, details, origin=actor
                 )
                 await self._bound_retention(session, updated, plan, actor)
             return TenantView.of(updated)
@@ -129,15 +130,23 @@ class PlatformService:
     async def _bound_retention(self, session: AsyncSession, tenant: Tenant, plan: str,
                                actor: Principal | None) -> None:  # fmt: skip
         """A downgrade lowers a configured audit retention the new plan does not allow (the tenant scope
-        is already set by ``_audit``, so the tenant's own-row policy admits the update)."""
+        is already entered, so the tenant's own-row policy admits the update)."""
         stored = (tenant.settings or {}).get("retentionDays")
         most = plans.max_retention_days(plan)
         if isinstance(stored, int) and stored > most:
             tenant.settings = {**(tenant.settings or {}), "retentionDays": most}
             await session.flush()
-            await self._audit(session, tenant, "tenant.settings_change",
-                              {"changed": ["retentionDays"], "retentionDays": {"from": stored, "to": most},
-                               "reason": "plan_change"}, actor)  # fmt: skip
+            details = _by_platform(
+                {
+                    "changed": ["retentionDays"],
+                    "retentionDays": {"from": stored, "to": most},
+                    "reason": "plan_change",
+                },
+                actor,
+            )
+            await audit.record_system(
+                session, tenant.id, "tenant.settings_change", "tenant", tenant.id, details, origin=actor
+            )
 
     async def set_status(self, slug: str, status: str) -> TenantView:
         async with self.db.session(None) as session:
@@ -205,12 +214,13 @@ async def bootstrap_user(
                     platform_admin=platform_admin,
                 )
             )
-            await AuditRepository(session).append(
-                tenant_id=tenant.id,
-                action="user.create",
-                object_type="user",
-                object_id=str(user.id),
-                details={"email": email, "role": role, "platformAdmin": platform_admin, "via": "platform"},
+            await audit.record_system(
+                session,
+                tenant.id,
+                "user.create",
+                "user",
+                user.id,
+                {"email": email, "role": role, "platformAdmin": platform_admin, "via": "platform"},
             )
             return UserView(user.id, user.tenant_id, user.email, user.display_name, user.role, user.status)
     except IntegrityError:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from servanda.identity import audit
+from servanda.audit import service as audit
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import Page
 from servanda.platform.db import Database

@@ -23,8 +23,8 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servanda.identity import audit_chain
-from servanda.identity.models import AuditEvent, AuditPurge
+from servanda.audit import chain
+from servanda.audit.models import AuditEvent, AuditPurge
 from servanda.identity.principal import Principal
 from servanda.identity.repository import TenantRepository
 from servanda.platform.api_models import ApiModel, Page
@@ -249,7 +249,7 @@ class ChainReport:
     tenant_slug: str
     events_checked: int
     anchor_seq: int
-    broken: audit_chain.BrokenLink | None
+    broken: chain.BrokenLink | None
 
     @property
     def intact(self) -> bool:
@@ -266,12 +266,12 @@ async def _verify_tenant(owner_db: Database, tenant_id: uuid.UUID, slug: str) ->
                 .limit(1)
             )
         ).one_or_none()
-        anchor_seq, anchor_hash = (anchor.last_seq, anchor.last_hash) if anchor else (0, audit_chain.GENESIS)
+        anchor_seq, anchor_hash = (anchor.last_seq, anchor.last_hash) if anchor else (0, chain.GENESIS)
         prev_seq, prev_hash, checked = anchor_seq, anchor_hash, 0
         query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
         async for rows in _batches(session, query, VERIFY_BATCH):
             chained = list(rows)
-            broken = audit_chain.first_broken_link(chained, prev_seq, prev_hash)
+            broken = chain.first_broken_link(chained, prev_seq, prev_hash)
             if broken is not None:
                 checked += sum(1 for e in chained if e.seq <= broken.seq)
                 return ChainReport(tenant_id, slug, checked, anchor_seq, broken)

@@ -1,0 +1,148 @@
+"""Writing the audit trail: every module records its state changes here, in their own transaction.
+
+``record`` is the one call for an action of a signed-in principal; tenant,
+actor, request id and source address come from the principal.
+``record_system`` is its variant for actions without a principal of the
+tenant: login steps before a principal exists, identity-provider sync,
+operator and platform-admin actions.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Any, Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.audit import chain
+from servanda.audit.models import AuditEvent
+
+
+class Origin(Protocol):
+    """Where a request came from (``identity.principal.RequestMeta`` and ``Principal`` are ones)."""
+
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def ip_address(self) -> str | None: ...
+
+
+class Actor(Origin, Protocol):
+    """Who acts: ``identity.principal.Principal`` is one (audit does not depend on identity)."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    object_type: str | None,
+    object_id: object,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append ``action`` of the signed-in ``actor`` to its tenant's trail."""
+    await AuditRepository(session).append(
+        tenant_id=actor.tenant_id,
+        action=action,
+        actor_id=actor.user_id,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        details=details,
+        request_id=actor.request_id,
+        ip_address=actor.ip_address,
+    )
+
+
+async def record_system(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    action: str,
+    object_type: str | None,
+    object_id: object,
+    details: dict[str, Any] | None = None,
+    *,
+    actor_id: uuid.UUID | None = None,
+    origin: Origin | None = None,
+) -> None:
+    """Append ``action`` to ``tenant_id``'s trail when no principal of that tenant acts.
+
+    ``actor_id`` names the user when there is one (e.g. the one logging in);
+    ``origin`` gives the request id and source address of an HTTP request.
+    """
+    await AuditRepository(session).append(
+        tenant_id=tenant_id,
+        action=action,
+        actor_id=actor_id,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        details=details,
+        request_id=origin.request_id if origin else None,
+        ip_address=origin.ip_address if origin else None,
+    )
+
+
+class AuditRepository:
+    """Appends hash-chained events; call inside the transaction of the change they describe."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        action: str,
+        actor_id: uuid.UUID | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        details: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        ip_address: str | None = None,
+    ) -> None:
+        # Serialise appends per tenant so the chain stays linear across API processes.
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :t, 0))"),
+            {"t": str(tenant_id)},
+        )
+        row = (
+            await self.session.execute(
+                text(
+                    "SELECT clock_timestamp() AS now, "
+                    "(SELECT seq FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS seq, "
+                    "(SELECT hash FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS hash, "
+                    "(SELECT last_seq FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_seq, "
+                    "(SELECT last_hash FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_hash"
+                ),
+                {"t": tenant_id},
+            )
+        ).one()
+        if row.seq is not None:
+            seq, prev_hash = row.seq + 1, row.hash
+        elif row.a_seq is not None:  # everything before was purged by retention
+            seq, prev_hash = row.a_seq + 1, row.a_hash
+        else:
+            seq, prev_hash = 1, chain.GENESIS
+        if ip_address is not None:  # hash the form PostgreSQL will store (INET normalises)
+            ip_address = str(ipaddress.ip_address(ip_address))
+        event = AuditEvent(
+            tenant_id=tenant_id,
+            actor_id=actor_id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            details=details or {},
+            request_id=request_id,
+            ip_address=ip_address,
+            created_at=row.now,
+            seq=seq,
+            prev_hash=prev_hash,
+        )
+        event.hash = chain.event_hash(event)
+        self.session.add(event)
+        await self.session.flush()
