@@ -30,9 +30,10 @@ class Publisher:
 
     def clause(self, title: str = "Vertraulichkeit", content: str = "Die Parteien wahren Stillschweigen.",
                **fields: Any) -> dict[str, Any]:  # fmt: skip
+        """Create a clause; returns its first version (the answer embeds it in the new clause)."""
         response = self.call("POST", "/clauses", json={"title": title, "content": content, **fields})
         assert response.status_code == 201, response.text
-        return dict(response.json())
+        return dict(response.json()["version"])
 
     def publish(self, kind: str, version: dict[str, Any]) -> dict[str, Any]:
         base = f"/{kind}/{version['entityId']}/versions/{version['id']}"

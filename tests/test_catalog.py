@@ -25,7 +25,7 @@ def template(
     created = pub.call("POST", "/templates", json={"title": title, "description": description, "structure": structure,
                                                     "interview": interview, **meta})  # fmt: skip
     assert created.status_code == 201, created.text
-    version = created.json()
+    version = created.json()["version"]
     if publish:
         pub.publish("templates", version)
     return dict(version)

@@ -13,6 +13,26 @@ from tests.auth_helpers import login_as
 from tests.content_helpers import Publisher, codes, path
 
 
+def test_creating_answers_with_the_entity_and_its_first_version(pub: Publisher) -> None:
+    for kind in ("clauses", "templates"):
+        response = pub.call("POST", f"/{kind}", json={"title": "Vertraulichkeit", "tags": ["NDA"]})
+        assert response.status_code == 201, response.text
+        created = response.json()
+        assert (created["title"], created["tags"], created["currentPublishedVersionId"]) == (
+            "Vertraulichkeit",
+            ["NDA"],
+            None,
+        )
+        version = created["version"]
+        assert (version["entityId"], version["versionNumber"], version["status"]) == (
+            created["id"],
+            1,
+            "draft",
+        )
+        assert created["latestVersion"] == {"id": version["id"], "versionNumber": 1, "status": "draft"}
+        assert pub.call("GET", f"/{kind}/{created['id']}").json()["latestVersion"]["id"] == version["id"]
+
+
 def test_full_workflow_and_its_refusals(pub: Publisher, su: psycopg.Connection) -> None:
     v1 = pub.clause(
         content="Vergütung: {{gehalt}}.", parameters={"gehalt": {"type": "currency", "label": "Gehalt"}}
@@ -177,9 +197,9 @@ class TestGates:
         response = pub.call("POST", "/templates", json={"title": "Arbeitsvertrag", "structure": structure,
                                                          "interview": interview})  # fmt: skip
         assert response.status_code == 201, response.text
+        version = response.json()["version"]
         gates = {
-            g["gate"]: g
-            for g in pub.call("GET", path(response.json(), "templates") + "/publishing-gates").json()
+            g["gate"]: g for g in pub.call("GET", path(version, "templates") + "/publishing-gates").json()
         }
         failing = {name for name, g in gates.items() if not g["passed"]}
         assert failing == {"slot_clauses_published", "alternatives_have_options", "unique_ids", "conditions_valid",
@@ -230,7 +250,7 @@ def test_rule_graph_for_the_editor(pub: Publisher) -> None:
         {"id": "pauschal", "clauseId": a["entityId"], "type": "optional"},
         {"id": "stunde", "clauseId": b["entityId"], "type": "optional"}]}]}  # fmt: skip
     t = pub.call("POST", "/templates", json={"title": "Dienstvertrag", "structure": structure}).json()
-    graph = pub.call("GET", "/rule-graph", params={"templateId": t["entityId"]}).json()
+    graph = pub.call("GET", "/rule-graph", params={"templateId": t["id"]}).json()
     assert {n["title"]: n["slotId"] for n in graph["nodes"]} == {
         "Pauschalvergütung": "pauschal",
         "Stundenvergütung": "stunde",

@@ -99,7 +99,7 @@ def test_templates_follow_the_same_rule(pub: Publisher, su: psycopg.Connection) 
     e2, e1, other, _admin = ids(pub, su)
     created = pub.call("POST", "/templates", json={"title": "Arbeitsvertrag"})
     assert created.status_code == 201, created.text
-    t1 = created.json()
+    t1 = created.json()["version"]
     interview = [{"key": "branche", "text": "Branche?", "type": "text"}]
     edited = pub.call("PATCH", path(t1, "templates"), pub.reviewer, json={"interview": interview})
     assert edited.json()["contributorIds"] == [e2, e1]

@@ -39,7 +39,7 @@ def test_default_style_must_exist_and_be_visible(
     assert su.execute("SELECT count(*) FROM templates").fetchone() == (0,)  # nothing was created
     created = pub.call("POST", "/templates", json={"title": "Vertrag", "defaultStyleTemplateId": system})
     assert created.status_code == 201, created.text
-    version = created.json()
+    version = created.json()["version"]
     base = f"/templates/{version['entityId']}/versions"
     for bad in (unknown, foreign):
         assert refused(pub.call("PATCH", f"{base}/{version['id']}", json={"defaultStyleTemplateId": bad}))

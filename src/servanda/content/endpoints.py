@@ -1,4 +1,3 @@
-# mypy: disable-error-code="valid-type,attr-defined,unused-ignore"
 """HTTP endpoints of the content module: authoring, workflow, gates, history, review queue.
 
 Clauses and templates share one implementation; the routes are registered
@@ -6,11 +5,13 @@ once per kind so that each has its own, exact request schema in OpenAPI.
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
 from servanda.content.catalog import CatalogEntry, CatalogFilters, CatalogService
+from servanda.content.models import ClauseVersion, ContentReview, TemplateVersion
 from servanda.content.packs import import_pack
 from servanda.content.schemas import (
     CatalogDetail,
@@ -20,11 +21,14 @@ from servanda.content.schemas import (
     ClauseFields,
     CommentRequest,
     Contributor,
+    CreatedEntity,
     EntityFields,
     EntityOut,
     GateOut,
+    ImportReportOut,
     ReviewOut,
     ReviewQueueItem,
+    RuleGraph,
     SubmitRequest,
     TemplateFields,
     VersionOut,
@@ -32,11 +36,13 @@ from servanda.content.schemas import (
 )
 from servanda.content.service import KINDS, ContentService, Kind, contributors, rule_graph
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
+from servanda.identity.principal import Principal
 from servanda.platform.api_models import Page
 from servanda.platform.http import API_PREFIX, PageNumber, PageSize
 
 router = APIRouter(prefix=f"{API_PREFIX}/content", tags=["content"])
 AUTHOR = [allow(Permission.CONTENT_AUTHOR)]
+Search = Annotated[str | None, Query(max_length=200)]
 
 
 class ClauseCreate(EntityFields, ClauseFields):
@@ -59,12 +65,23 @@ def _service(request: Request) -> ContentService:
     return ContentService(request.app.state.db)
 
 
-def version_out(kind: Kind, version: Any) -> VersionOut:
-    data = {c: getattr(version, c) for c in ("id", "version_number", "status", "change_note", "author_id",
-                                             "reviewer_id", "published_at", "created_at", "updated_at")}  # fmt: skip
+VERSION_COLUMNS = (
+    "id",
+    "version_number",
+    "status",
+    "change_note",
+    "author_id",
+    "reviewer_id",
+    "published_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def version_out(kind: Kind, version: ClauseVersion | TemplateVersion) -> VersionOut:
+    data = {column: getattr(version, column) for column in (*VERSION_COLUMNS, *kind.version_fields)}
     data["entity_id"] = getattr(version, kind.parent)
     data["contributor_ids"] = contributors(version)
-    data.update({f: getattr(version, f) for f in kind.version_fields})
     return VersionOut.model_validate(data)
 
 
@@ -75,7 +92,7 @@ def entity_out(entity: Any, latest: Any | None) -> EntityOut:
     return out
 
 
-def review_out(review: Any) -> ReviewOut:
+def review_out(review: ContentReview) -> ReviewOut:
     return ReviewOut.model_validate(review)
 
 
@@ -84,14 +101,17 @@ def review_out(review: Any) -> ReviewOut:
 
 @router.get("/review-queue", dependencies=AUTHOR)
 async def review_queue(principal: CurrentPrincipal, request: Request) -> list[ReviewQueueItem]:
-    return [ReviewQueueItem.model_validate(i) for i in await _service(request).review_queue(principal)]
+    queue = await _service(request).review_queue(principal)
+    return [ReviewQueueItem.model_validate(item) for item in queue]
 
 
 @router.get("/changelog", dependencies=AUTHOR)
-async def tenant_changelog(principal: CurrentPrincipal, request: Request, page: PageNumber = 1,
-                           page_size: PageSize = 25) -> Page[ReviewOut]:  # fmt: skip
+async def tenant_changelog(
+    principal: CurrentPrincipal, request: Request, page: PageNumber = 1, page_size: PageSize = 25
+) -> Page[ReviewOut]:
     rows, total = await _service(request).feed(principal, page, page_size)
-    return Page[ReviewOut](items=[review_out(r) for r in rows], total=total, page=page, page_size=page_size)
+    items = [review_out(r) for r in rows]
+    return Page[ReviewOut](items=items, total=total, page=page, page_size=page_size)
 
 
 @router.post("/import", dependencies=AUTHOR)
@@ -99,10 +119,10 @@ async def import_content_pack(
     pack: Annotated[dict[str, Any], Body(description="A content pack (servanda-content-pack/1)")],
     principal: CurrentPrincipal,
     request: Request,
-) -> dict[str, Any]:
+) -> ImportReportOut:
     """Import a content pack as drafts (atomic, idempotent); returns the import report."""
     report = await import_pack(_service(request), principal, pack)
-    return report.as_dict()
+    return ImportReportOut.model_validate(report.as_dict())
 
 
 @router.get("/rule-graph", dependencies=AUTHOR)
@@ -111,32 +131,114 @@ async def content_rule_graph(
     request: Request,
     template_id: Annotated[uuid.UUID, Query(alias="templateId")],
     version_id: Annotated[uuid.UUID | None, Query(alias="versionId")] = None,
-) -> dict[str, Any]:
-    return await rule_graph(request.app.state.db, principal, template_id, version_id)
+) -> RuleGraph:
+    graph = await rule_graph(request.app.state.db, principal, template_id, version_id)
+    return RuleGraph.model_validate(graph)
 
 
 # -- per kind ----------------------------------------------------------------------------------
+# The three routes with a request body are written out per kind (their body models differ);
+# every other route is one function shared by both kinds.
 
 
-def _register(
-    path: str, create_model: type[EntityFields], fields_model: type[Any], version_model: type[Any]
-) -> None:
+async def _create(
+    kind: Kind, body: ClauseCreate | TemplateCreate, principal: Principal, request: Request
+) -> CreatedEntity:
+    data = body.model_dump(exclude_unset=True)
+    fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
+    entity, version = await _service(request).create(principal, kind, data, fields)
+    out = entity_out(entity, version)
+    return CreatedEntity(**dict(out), version=version_out(kind, version))
+
+
+async def _create_version(
+    kind: Kind,
+    entity_id: uuid.UUID,
+    body: ClauseVersionCreate | TemplateVersionCreate,
+    principal: Principal,
+    request: Request,
+) -> VersionOut:
+    data = body.model_dump(exclude_unset=True)
+    fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
+    service = _service(request)
+    version = await service.create_version(principal, kind, entity_id, body.based_on_version_id, fields)
+    return version_out(kind, version)
+
+
+async def _update_version(
+    kind: Kind,
+    entity_id: uuid.UUID,
+    version_id: uuid.UUID,
+    body: ClauseFields | TemplateFields,
+    principal: Principal,
+    request: Request,
+) -> VersionOut:
+    fields = {k: getattr(body, k) for k in body.model_dump(exclude_unset=True)}
+    version = await _service(request).update_version(principal, kind, entity_id, version_id, fields)
+    return version_out(kind, version)
+
+
+CLAUSES, TEMPLATES = KINDS["clauses"], KINDS["templates"]
+
+
+async def clause_create(body: ClauseCreate, principal: CurrentPrincipal, request: Request) -> CreatedEntity:
+    return await _create(CLAUSES, body, principal, request)
+
+
+async def template_create(
+    body: TemplateCreate, principal: CurrentPrincipal, request: Request
+) -> CreatedEntity:
+    return await _create(TEMPLATES, body, principal, request)
+
+
+async def clause_create_version(
+    entity_id: uuid.UUID, body: ClauseVersionCreate, principal: CurrentPrincipal, request: Request
+) -> VersionOut:
+    return await _create_version(CLAUSES, entity_id, body, principal, request)
+
+
+async def template_create_version(
+    entity_id: uuid.UUID, body: TemplateVersionCreate, principal: CurrentPrincipal, request: Request
+) -> VersionOut:
+    return await _create_version(TEMPLATES, entity_id, body, principal, request)
+
+
+async def clause_update_version(
+    entity_id: uuid.UUID,
+    version_id: uuid.UUID,
+    body: ClauseFields,
+    principal: CurrentPrincipal,
+    request: Request,
+) -> VersionOut:
+    return await _update_version(CLAUSES, entity_id, version_id, body, principal, request)
+
+
+async def template_update_version(
+    entity_id: uuid.UUID,
+    version_id: uuid.UUID,
+    body: TemplateFields,
+    principal: CurrentPrincipal,
+    request: Request,
+) -> VersionOut:
+    return await _update_version(TEMPLATES, entity_id, version_id, body, principal, request)
+
+
+Endpoint = Callable[..., Awaitable[Any]]
+
+
+def _register(path: str, create: Endpoint, create_version: Endpoint, update_version: Endpoint) -> None:
     kind = KINDS[path]
-    base = f"/{path}"
 
-    async def list_entities(principal: CurrentPrincipal, request: Request, page: PageNumber = 1,
-                            page_size: PageSize = 25,
-                            q: Annotated[str | None, Query(max_length=200)] = None) -> Page[EntityOut]:  # fmt: skip
+    async def list_entities(
+        principal: CurrentPrincipal,
+        request: Request,
+        page: PageNumber = 1,
+        page_size: PageSize = 25,
+        q: Search = None,
+    ) -> Page[EntityOut]:
         rows, total = await _service(request).list_entities(principal, kind, page, page_size, q)
-        return Page[EntityOut](
-            items=[entity_out(e, v) for e, v in rows], total=total, page=page, page_size=page_size
-        )
-
-    async def create(body: create_model, principal: CurrentPrincipal, request: Request) -> VersionOut:
-        data = body.model_dump(exclude_unset=True)
-        fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
-        _entity, version = await _service(request).create(principal, kind, data, fields)
-        return version_out(kind, version)
+        items = [entity_out(e, v) for e, v in rows]
+        return Page[EntityOut](items=items, total=total, page=page, page_size=page_size)
 
     async def get_entity(entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request) -> EntityOut:
         return entity_out(*await _service(request).get_entity(principal, kind, entity_id))
@@ -144,70 +246,78 @@ def _register(
     async def list_versions(
         entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request
     ) -> list[VersionOut]:
-        return [
-            version_out(kind, v) for v in await _service(request).list_versions(principal, kind, entity_id)
-        ]
+        versions = await _service(request).list_versions(principal, kind, entity_id)
+        return [version_out(kind, v) for v in versions]
 
-    async def create_version(entity_id: uuid.UUID, body: version_model, principal: CurrentPrincipal,
-                             request: Request) -> VersionOut:  # fmt: skip
-        data = body.model_dump(exclude_unset=True)
-        fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
-        version = await _service(request).create_version(
-            principal, kind, entity_id, body.based_on_version_id, fields
-        )
+    async def get_version(
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    ) -> VersionOut:
+        version = await _service(request).get_version(principal, kind, entity_id, version_id)
         return version_out(kind, version)
 
-    async def get_version(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
-                          request: Request) -> VersionOut:  # fmt: skip
-        return version_out(kind, await _service(request).get_version(principal, kind, entity_id, version_id))
-
-    async def update_version(entity_id: uuid.UUID, version_id: uuid.UUID, body: fields_model,
-                             principal: CurrentPrincipal, request: Request) -> VersionOut:  # fmt: skip
-        data = body.model_dump(exclude_unset=True)
-        fields = {k: getattr(body, k) for k in data}
-        version = await _service(request).update_version(principal, kind, entity_id, version_id, fields)
+    async def submit(
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+        body: SubmitRequest,
+        principal: CurrentPrincipal,
+        request: Request,
+    ) -> VersionOut:
+        service = _service(request)
+        version = await service.submit(principal, kind, entity_id, version_id, body.reviewer_id)
         return version_out(kind, version)
 
-    async def submit(entity_id: uuid.UUID, version_id: uuid.UUID, body: SubmitRequest, principal: CurrentPrincipal,
-                     request: Request) -> VersionOut:  # fmt: skip
-        version = await _service(request).submit(principal, kind, entity_id, version_id, body.reviewer_id)
+    async def approve(
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    ) -> VersionOut:
+        version = await _service(request).approve(principal, kind, entity_id, version_id)
         return version_out(kind, version)
 
-    async def approve(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
-                      request: Request) -> VersionOut:  # fmt: skip
-        return version_out(kind, await _service(request).approve(principal, kind, entity_id, version_id))
-
-    async def reject(entity_id: uuid.UUID, version_id: uuid.UUID, body: CommentRequest, principal: CurrentPrincipal,
-                     request: Request) -> VersionOut:  # fmt: skip
-        version = await _service(request).send_back(
-            principal, kind, entity_id, version_id, "reject", body.comment
-        )
+    async def reject(
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+        body: CommentRequest,
+        principal: CurrentPrincipal,
+        request: Request,
+    ) -> VersionOut:
+        service = _service(request)
+        version = await service.send_back(principal, kind, entity_id, version_id, "reject", body.comment)
         return version_out(kind, version)
 
-    async def request_changes(entity_id: uuid.UUID, version_id: uuid.UUID, body: CommentRequest,
-                              principal: CurrentPrincipal, request: Request) -> VersionOut:  # fmt: skip
-        version = await _service(request).send_back(principal, kind, entity_id, version_id, "request_changes",
-                                                     body.comment)  # fmt: skip
+    async def request_changes(
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+        body: CommentRequest,
+        principal: CurrentPrincipal,
+        request: Request,
+    ) -> VersionOut:
+        service = _service(request)
+        action = "request_changes"
+        version = await service.send_back(principal, kind, entity_id, version_id, action, body.comment)
         return version_out(kind, version)
 
-    async def publish(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
-                      request: Request) -> VersionOut:  # fmt: skip
-        return version_out(kind, await _service(request).publish(principal, kind, entity_id, version_id))
+    async def publish(
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    ) -> VersionOut:
+        version = await _service(request).publish(principal, kind, entity_id, version_id)
+        return version_out(kind, version)
 
-    async def deprecate(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
-                        request: Request) -> VersionOut:  # fmt: skip
-        return version_out(kind, await _service(request).deprecate(principal, kind, entity_id, version_id))
+    async def deprecate(
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    ) -> VersionOut:
+        version = await _service(request).deprecate(principal, kind, entity_id, version_id)
+        return version_out(kind, version)
 
-    async def publishing_gates(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
-                               request: Request) -> list[GateOut]:  # fmt: skip
+    async def publishing_gates(
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    ) -> list[GateOut]:
         results = await _service(request).gate_results(principal, kind, entity_id, version_id)
         return [GateOut(gate=r.gate, passed=r.passed, messages=r.messages) for r in results]
 
-    async def reviews(entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal,
-                      request: Request) -> list[ReviewOut]:  # fmt: skip
-        return [
-            review_out(r) for r in await _service(request).reviews(principal, kind, entity_id, version_id)
-        ]
+    async def reviews(
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    ) -> list[ReviewOut]:
+        rows = await _service(request).reviews(principal, kind, entity_id, version_id)
+        return [review_out(r) for r in rows]
 
     async def changelog(
         entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request
@@ -228,33 +338,41 @@ def _register(
             for v, history, names in entries
         ]
 
-    name = kind.name
+    base = f"/{path}"
     version = f"{base}/{{entity_id}}/versions/{{version_id}}"
-    routes: list[tuple[str, str, Any, int]] = [
-        ("GET", base, list_entities, 200),
-        ("POST", base, create, 201),
-        ("GET", f"{base}/{{entity_id}}", get_entity, 200),
-        ("GET", f"{base}/{{entity_id}}/versions", list_versions, 200),
-        ("POST", f"{base}/{{entity_id}}/versions", create_version, 201),
-        ("GET", f"{base}/{{entity_id}}/changelog", changelog, 200),
-        ("GET", version, get_version, 200),
-        ("PATCH", version, update_version, 200),
-        ("POST", f"{version}/submit", submit, 200),
-        ("POST", f"{version}/approve", approve, 200),
-        ("POST", f"{version}/reject", reject, 200),
-        ("POST", f"{version}/request-changes", request_changes, 200),
-        ("POST", f"{version}/publish", publish, 200),
-        ("POST", f"{version}/deprecate", deprecate, 200),
-        ("GET", f"{version}/publishing-gates", publishing_gates, 200),
-        ("GET", f"{version}/reviews", reviews, 200),
+    routes: list[tuple[str, str, str, Endpoint, int]] = [
+        ("GET", base, "list_entities", list_entities, 200),
+        ("POST", base, "create", create, 201),
+        ("GET", f"{base}/{{entity_id}}", "get_entity", get_entity, 200),
+        ("GET", f"{base}/{{entity_id}}/versions", "list_versions", list_versions, 200),
+        ("POST", f"{base}/{{entity_id}}/versions", "create_version", create_version, 201),
+        ("GET", f"{base}/{{entity_id}}/changelog", "changelog", changelog, 200),
+        ("GET", version, "get_version", get_version, 200),
+        ("PATCH", version, "update_version", update_version, 200),
+        ("POST", f"{version}/submit", "submit", submit, 200),
+        ("POST", f"{version}/approve", "approve", approve, 200),
+        ("POST", f"{version}/reject", "reject", reject, 200),
+        ("POST", f"{version}/request-changes", "request_changes", request_changes, 200),
+        ("POST", f"{version}/publish", "publish", publish, 200),
+        ("POST", f"{version}/deprecate", "deprecate", deprecate, 200),
+        ("GET", f"{version}/publishing-gates", "publishing_gates", publishing_gates, 200),
+        ("GET", f"{version}/reviews", "reviews", reviews, 200),
     ]
-    for method, route_path, endpoint, status in routes:
-        router.add_api_route(route_path, endpoint, methods=[method], status_code=status, dependencies=AUTHOR,
-                             name=f"{name}_{endpoint.__name__}", operation_id=f"{name}_{endpoint.__name__}")  # fmt: skip
+    for method, route, action, endpoint, status in routes:
+        name = f"{kind.name}_{action}"  # the operation id: clause_create, template_publish, ...
+        router.add_api_route(
+            route,
+            endpoint,
+            methods=[method],
+            status_code=status,
+            dependencies=AUTHOR,
+            name=name,
+            operation_id=name,
+        )
 
 
-_register("clauses", ClauseCreate, ClauseFields, ClauseVersionCreate)
-_register("templates", TemplateCreate, TemplateFields, TemplateVersionCreate)
+_register("clauses", clause_create, clause_create_version, clause_update_version)
+_register("templates", template_create, template_create_version, template_update_version)
 
 
 # -- catalog -----------------------------------------------------------------------------------
@@ -263,35 +381,40 @@ catalog_router = APIRouter(prefix=f"{API_PREFIX}/catalog", tags=["catalog"])
 USE = [allow(Permission.CONTRACTS_USE)]
 
 
-def _catalog_item(
-    entry: CatalogEntry, principal: Any, model: type[CatalogItem] = CatalogItem, **extra: Any
-) -> Any:
-    e = entry
-    return model(
-        id=e.id, title=e.title, description=e.description, category=e.category, legal_area=e.legal_area,
-        jurisdiction=e.jurisdiction, tags=e.tags, publisher_tenant_id=e.tenant_id, publisher_name=e.publisher_name,
-        own=e.tenant_id == principal.tenant_id,
-        current_version=CatalogVersion(id=e.version_id, version_number=e.version_number, published_at=e.published_at),
-        **extra,
-    )  # fmt: skip
+def _catalog_fields(e: CatalogEntry, principal: Principal) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "title": e.title,
+        "description": e.description,
+        "category": e.category,
+        "legal_area": e.legal_area,
+        "jurisdiction": e.jurisdiction,
+        "tags": e.tags,
+        "publisher_tenant_id": e.tenant_id,
+        "publisher_name": e.publisher_name,
+        "own": e.tenant_id == principal.tenant_id,
+        "current_version": CatalogVersion(
+            id=e.version_id, version_number=e.version_number, published_at=e.published_at
+        ),
+    }
 
 
 @catalog_router.get("/templates", dependencies=USE)
 async def catalog_templates(
     principal: CurrentPrincipal,
     request: Request,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Search = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
     legal_area: Annotated[str | None, Query(alias="legalArea", max_length=100)] = None,
     jurisdiction: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     page: PageNumber = 1,
     page_size: PageSize = 25,
 ) -> Page[CatalogItem]:
-    filters = CatalogFilters(q=q.strip() if q and q.strip() else None, category=category, legal_area=legal_area,
-                             jurisdiction=jurisdiction)  # fmt: skip
+    search = q.strip() if q and q.strip() else None
+    filters = CatalogFilters(q=search, category=category, legal_area=legal_area, jurisdiction=jurisdiction)
     entries, total = await CatalogService(request.app.state.db).search(principal, filters, page, page_size)
-    return Page[CatalogItem](items=[_catalog_item(e, principal) for e in entries], total=total, page=page,
-                             page_size=page_size)  # fmt: skip
+    items = [CatalogItem(**_catalog_fields(e, principal)) for e in entries]
+    return Page[CatalogItem](items=items, total=total, page=page, page_size=page_size)
 
 
 @catalog_router.get("/templates/{template_id}", dependencies=USE)
@@ -299,7 +422,5 @@ async def catalog_template(
     template_id: uuid.UUID, principal: CurrentPrincipal, request: Request
 ) -> CatalogDetail:
     entry, sections, questions = await CatalogService(request.app.state.db).detail(principal, template_id)
-    detail: CatalogDetail = _catalog_item(
-        entry, principal, CatalogDetail, sections=sections, question_count=questions
-    )
-    return detail
+    fields = _catalog_fields(entry, principal)
+    return CatalogDetail(**fields, sections=sections, question_count=questions)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from servanda.engine.shapes import PARAMETER_KEY, Parameter, Question, Rule, Structure
-from servanda.platform.api_models import ApiInput, ApiModel
+from servanda.engine.shapes import PARAMETER_KEY, Condition, Parameter, Question, Rule, Structure
+from servanda.platform.api_models import ApiInput, ApiModel, Stored
 
 Kind = Literal["clauses", "templates"]
+ContentKind = Literal["clause", "template"]
+VersionStatus = Literal["draft", "review", "approved", "published", "deprecated"]
+ReviewAction = Literal[
+    "create", "edit", "submit", "approve", "reject", "request_changes", "publish", "deprecate"
+]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)]
 Jurisdiction = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
@@ -58,10 +63,12 @@ class EntityFields(ApiInput):
 
 
 class VersionOut(ApiModel):
+    """A clause or template version; the members of the other kind are null."""
+
     id: uuid.UUID
     entity_id: uuid.UUID
     version_number: int
-    status: str
+    status: VersionStatus
     change_note: str | None
     author_id: uuid.UUID | None
     # the author and every editor of the draft (four-eyes: none of them may review it)
@@ -73,20 +80,20 @@ class VersionOut(ApiModel):
     # clause versions
     content: str | None = None
     heading: str | None = None
-    parameters: dict[str, Any] | None = None
-    rules: list[dict[str, Any]] | None = None
+    parameters: Stored[dict[str, Parameter] | None] = None
+    rules: Stored[list[Rule] | None] = None
     valid_from: date | None = None
     valid_until: date | None = None
     # template versions
-    structure: dict[str, Any] | None = None
-    interview: list[dict[str, Any]] | None = None
+    structure: Stored[Structure | None] = None
+    interview: Stored[list[Question] | None] = None
     default_style_template_id: uuid.UUID | None = None
 
 
 class VersionSummary(ApiModel):
     id: uuid.UUID
     version_number: int
-    status: str
+    status: VersionStatus
 
 
 class EntityOut(ApiModel):
@@ -105,6 +112,12 @@ class EntityOut(ApiModel):
     latest_version: VersionSummary | None = None
 
 
+class CreatedEntity(EntityOut):
+    """A new clause or template (``POST /content/{kind}``) with its first version, a draft."""
+
+    version: VersionOut
+
+
 class SubmitRequest(ApiInput):
     reviewer_id: uuid.UUID
 
@@ -121,13 +134,13 @@ class GateOut(ApiModel):
 
 class ReviewOut(ApiModel):
     id: uuid.UUID
-    kind: str
+    kind: ContentKind
     entity_id: uuid.UUID
     version_id: uuid.UUID
     version_number: int
-    action: str
-    from_status: str | None
-    to_status: str
+    action: ReviewAction
+    from_status: VersionStatus | None
+    to_status: VersionStatus
     actor_id: uuid.UUID | None
     comment: str | None
     created_at: datetime
@@ -141,7 +154,7 @@ class Contributor(ApiModel):
 class ChangelogVersion(ApiModel):
     version_id: uuid.UUID
     version_number: int
-    status: str
+    status: VersionStatus
     author_id: uuid.UUID | None
     contributors: list[Contributor]
     reviewer_id: uuid.UUID | None
@@ -151,13 +164,69 @@ class ChangelogVersion(ApiModel):
 
 
 class ReviewQueueItem(ApiModel):
-    kind: str
+    kind: ContentKind
     entity_id: uuid.UUID
     title: str
     version_id: uuid.UUID
     version_number: int
     author_id: uuid.UUID | None
     submitted_at: datetime | None
+
+
+class ImportedEntry(ApiModel):
+    kind: ContentKind
+    key: str
+    id: uuid.UUID
+
+
+class ImportedVersion(ImportedEntry):
+    version_number: int
+
+
+class PublishedEntry(ApiModel):
+    kind: ContentKind
+    key: str
+    version_number: int
+
+
+class ImportReportOut(ApiModel):
+    """What a content-pack import did, by the pack's keys."""
+
+    created: list[ImportedEntry]
+    new_version: list[ImportedVersion]
+    unchanged: list[ImportedEntry]
+    published: list[PublishedEntry]
+
+
+class RuleGraphNode(ApiModel):
+    """A clause of the template with the slot that holds it."""
+
+    id: uuid.UUID
+    title: str
+    slot_id: str
+    slot_type: Literal["required", "optional", "alternative"]
+    version_id: uuid.UUID | None  # its published version, else its latest; None: no version visible
+    published: bool
+    scoped_to: list[str]
+    requires_answer: list[Condition]
+
+
+class RuleGraphEdge(ApiModel):
+    """A rule of ``source`` naming ``target`` (requires, forbids, incompatible_with)."""
+
+    source: uuid.UUID
+    target: uuid.UUID
+    type: Literal["requires", "forbids", "incompatible_with"]
+    severity: Literal["hard", "soft"]
+    message: str
+    target_in_template: bool
+
+
+class RuleGraph(ApiModel):
+    template_id: uuid.UUID
+    version_id: uuid.UUID
+    nodes: list[RuleGraphNode]
+    edges: list[RuleGraphEdge]
 
 
 class CatalogVersion(ApiModel):
