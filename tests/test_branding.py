@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from servanda.identity.branding import validate_logo
 from servanda.platform.problems import Problem
+from servanda.tenants.logo import validate_logo
 from tests.auth_helpers import login_as
 
 ADMIN_LOGO = "/api/v1/tenant/branding/logo"

@@ -243,6 +243,21 @@ class TestMfa:
         )
         assert api.get("/api/v1/identity/users", headers=headers).status_code == 200
 
+    def test_mfa_stays_while_the_tenant_requires_it(
+        self, api: TestClient, firm: uuid.UUID, su: psycopg.Connection
+    ) -> None:
+        headers = auth(login(api).json())
+        totp = pyotp.TOTP(api.post("/api/v1/auth/mfa/setup", headers=headers).json()["secret"])
+        assert (
+            api.post("/api/v1/auth/mfa/enable", json={"code": totp.now()}, headers=headers).status_code == 204
+        )
+        api.patch("/api/v1/tenant/settings", json={"featureFlags": {"mfaRequired": True}}, headers=headers)
+        refused = api.post("/api/v1/auth/mfa/disable", json={"code": totp.now()}, headers=headers)
+        assert (refused.status_code, refused.json()["code"]) == (409, "auth.mfa_required_by_tenant")
+        assert su.execute(
+            "SELECT bool_and(mfa_enabled) FROM users WHERE mfa_secret IS NOT NULL"
+        ).fetchone() == (True,)
+
 
 class TestUsers:
     def test_last_admin_cannot_be_removed(

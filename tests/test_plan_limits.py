@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from servanda.identity.service import PlatformService
 from servanda.platform.db import Database
+from servanda.tenants.platform import PlatformService
 from tests.auth_helpers import login_as
 from tests.conftest import DbUnderTest
 from tests.test_contracts import world as world  # fixture, re-exported so pytest finds it here

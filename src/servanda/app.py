@@ -120,8 +120,17 @@ def api_routers() -> list[APIRouter]:
     from servanda.contracts.endpoints import lawfirm_router
     from servanda.contracts.endpoints import router as contracts_router
     from servanda.identity.endpoints import routers as identity_routers
+    from servanda.tenants.endpoints import routers as tenants_routers
 
-    return [*identity_routers, audit_router, content_router, catalog_router, contracts_router, lawfirm_router]
+    return [
+        *identity_routers,
+        *tenants_routers,
+        audit_router,
+        content_router,
+        catalog_router,
+        contracts_router,
+        lawfirm_router,
+    ]
 
 
 def create_app_from_env() -> FastAPI:

@@ -166,7 +166,7 @@ def up(
 
 
 def _seed_demo(urls: DatabaseUrls) -> None:
-    from servanda.identity.seed import DEMO_PASSWORD, seed_demo
+    from servanda.seed import DEMO_PASSWORD, seed_demo
 
     async def both() -> list[object]:
         platform = Database(_admin_url(urls), pool_size=1, application_name="servanda-seed")
@@ -224,7 +224,7 @@ def check_rls(data_dir: DataDir = None) -> None:
 
 
 def _platform(data_dir: Path | None, action: Callable[..., Awaitable[T]]) -> T:
-    from servanda.identity.service import PlatformService
+    from servanda.tenants.platform import PlatformService
 
     settings = _settings(data_dir)
     with _database(settings) as urls:

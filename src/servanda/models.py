@@ -10,11 +10,11 @@ from servanda.identity.models import (
     RefreshToken,
     Team,
     TeamMember,
-    Tenant,
     User,
     UserInvite,
 )
 from servanda.platform.orm import Base
+from servanda.tenants.models import Tenant
 
 __all__ = [
     "AuditEvent",

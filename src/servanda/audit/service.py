@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.audit import chain
 from servanda.audit.models import AuditEvent, AuditPurge
 from servanda.identity.principal import Principal
-from servanda.identity.repository import TenantRepository
 from servanda.platform.api_models import ApiModel, Page
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
+from servanda.tenants.repository import TenantRepository
 
 MAX_PAGE_SIZE = 100
 EXPORT_BATCH = 1000

@@ -35,8 +35,8 @@ from servanda.audit import repository as audit
 from servanda.content import gates
 from servanda.content.models import Clause, ClauseVersion, ContentReview, Template, TemplateVersion
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
-from servanda.identity.models import User
 from servanda.identity.principal import Principal
+from servanda.identity.repository import UserRepository
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
 
@@ -372,7 +372,7 @@ class ContentService:
             version = await self._own_version(session, principal, kind, entity_id, version_id)
             if version.status != "draft":
                 raise wrong_status(version, "submit", "draft")
-            reviewer = await session.get(User, reviewer_id)
+            reviewer = await UserRepository(session).ref(reviewer_id)
             if reviewer is None or reviewer.status != "active" or reviewer.role not in ("editor", "admin"):
                 raise Problem(422, "content.invalid_reviewer", "Prüfer muss ein aktiver Redakteur oder Admin sein.",
                               errors=[{"field": "reviewerId", "message": "kein geeigneter Prüfer"}])  # fmt: skip
@@ -536,10 +536,7 @@ class ContentService:
             history = (await session.scalars(select(ContentReview).where(ContentReview.entity_id == entity_id)
                                              .order_by(ContentReview.created_at))).all()  # fmt: skip
             ids = {i for v in versions for i in contributors(v)}
-            names = {
-                row.id: row.display_name
-                for row in await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-            } if ids else {}  # fmt: skip
+            names = await UserRepository(session).display_names(ids)
             return [(v, [h for h in history if h.version_id == v.id], [(i, names.get(i)) for i in contributors(v)])
                     for v in versions]  # fmt: skip
 

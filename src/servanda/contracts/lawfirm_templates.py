@@ -3,7 +3,7 @@
 Created from scratch (on a catalog template) or from a contract ("save as
 template"); contracts started from one are pinned to its template version and
 pre-filled with its answers and slot choices. Plan limits (starter 5, team 50,
-pro and enterprise unlimited, ``identity.plans``) answer 409 beyond the limit;
+pro and enterprise unlimited, ``tenants.plans``) answer 409 beyond the limit;
 the count runs under a per-tenant lock, so parallel requests cannot overshoot.
 Team members edit a team-visible template's content; only its creator and
 admins delete it (``permissions``).
@@ -32,10 +32,11 @@ from servanda.contracts.service import (
     carry_over,
 )
 from servanda.engine.shapes import Structure
-from servanda.identity import plans
-from servanda.identity.models import TeamMember, Tenant
 from servanda.identity.principal import Principal
+from servanda.identity.repository import TeamRepository
 from servanda.platform.problems import Problem
+from servanda.tenants import plans
+from servanda.tenants.repository import TenantRepository
 
 
 def not_found() -> Problem:
@@ -47,7 +48,7 @@ class LawFirmTemplateService(ContractService):
                        lock: bool = False) -> LawFirmTemplate:  # fmt: skip
         query = select(LawFirmTemplate).where(LawFirmTemplate.id == template_id)
         if principal.role != "admin":
-            teams = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
+            teams = TeamRepository.ids_of_member(principal.user_id)
             query = query.where(or_(LawFirmTemplate.created_by == principal.user_id,
                                     (LawFirmTemplate.visibility == "team") & LawFirmTemplate.team_id.in_(teams)))  # fmt: skip
         found = await session.scalar(query.with_for_update() if lock else query)
@@ -57,9 +58,8 @@ class LawFirmTemplateService(ContractService):
 
     async def _check_limit(self, session: AsyncSession, principal: Principal) -> None:
         """Count under the tenant's limit lock (held until commit): parallel creations cannot overshoot."""
-        tenant = await session.get(Tenant, principal.tenant_id)
-        plan = plans.plan_of(tenant.settings if tenant else None)
-        limit = plans.LAWFIRM_TEMPLATE_LIMITS[plan]
+        plan = await TenantRepository(session).plan(principal.tenant_id)
+        limit = plans.LIMITS[plan].lawfirm_templates
         if limit is not None:
             await plans.lock_counted_limit(session, principal.tenant_id, "lawfirm_templates")
             count = await session.scalar(select(func.count()).select_from(LawFirmTemplate)) or 0
@@ -128,7 +128,7 @@ class LawFirmTemplateService(ContractService):
         async with self.db.session(principal.tenant_id) as session:
             query = select(LawFirmTemplate)
             if principal.role != "admin":
-                teams = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
+                teams = TeamRepository.ids_of_member(principal.user_id)
                 query = query.where(or_(LawFirmTemplate.created_by == principal.user_id,
                                         (LawFirmTemplate.visibility == "team") & LawFirmTemplate.team_id.in_(teams)))  # fmt: skip
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.contracts.models import ContractInstance
-from servanda.identity.models import TeamMember
 from servanda.identity.principal import Principal
+from servanda.identity.repository import TeamRepository
 from servanda.platform.problems import Problem
 
 
@@ -18,7 +18,7 @@ def visible(principal: Principal, query: Select[Any]) -> Select[Any]:
     """Within the tenant (RLS): admins see all; others their own and their teams' team contracts."""
     if principal.role == "admin":
         return query
-    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
+    my_teams = TeamRepository.ids_of_member(principal.user_id)
     return query.where(
         or_(
             ContractInstance.creator_id == principal.user_id,
@@ -37,15 +37,10 @@ async def get_visible(session: AsyncSession, principal: Principal, contract_id: 
 
 
 async def is_member(session: AsyncSession, principal: Principal, team_id: uuid.UUID) -> bool:
+    teams = TeamRepository(session)
     if principal.role == "admin":
-        from servanda.identity.models import Team
-
-        return await session.get(Team, team_id) is not None
-    found = await session.scalar(
-        select(func.count()).select_from(TeamMember)
-        .where(TeamMember.team_id == team_id, TeamMember.user_id == principal.user_id)
-    )  # fmt: skip
-    return bool(found)
+        return await teams.exists(team_id)
+    return await teams.has_member(team_id, principal.user_id)
 
 
 async def require_team(

@@ -27,10 +27,10 @@ from servanda.engine import assembly, html, interview, rules
 from servanda.engine.document import DocumentMeta, Pin
 from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, evaluate_contract
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
-from servanda.identity.models import Tenant
 from servanda.identity.principal import Principal
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
+from servanda.tenants.repository import TenantRepository
 
 RULES = TypeAdapter(list[Rule])
 PARAMETERS = TypeAdapter(dict[str, Parameter])
@@ -151,8 +151,9 @@ class ContractService:
             pins = await resolve_pins(session, template_id)
             await repository.require_team(session, principal, visibility, team_id)
             if jurisdiction is None:
-                tenant = await session.get(Tenant, principal.tenant_id)
-                jurisdiction = pins.template.jurisdiction or (tenant.default_jurisdiction if tenant else "DE")
+                jurisdiction = pins.template.jurisdiction or await TenantRepository(session).default_jurisdiction(
+                    principal.tenant_id
+                )
             contract = ContractInstance(
                 tenant_id=principal.tenant_id, creator_id=principal.user_id, title=title.strip(),
                 client_reference=client_reference, tags=tags, jurisdiction=jurisdiction,

@@ -31,10 +31,11 @@ from servanda.audit import repository as audit
 from servanda.identity import passwords
 from servanda.identity.models import AuthSession, RefreshToken, User, UserInvite
 from servanda.identity.principal import Principal, RequestMeta
-from servanda.identity.repository import LoginBackoffRepository, TenantRef, TenantRepository
+from servanda.identity.repository import LoginBackoffRepository
 from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.problems import Problem
 from servanda.platform.tokens import LocalTokens
+from servanda.tenants.repository import TenantRef, TenantRepository
 
 # Login back-off per (tenant slug, e-mail, source address): free failures, then 2^n s up to the cap.
 BACKOFF_FREE_FAILURES = 5
@@ -417,8 +418,17 @@ class LocalAuthService:
         return secret, uri
 
     async def mfa_set(self, principal: Principal, code: str, enabled: bool) -> None:
+        """Enable or disable the second factor with a current code.
+
+        Disabling is refused while the tenant requires MFA; that check and the change
+        run in one transaction.
+        """
         check = "mfa.enable" if enabled else "mfa.disable"
         async with self.db.session(principal.tenant_id) as session:
+            if not enabled and await TenantRepository(session).mfa_required(principal.tenant_id):
+                raise Problem(
+                    409, "auth.mfa_required_by_tenant", "Ihr Mandant verlangt die Zwei-Faktor-Anmeldung."
+                )
             user = await session.get(User, principal.user_id, with_for_update=True)
             assert user is not None
             if user.mfa_secret is None:

@@ -1,4 +1,4 @@
-"""Users, teams and tenant settings of one tenant (the caller's), with their invariants.
+"""Users and teams of one tenant (the caller's), with their invariants.
 
 - a tenant always keeps at least one active admin (409 ``user.last_admin``);
 - deleting a user anonymises them; their contracts and audit events stay;
@@ -18,15 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import repository as audit
-from servanda.identity import plans
 from servanda.identity.auth_service import LocalAuthService
-from servanda.identity.models import AuthSession, Team, TeamMember, Tenant, User
+from servanda.identity.models import AuthSession, Team, TeamMember, User
 from servanda.identity.principal import Principal
 from servanda.platform.db import Database
 from servanda.platform.problems import Problem
 
 DELETED_NAME = "Gelöschter Nutzer"
-PLAN_RETENTION_DAYS = plans.RETENTION_DAYS
 
 
 def not_found(kind: str) -> Problem:
@@ -48,8 +46,15 @@ class DirectoryService:
 
     # -- users -------------------------------------------------------------------------------
 
-    async def list_users(self, principal: Principal, page: int, page_size: int, status: str | None = None,
-                         role: str | None = None, q: str | None = None) -> PageResult:  # fmt: skip
+    async def list_users(
+        self,
+        principal: Principal,
+        page: int,
+        page_size: int,
+        status: str | None = None,
+        role: str | None = None,
+        q: str | None = None,
+    ) -> PageResult:
         async with self.db.session(principal.tenant_id) as session:
             query = select(User).where(User.deleted_at.is_(None))
             if status:
@@ -91,8 +96,13 @@ class DirectoryService:
                     raise Problem(
                         409, "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben."
                     )
-                user = User(tenant_id=principal.tenant_id, email=email, display_name=display_name.strip(),
-                            role=role, status="invited")  # fmt: skip
+                user = User(
+                    tenant_id=principal.tenant_id,
+                    email=email,
+                    display_name=display_name.strip(),
+                    role=role,
+                    status="invited",
+                )
                 session.add(user)
                 await session.flush()
                 token, invite = LocalAuthService.new_invite(principal.tenant_id, user.id, principal.user_id)
@@ -122,8 +132,9 @@ class DirectoryService:
                 409, "user.last_admin", "Der Mandant braucht mindestens einen aktiven Administrator."
             )
 
-    async def update_user(self, principal: Principal, user_id: uuid.UUID, display_name: str | None,
-                          role: str | None) -> User:  # fmt: skip
+    async def update_user(
+        self, principal: Principal, user_id: uuid.UUID, display_name: str | None, role: str | None
+    ) -> User:
         async with self.db.session(principal.tenant_id) as session:
             user = await self._user(session, user_id, lock=True)
             if role is not None and role != user.role:
@@ -134,8 +145,14 @@ class DirectoryService:
                 )
                 user.role = role
             if display_name is not None and display_name.strip() != user.display_name:
-                await audit.record(session, principal, "user.update", "user", user.id,
-                             {"displayName": {"from": user.display_name, "to": display_name.strip()}})  # fmt: skip
+                await audit.record(
+                    session,
+                    principal,
+                    "user.update",
+                    "user",
+                    user.id,
+                    {"displayName": {"from": user.display_name, "to": display_name.strip()}},
+                )
                 user.display_name = display_name.strip()
             await session.flush()
             await session.refresh(user)
@@ -248,8 +265,14 @@ class DirectoryService:
             async with self.db.session(principal.tenant_id) as session:
                 team = await self._team(session, team_id)
                 if team.name != name.strip():
-                    await audit.record(session, principal, "team.update", "team", team.id,
-                                 {"name": {"from": team.name, "to": name.strip()}})  # fmt: skip
+                    await audit.record(
+                        session,
+                        principal,
+                        "team.update",
+                        "team",
+                        team.id,
+                        {"name": {"from": team.name, "to": name.strip()}},
+                    )
                     team.name = name.strip()
                     await session.flush()
                     await session.refresh(team)
@@ -263,18 +286,23 @@ class DirectoryService:
             await audit.record(session, principal, "team.delete", "team", team.id, {"name": team.name})
             await session.delete(team)
 
-    async def set_members(self, principal: Principal, team_id: uuid.UUID,
-                          user_ids: list[uuid.UUID]) -> tuple[Team, list[uuid.UUID]]:  # fmt: skip
+    async def set_members(
+        self, principal: Principal, team_id: uuid.UUID, user_ids: list[uuid.UUID]
+    ) -> tuple[Team, list[uuid.UUID]]:
         wanted = list(dict.fromkeys(user_ids))
         async with self.db.session(principal.tenant_id) as session:
             team = await self._team(session, team_id)
-            known = set(
-                (
-                    await session.scalars(
-                        select(User.id).where(User.id.in_(wanted), User.deleted_at.is_(None))
-                    )
-                ).all()
-            ) if wanted else set()  # fmt: skip
+            known = (
+                set(
+                    (
+                        await session.scalars(
+                            select(User.id).where(User.id.in_(wanted), User.deleted_at.is_(None))
+                        )
+                    ).all()
+                )
+                if wanted
+                else set()
+            )
             unknown = [str(u) for u in wanted if u not in known]
             if unknown:
                 raise Problem(
@@ -288,106 +316,17 @@ class DirectoryService:
             for user_id in wanted:
                 session.add(TeamMember(tenant_id=principal.tenant_id, team_id=team.id, user_id=user_id))
             await session.flush()
-            await audit.record(session, principal, "team.update", "team", team.id,
-                         {"members": {"added": [str(u) for u in wanted if u not in before],
-                                      "removed": [str(u) for u in before if u not in wanted]}})  # fmt: skip
+            await audit.record(
+                session,
+                principal,
+                "team.update",
+                "team",
+                team.id,
+                {
+                    "members": {
+                        "added": [str(u) for u in wanted if u not in before],
+                        "removed": [str(u) for u in before if u not in wanted],
+                    }
+                },
+            )
             return team, wanted
-
-    # -- tenant settings ---------------------------------------------------------------------
-
-    async def settings(self, principal: Principal) -> Tenant:
-        async with self.db.session(principal.tenant_id) as session:
-            tenant = await session.get(Tenant, principal.tenant_id)
-            assert tenant is not None
-            return tenant
-
-    async def update_settings(self, principal: Principal, patch: dict[str, Any]) -> Tenant:
-        """Merge ``patch`` (snake_case keys of TenantSettingsPatch, unset fields absent)."""
-        async with self.db.session(principal.tenant_id) as session:
-            tenant = await session.get(Tenant, principal.tenant_id, with_for_update=True)
-            assert tenant is not None
-            settings = dict(tenant.settings or {})
-            changed: list[str] = []
-            profile = patch.get("profile") or {}
-            for field in ("name", "address", "default_jurisdiction", "default_language"):
-                if (
-                    field in profile
-                    and profile[field] is not None
-                    and getattr(tenant, field) != profile[field]
-                ):
-                    setattr(tenant, field, profile[field])
-                    changed.append(f"profile.{field}")
-            for section, key in (("branding", "branding"), ("feature_flags", "featureFlags")):
-                values = patch.get(section)
-                if not values:
-                    continue
-                current = dict(settings.get(key) or {})
-                for name, value in values.items():
-                    if value is None:
-                        continue
-                    camel = _camel(name)
-                    merged = {**(current.get(camel) or {}), **value} if isinstance(value, dict) else value
-                    if current.get(camel) != merged:
-                        current[camel] = merged
-                        changed.append(f"{key}.{camel}")
-                settings[key] = current
-            if patch.get("retention_days") is not None:
-                _check_retention(plans.plan_of(settings), patch["retention_days"])
-            if (
-                patch.get("retention_days") is not None
-                and settings.get("retentionDays") != patch["retention_days"]
-            ):
-                settings["retentionDays"] = patch["retention_days"]
-                changed.append("retentionDays")
-            if changed:
-                tenant.settings = settings
-                tenant.updated_at = datetime.now(UTC)
-                await audit.record(
-                    session, principal, "tenant.settings_change", "tenant", tenant.id, {"changed": changed}
-                )
-                await session.flush()
-                await session.refresh(tenant)
-            return tenant
-
-
-def _check_retention(plan: str, days: int) -> None:
-    """The audit retention a tenant configures is bounded by its plan (``plans.RETENTION_DAYS``)."""
-    most = plans.max_retention_days(plan)
-    if days > most:
-        raise Problem(422, "tenant.retention_exceeds_plan",
-                      f"Ihr Tarif ({plan}) erlaubt eine Aufbewahrung von höchstens {most} Tagen.",
-                      errors=[{"field": "retentionDays", "message": f"höchstens {most} Tage"}],
-                      extra={"maxRetentionDays": most})  # fmt: skip
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def settings_view(tenant: Tenant) -> dict[str, Any]:
-    """The tenant settings document of the API (camelCase), with defaults filled in."""
-    settings = tenant.settings or {}
-    plan = str(settings.get("plan") or "starter")
-    branding = settings.get("branding") or {}
-    flags = settings.get("featureFlags") or {}
-    return {
-        "profile": {
-            "name": tenant.name,
-            "address": tenant.address or {},
-            "defaultJurisdiction": tenant.default_jurisdiction,
-            "defaultLanguage": tenant.default_language,
-        },
-        "branding": {
-            "colors": branding.get("colors") or {},
-            "fonts": branding.get("fonts") or {},
-            "marginsMm": branding.get("marginsMm") or {},
-            "logo": branding.get("logo"),
-        },
-        "featureFlags": {
-            "odtExport": bool(flags.get("odtExport")),
-            "mfaRequired": bool(flags.get("mfaRequired")),
-        },
-        "retentionDays": settings.get("retentionDays", PLAN_RETENTION_DAYS.get(plan, 90)),
-        "plan": plan,
-    }

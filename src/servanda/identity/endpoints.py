@@ -1,4 +1,4 @@
-"""HTTP endpoints of the identity module: auth, me, users, teams, tenant settings.
+"""HTTP endpoints of the identity module: auth, me, users, teams.
 
 Endpoints are thin: parse, call the service, shape the response.
 """
@@ -10,10 +10,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from servanda.identity import branding_endpoints
 from servanda.identity.auth_service import LocalAuthService, TokenPair
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow, request_meta
-from servanda.identity.directory import DirectoryService, PageResult, settings_view
+from servanda.identity.directory import DirectoryService, PageResult
 from servanda.identity.models import Team
 from servanda.identity.schemas import (
     AcceptInviteRequest,
@@ -25,29 +24,20 @@ from servanda.identity.schemas import (
     MfaCode,
     MfaSetup,
     PasswordChange,
-    PlatformStats,
     RefreshRequest,
     TeamIn,
     TeamMembers,
     TeamOut,
-    TenantCreate,
-    TenantOut,
-    TenantPatch,
-    TenantSettingsOut,
-    TenantSettingsPatch,
     TokenResponse,
     UserOut,
     UserPatch,
 )
-from servanda.identity.service import PlatformService, TenantView
 from servanda.platform.api_models import Page
 from servanda.platform.http import API_PREFIX, PageNumber, PageSize
 from servanda.platform.problems import Problem
 
 auth_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 identity_router = APIRouter(prefix=f"{API_PREFIX}/identity", tags=["identity"])
-tenant_router = APIRouter(prefix=f"{API_PREFIX}/tenant", tags=["tenant"])
-platform_router = APIRouter(prefix=f"{API_PREFIX}/platform", tags=["platform"])
 
 
 def _local(request: Request) -> LocalAuthService:
@@ -76,8 +66,12 @@ def _tokens(pair: TokenPair) -> TokenResponse:
 async def auth_config(request: Request) -> AuthConfig:
     settings = request.app.state.settings
     if settings.identity_provider == "oidc":
-        return AuthConfig(provider="oidc", issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
-                          audience=settings.oidc_audience)  # fmt: skip
+        return AuthConfig(
+            provider="oidc",
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            audience=settings.oidc_audience,
+        )
     return AuthConfig(provider="local")
 
 
@@ -139,9 +133,6 @@ async def mfa_enable(body: MfaCode, principal: CurrentPrincipal, request: Reques
 
 @auth_router.post("/mfa/disable", status_code=204, dependencies=[allow(Permission.AUTHENTICATED)])
 async def mfa_disable(body: MfaCode, principal: CurrentPrincipal, request: Request) -> Response:
-    settings = await _directory(request).settings(principal)
-    if (settings.settings or {}).get("featureFlags", {}).get("mfaRequired"):
-        raise Problem(409, "auth.mfa_required_by_tenant", "Ihr Mandant verlangt die Zwei-Faktor-Anmeldung.")
     await _local(request).mfa_set(principal, body.code, enabled=False)
     return Response(status_code=204)
 
@@ -173,8 +164,12 @@ async def me(principal: CurrentPrincipal) -> Me:
 
 
 def _users(page: PageResult) -> Page[UserOut]:
-    return Page[UserOut](items=[UserOut.model_validate(u) for u in page.items], total=page.total, page=page.page,
-                         page_size=page.page_size)  # fmt: skip
+    return Page[UserOut](
+        items=[UserOut.model_validate(u) for u in page.items],
+        total=page.total,
+        page=page.page,
+        page_size=page.page_size,
+    )
 
 
 @identity_router.get("/users", dependencies=[allow(Permission.TENANT_ADMIN)])
@@ -195,8 +190,12 @@ async def invite_user(body: InviteRequest, principal: CurrentPrincipal, request:
     user, token, expires_at = await _directory(request).invite(
         principal, body.email, body.display_name, body.role
     )
-    return InviteOut(user=UserOut.model_validate(user), invite_token=token,
-                     invite_link=f"/einladung?token={token}", expires_at=expires_at)  # fmt: skip
+    return InviteOut(
+        user=UserOut.model_validate(user),
+        invite_token=token,
+        invite_link=f"/einladung?token={token}",
+        expires_at=expires_at,
+    )
 
 
 @identity_router.get("/users/{user_id}", dependencies=[allow(Permission.TENANT_ADMIN)])
@@ -240,8 +239,12 @@ async def list_teams(
     principal: CurrentPrincipal, request: Request, page: PageNumber = 1, page_size: PageSize = 25
 ) -> Page[TeamOut]:
     result = await _directory(request).list_teams(principal, page, page_size)
-    return Page[TeamOut](items=[_team(t, m) for t, m in result.items], total=result.total, page=result.page,
-                         page_size=result.page_size)  # fmt: skip
+    return Page[TeamOut](
+        items=[_team(t, m) for t, m in result.items],
+        total=result.total,
+        page=result.page,
+        page_size=result.page_size,
+    )
 
 
 @identity_router.post("/teams", status_code=201, dependencies=[allow(Permission.TENANT_ADMIN)])
@@ -274,61 +277,4 @@ async def set_team_members(
     return _team(*await _directory(request).set_members(principal, team_id, body.user_ids))
 
 
-# -- tenant settings -------------------------------------------------------------------------
-
-
-@tenant_router.get("/settings", dependencies=[allow(Permission.TENANT_ADMIN)])
-async def get_settings(principal: CurrentPrincipal, request: Request) -> TenantSettingsOut:
-    return TenantSettingsOut.model_validate(settings_view(await _directory(request).settings(principal)))
-
-
-@tenant_router.patch("/settings", dependencies=[allow(Permission.TENANT_ADMIN)])
-async def update_settings(
-    body: TenantSettingsPatch, principal: CurrentPrincipal, request: Request
-) -> TenantSettingsOut:
-    tenant = await _directory(request).update_settings(principal, body.model_dump(exclude_unset=True))
-    return TenantSettingsOut.model_validate(settings_view(tenant))
-
-
-# -- platform (operators; principals with the platform-admin flag) ---------------------------
-
-
-def _platform(request: Request) -> PlatformService:
-    return PlatformService(request.app.state.db)
-
-
-def _tenant_out(view: TenantView) -> TenantOut:
-    return TenantOut(id=view.id, slug=view.slug, name=view.name, type=view.type, status=view.status,
-                     default_jurisdiction=view.default_jurisdiction, plan=view.plan)  # fmt: skip
-
-
-@platform_router.get("/tenants", dependencies=[allow(Permission.PLATFORM_ADMIN)])
-async def platform_tenants(request: Request) -> list[TenantOut]:
-    return [_tenant_out(t) for t in await _platform(request).list_tenants()]
-
-
-@platform_router.post("/tenants", status_code=201, dependencies=[allow(Permission.PLATFORM_ADMIN)])
-async def platform_create_tenant(
-    body: TenantCreate, principal: CurrentPrincipal, request: Request
-) -> TenantOut:
-    view = await _platform(request).create_tenant(slug=body.slug, name=body.name, type=body.type,
-                                                  jurisdiction=body.jurisdiction, actor=principal)  # fmt: skip
-    return _tenant_out(view)
-
-
-@platform_router.patch("/tenants/{tenant_id}", dependencies=[allow(Permission.PLATFORM_ADMIN)])
-async def platform_update_tenant(
-    tenant_id: uuid.UUID, body: TenantPatch, principal: CurrentPrincipal, request: Request
-) -> TenantOut:
-    view = await _platform(request).update_tenant(
-        tenant_id, status=body.status, plan=body.plan, actor=principal
-    )
-    return _tenant_out(view)
-
-
-@platform_router.get("/stats", dependencies=[allow(Permission.PLATFORM_ADMIN)])
-async def platform_stats(request: Request) -> PlatformStats:
-    return PlatformStats.model_validate(await _platform(request).stats())
-
-
-routers = [auth_router, identity_router, tenant_router, platform_router, *branding_endpoints.routers]
+routers = [auth_router, identity_router]

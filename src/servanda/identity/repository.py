@@ -1,76 +1,30 @@
-"""Queries of the identity module: tenants (until they move), users, the login back-off."""
+"""Queries of the identity module: users, teams, the login back-off.
+
+The public read side for other modules: ``UserRepository.ref`` and
+``display_names`` (who may review, who wrote), ``TeamRepository`` (team
+membership for visibility rules). Other modules never query the identity
+tables themselves.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servanda.identity.models import Tenant, User
+from servanda.identity.models import Team, TeamMember, User
 
 
 @dataclass(frozen=True)
-class TenantRef:
+class UserRef:
+    """A user as other modules see one."""
+
     id: uuid.UUID
-    type: str
+    display_name: str
+    role: str
     status: str
-
-
-class TenantRepository:
-    """Tenant rows. The ``platform_*`` methods reach every tenant through security-definer
-    functions (migration 0003) and serve only platform-admin callers."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def _platform(self, sql: str, params: dict[str, Any] | None = None) -> list[Tenant]:
-        statement = select(Tenant).from_statement(text(sql)).execution_options(populate_existing=True)
-        result = await self.session.scalars(statement, params or {})
-        return list(result.all())
-
-    async def platform_all(self) -> list[Tenant]:
-        return await self._platform("SELECT * FROM servanda_platform_tenants()")
-
-    async def platform_by_slug(self, slug: str) -> Tenant | None:
-        return next((t for t in await self.platform_all() if t.slug == slug), None)
-
-    async def platform_create(self, slug: str, name: str, type: str, jurisdiction: str) -> Tenant:
-        created = await self._platform(
-            "SELECT * FROM servanda_platform_create_tenant(:slug, :name, :type, :jurisdiction)",
-            {"slug": slug, "name": name, "type": type, "jurisdiction": jurisdiction},
-        )
-        return created[0]
-
-    async def platform_update(
-        self, tenant_id: uuid.UUID, status: str | None, plan: str | None
-    ) -> Tenant | None:
-        updated = await self._platform(
-            "SELECT * FROM servanda_platform_update_tenant(:id, :status, :plan)",
-            {"id": tenant_id, "status": status, "plan": plan},
-        )
-        return updated[0] if updated else None
-
-    async def platform_stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = (
-            await self.session.execute(text("SELECT servanda_platform_stats()"))
-        ).scalar_one()
-        return stats
-
-    async def status_of(self, tenant_id: uuid.UUID) -> str | None:
-        """The status of the current tenant (its own row is visible under RLS)."""
-        return await self.session.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
-
-    async def resolve_slug(self, slug: str) -> TenantRef | None:
-        """Look a tenant up by slug without a tenant context (security-definer function)."""
-        row = (
-            await self.session.execute(
-                text("SELECT id, type, status FROM servanda_tenant_by_slug(:s)"), {"s": slug}
-            )
-        ).one_or_none()
-        return TenantRef(row.id, row.type, row.status) if row else None
 
 
 class LoginBackoffRepository:
@@ -115,3 +69,36 @@ class UserRepository:
 
     async def by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+    async def ref(self, user_id: uuid.UUID) -> UserRef | None:
+        user = await self.session.get(User, user_id)
+        return UserRef(user.id, user.display_name, user.role, user.status) if user is not None else None
+
+    async def display_names(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not user_ids:
+            return {}
+        rows = await self.session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
+        return {row.id: row.display_name for row in rows}
+
+
+class TeamRepository:
+    """Team membership, for the visibility rules of other modules (contracts, law-firm templates)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @staticmethod
+    def ids_of_member(user_id: uuid.UUID) -> Select[uuid.UUID]:
+        """The teams ``user_id`` belongs to, as a subquery for ``team_id IN (...)`` filters."""
+        return select(TeamMember.team_id).where(TeamMember.user_id == user_id)
+
+    async def exists(self, team_id: uuid.UUID) -> bool:
+        return await self.session.get(Team, team_id) is not None
+
+    async def has_member(self, team_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            select(func.count())
+            .select_from(TeamMember)
+            .where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+        )
+        return bool(found)

@@ -1,10 +1,10 @@
-"""Request and response bodies of the identity module (camelCase on the wire)."""
+"""Request and response bodies of the identity module: auth, me, users, teams (camelCase on the wire)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import EmailStr, Field
 
@@ -114,86 +114,3 @@ class TeamOut(ApiModel):
 
 class TeamMembers(ApiInput):
     user_ids: list[uuid.UUID] = Field(max_length=1000)
-
-
-class Profile(ApiModel):
-    name: str
-    address: dict[str, Any]
-    default_jurisdiction: str
-    default_language: str
-
-
-class Branding(ApiModel):
-    colors: dict[str, str] = {}
-    fonts: dict[str, str] = {}
-    margins_mm: dict[str, float] = {}
-    logo: dict[str, Any] | None = None  # set by PUT /tenant/branding/logo
-
-
-class FeatureFlags(ApiModel):
-    odt_export: bool = False
-    mfa_required: bool = False
-
-
-class TenantSettingsOut(ApiModel):
-    profile: Profile
-    branding: Branding
-    feature_flags: FeatureFlags
-    retention_days: int | None
-    plan: str
-
-
-class ProfilePatch(ApiInput):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    address: dict[str, str] | None = None
-    default_jurisdiction: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    default_language: Literal["de", "en"] | None = None
-
-
-class BrandingPatch(ApiInput):
-    colors: dict[Literal["primary", "secondary"], str] | None = None
-    fonts: dict[Literal["body", "headings"], str] | None = None
-    margins_mm: dict[Literal["top", "bottom", "left", "right"], float] | None = None
-
-
-class FeatureFlagsPatch(ApiInput):
-    odt_export: bool | None = None
-    mfa_required: bool | None = None
-
-
-class TenantSettingsPatch(ApiInput):
-    profile: ProfilePatch | None = None
-    branding: BrandingPatch | None = None
-    feature_flags: FeatureFlagsPatch | None = None
-    retention_days: int | None = Field(default=None, ge=30, le=3650)
-
-
-class TenantOut(ApiModel):
-    id: uuid.UUID
-    slug: str
-    name: str
-    type: str
-    status: str
-    default_jurisdiction: str
-    plan: str
-
-
-class TenantCreate(ApiInput):
-    slug: str = Field(pattern=r"^[a-z0-9-]{3,63}$")
-    name: str = Field(min_length=1, max_length=200)
-    type: Literal["vendor", "lawfirm", "individual"]
-    jurisdiction: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
-
-
-class TenantPatch(ApiInput):
-    status: Literal["active", "suspended"] | None = None
-    plan: Literal["starter", "team", "pro", "enterprise"] | None = None
-
-
-class PlatformStats(ApiModel):
-    tenants: int
-    tenants_by_status: dict[str, int]
-    tenants_by_type: dict[str, int]
-    users: int
-    contracts: int
-    audit_events: int

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servanda.identity.service import PlatformService, bootstrap_user
+from servanda.identity.service import bootstrap_user
 from servanda.platform.db import Database
+from servanda.tenants.platform import PlatformService
 
 DEMO_PASSWORD = "servanda-demo"  # noqa: S105 - published demo password, embedded mode only
 DEMO_TENANTS = (
@@ -13,10 +14,16 @@ DEMO_TENANTS = (
     ("kanzlei-demo", "Kanzlei Demo Partner mbB", "lawfirm"),
     ("kanzlei-nord", "Kanzlei Nord Rechtsanwälte", "lawfirm"),
 )
-VENDOR_USERS = (("admin", "admin", "Vera Admin"), ("redakteur", "editor", "Rita Redakteurin"),
-                ("pruefer", "editor", "Paul Prüfer"))  # fmt: skip
-LAWFIRM_USERS = (("admin", "admin", "Karl Kanzleiadmin"), ("anwalt", "user", "Anna Anwältin"),
-                 ("redakteur", "editor", "Rolf Redakteur"))  # fmt: skip
+VENDOR_USERS = (
+    ("admin", "admin", "Vera Admin"),
+    ("redakteur", "editor", "Rita Redakteurin"),
+    ("pruefer", "editor", "Paul Prüfer"),
+)
+LAWFIRM_USERS = (
+    ("admin", "admin", "Karl Kanzleiadmin"),
+    ("anwalt", "user", "Anna Anwältin"),
+    ("redakteur", "editor", "Rolf Redakteur"),
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,8 @@ async def seed_demo(platform_db: Database, app_db: Database) -> list[DemoLogin]:
         await platform.create_tenant(slug=slug, name=name, type=kind)
         for local, role, display in VENDOR_USERS if kind == "vendor" else LAWFIRM_USERS:
             email = f"{local}@{slug}.de"
-            await bootstrap_user(app_db, tenant_slug=slug, email=email, role=role, password=DEMO_PASSWORD,
-                                 display_name=display)  # fmt: skip
+            await bootstrap_user(
+                app_db, tenant_slug=slug, email=email, role=role, password=DEMO_PASSWORD, display_name=display
+            )
             logins.append(DemoLogin(slug, email, role))
     return logins

@@ -1,4 +1,4 @@
-"""The tenant's logo: strict validation of PNG and SVG uploads, storage and the settings record.
+"""The tenant's logo: strict validation of PNG and SVG uploads, decided from the bytes alone.
 
 What is accepted is decided from the bytes, never from the file name or the
 declared content type:
@@ -13,35 +13,22 @@ declared content type:
   external ``<use>``, CSS ``@import``/external ``url()``, processing
   instructions, elements outside the SVG and editor-metadata namespaces.
 
-The file is stored under ``{tenant}/branding/logo.png|svg`` and recorded in
-``tenants.settings.branding.logo``; the change is audited in the same
-transaction.
+Pure functions, no I/O: ``tenants.branding`` stores what passes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import struct
-import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 from xml.etree.ElementTree import ParseError
 
 import defusedxml
 import defusedxml.ElementTree
 
-from servanda.audit import repository as audit
-from servanda.identity.models import Tenant
-from servanda.identity.principal import Principal
-from servanda.platform.db import Database
-from servanda.platform.logs import get_logger
 from servanda.platform.problems import Problem
-from servanda.platform.storage import ObjectNotFound, Storage, tenant_key
-
-log = get_logger("servanda.branding")
 
 PNG_MAX_BYTES: Final = 1024 * 1024
 SVG_MAX_BYTES: Final = 512 * 1024
@@ -93,37 +80,41 @@ class Logo:
     extension: str
 
 
-@dataclass(frozen=True)
-class StoredLogo:
-    data: bytes
-    content_type: str
-    sha256: str
-    uploaded_at: str
-
-
 def too_large(limit: int) -> Problem:
     size = f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
-    return Problem(413, "branding.too_large", f"Das Logo darf höchstens {size} groß sein.",
-                   errors=[{"field": "file", "message": f"höchstens {size}"}])  # fmt: skip
+    return Problem(
+        413,
+        "branding.too_large",
+        f"Das Logo darf höchstens {size} groß sein.",
+        errors=[{"field": "file", "message": f"höchstens {size}"}],
+    )
 
 
 def unsupported_type() -> Problem:
-    return Problem(415, "branding.unsupported_type", "Das Logo muss eine PNG- oder SVG-Datei sein.",
-                   errors=[{"field": "file", "message": "nur PNG oder SVG"}])  # fmt: skip
+    return Problem(
+        415,
+        "branding.unsupported_type",
+        "Das Logo muss eine PNG- oder SVG-Datei sein.",
+        errors=[{"field": "file", "message": "nur PNG oder SVG"}],
+    )
 
 
 def invalid_image(reason: str) -> Problem:
-    return Problem(422, "branding.invalid_image", f"Die Bilddatei ist fehlerhaft: {reason}.",
-                   errors=[{"field": "file", "message": reason}])  # fmt: skip
+    return Problem(
+        422,
+        "branding.invalid_image",
+        f"Die Bilddatei ist fehlerhaft: {reason}.",
+        errors=[{"field": "file", "message": reason}],
+    )
 
 
 def unsafe_svg(reason: str) -> Problem:
-    return Problem(422, "branding.unsafe_svg", f"Die SVG-Datei wurde abgelehnt: {reason}.",
-                   errors=[{"field": "file", "message": reason}])  # fmt: skip
-
-
-def logo_not_found() -> Problem:
-    return Problem(404, "branding.logo_not_found", "Es ist kein Logo hinterlegt.")
+    return Problem(
+        422,
+        "branding.unsafe_svg",
+        f"Die SVG-Datei wurde abgelehnt: {reason}.",
+        errors=[{"field": "file", "message": reason}],
+    )
 
 
 # -- PNG ----------------------------------------------------------------------------------------
@@ -305,105 +296,3 @@ def validate_logo(data: bytes) -> Logo:
         check_svg(data)
         return Logo(data, SVG_TYPE, "svg")
     raise unsupported_type()
-
-
-# -- service ------------------------------------------------------------------------------------
-
-
-def _logo_record(tenant: Tenant) -> dict[str, Any] | None:
-    branding = (tenant.settings or {}).get("branding") or {}
-    record = branding.get("logo")
-    return record if isinstance(record, dict) and record.get("key") else None
-
-
-def _without_logo(settings: dict[str, Any]) -> dict[str, Any]:
-    branding = {k: v for k, v in (settings.get("branding") or {}).items() if k != "logo"}
-    return {**settings, "branding": branding}
-
-
-class BrandingService:
-    def __init__(self, db: Database, storage: Storage) -> None:
-        self.db = db
-        self.storage = storage
-
-    async def upload_logo(self, principal: Principal, data: bytes) -> dict[str, Any]:
-        """Validate, store and record the logo; returns the settings record."""
-        logo = validate_logo(data)
-        tenant_id = principal.tenant_id
-        key = tenant_key(tenant_id, "branding", f"logo.{logo.extension}")
-        record = {
-            "key": key,
-            "contentType": logo.content_type,
-            "size": len(logo.data),
-            "sha256": hashlib.sha256(logo.data).hexdigest(),
-            "uploadedAt": datetime.now(UTC).isoformat(),
-        }
-        previous: dict[str, Any] | None = None
-        stored = False
-        try:
-            async with self.db.session(tenant_id) as session:
-                # The row lock serialises uploads of one tenant: object and record stay in step.
-                tenant = await session.get(Tenant, tenant_id, with_for_update=True)
-                assert tenant is not None
-                previous = _logo_record(tenant)
-                await self.storage.put(tenant_id, key, logo.data, logo.content_type)
-                stored = True
-                settings = dict(tenant.settings or {})
-                settings["branding"] = {**(settings.get("branding") or {}), "logo": record}
-                tenant.settings = settings
-                await audit.record(
-                    session,
-                    principal,
-                    "tenant.settings_change",
-                    "tenant",
-                    tenant_id,
-                    {"changed": ["branding.logo"]},
-                )
-        except BaseException:
-            if stored and (previous is None or previous["key"] != key):
-                await self._discard(tenant_id, key)
-            raise
-        if previous is not None and previous["key"] != key:
-            await self._discard(tenant_id, str(previous["key"]))
-        return record
-
-    async def logo(self, tenant_id: uuid.UUID) -> StoredLogo:
-        async with self.db.session(tenant_id) as session:
-            tenant = await session.get(Tenant, tenant_id)
-            record = _logo_record(tenant) if tenant is not None else None
-        if record is None or record.get("contentType") not in CONTENT_TYPES:
-            raise logo_not_found()
-        try:
-            data = await self.storage.get(tenant_id, str(record["key"]))
-        except ObjectNotFound:
-            log.warning("logo object missing", action="branding.logo_missing", key=record["key"])
-            raise logo_not_found() from None
-        return StoredLogo(data, str(record["contentType"]), str(record.get("sha256") or ""),
-                          str(record.get("uploadedAt") or ""))  # fmt: skip
-
-    async def delete_logo(self, principal: Principal) -> None:
-        tenant_id = principal.tenant_id
-        async with self.db.session(tenant_id) as session:
-            tenant = await session.get(Tenant, tenant_id, with_for_update=True)
-            assert tenant is not None
-            record = _logo_record(tenant)
-            if record is None:
-                raise logo_not_found()
-            tenant.settings = _without_logo(dict(tenant.settings or {}))
-            await audit.record(
-                session,
-                principal,
-                "tenant.settings_change",
-                "tenant",
-                tenant_id,
-                {"changed": ["branding.logo"]},
-            )
-        await self._discard(tenant_id, str(record["key"]))
-
-    async def _discard(self, tenant_id: uuid.UUID, key: str) -> None:
-        """Best-effort removal of an object no record points to any more."""
-        try:
-            await self.storage.delete(tenant_id, key)
-        except Exception as error:  # file system or S3 client errors: the record is what counts
-            log.warning("could not remove logo object", action="branding.cleanup_failed", key=key,
-                        error=type(error).__name__)  # fmt: skip

@@ -1,0 +1,188 @@
+"""HTTP endpoints of the tenants module: settings, logo, platform administration.
+
+- ``GET|PATCH /api/v1/tenant/settings``: tenant admins read and change the settings.
+- ``PUT|GET|DELETE /api/v1/tenant/branding/logo``: tenant admins manage the logo.
+- ``GET /api/v1/branding/logo``: every signed-in user of the tenant sees it (the UI shows it).
+- ``/api/v1/platform/*``: platform admins manage tenants across the platform.
+
+Every router is in :data:`routers`; the app registers them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, Response, UploadFile
+
+from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
+from servanda.platform.http import API_PREFIX
+from servanda.platform.storage import Storage, storage_from_settings
+from servanda.tenants.branding import BrandingService
+from servanda.tenants.logo import SVG_TYPE, UPLOAD_MAX_BYTES, too_large
+from servanda.tenants.platform import PlatformService, TenantView
+from servanda.tenants.schemas import (
+    LogoOut,
+    PlatformStats,
+    TenantCreate,
+    TenantOut,
+    TenantPatch,
+    TenantSettingsOut,
+    TenantSettingsPatch,
+)
+from servanda.tenants.settings import TenantSettingsService, settings_view
+
+tenant_router = APIRouter(prefix=f"{API_PREFIX}/tenant", tags=["tenant"])
+router = APIRouter(prefix=f"{API_PREFIX}/tenant/branding", tags=["tenant"])
+logo_router = APIRouter(prefix=f"{API_PREFIX}/branding", tags=["tenant"])
+platform_router = APIRouter(prefix=f"{API_PREFIX}/platform", tags=["platform"])
+
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def storage_of(request: Request) -> Storage:
+    """The application's object storage (created from the settings on first use)."""
+    storage: Storage | None = getattr(request.app.state, "storage", None)
+    if storage is None:
+        storage = storage_from_settings(request.app.state.settings)
+        request.app.state.storage = storage
+    return storage
+
+
+def _service(request: Request) -> BrandingService:
+    return BrandingService(request.app.state.db, storage_of(request))
+
+
+async def _read_bounded(upload: UploadFile) -> bytes:
+    data = await upload.read(UPLOAD_MAX_BYTES + 1)
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise too_large(UPLOAD_MAX_BYTES)
+    return data
+
+
+async def _serve_logo(principal: CurrentPrincipal, request: Request) -> Response:
+    logo = await _service(request).logo(principal.tenant_id)
+    etag = f'"{logo.sha256}"'
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-cache",
+        "ETag": etag,
+    }
+    if logo.content_type == SVG_TYPE:
+        headers["Content-Security-Policy"] = SVG_CSP
+        headers["Content-Disposition"] = 'inline; filename="logo.svg"'
+    else:
+        headers["Content-Disposition"] = 'inline; filename="logo.png"'
+    if logo.sha256 and request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(content=logo.data, media_type=logo.content_type, headers=headers)
+
+
+# -- logo --------------------------------------------------------------------------------------
+
+
+@router.put("/logo", dependencies=[allow(Permission.TENANT_ADMIN)])
+async def upload_logo(
+    file: Annotated[UploadFile, File(description="PNG (max. 1 MiB, 2000×2000) or SVG (max. 512 KiB)")],
+    principal: CurrentPrincipal,
+    request: Request,
+) -> LogoOut:
+    try:
+        data = await _read_bounded(file)
+    finally:
+        await file.close()
+    record = await _service(request).upload_logo(principal, data)
+    return LogoOut(
+        content_type=record["contentType"],
+        size=record["size"],
+        sha256=record["sha256"],
+        uploaded_at=record["uploadedAt"],
+    )
+
+
+@router.get("/logo", dependencies=[allow(Permission.TENANT_ADMIN)], response_class=Response)
+async def get_logo_admin(principal: CurrentPrincipal, request: Request) -> Response:
+    return await _serve_logo(principal, request)
+
+
+@router.delete("/logo", status_code=204, dependencies=[allow(Permission.TENANT_ADMIN)])
+async def delete_logo(principal: CurrentPrincipal, request: Request) -> Response:
+    await _service(request).delete_logo(principal)
+    return Response(status_code=204)
+
+
+@logo_router.get("/logo", dependencies=[allow(Permission.CONTRACTS_USE)], response_class=Response)
+async def get_logo(principal: CurrentPrincipal, request: Request) -> Response:
+    return await _serve_logo(principal, request)
+
+
+# -- settings -------------------------------------------------------------------------
+
+
+@tenant_router.get("/settings", dependencies=[allow(Permission.TENANT_ADMIN)])
+async def get_settings(principal: CurrentPrincipal, request: Request) -> TenantSettingsOut:
+    return TenantSettingsOut.model_validate(
+        settings_view(await TenantSettingsService(request.app.state.db).settings(principal))
+    )
+
+
+@tenant_router.patch("/settings", dependencies=[allow(Permission.TENANT_ADMIN)])
+async def update_settings(
+    body: TenantSettingsPatch, principal: CurrentPrincipal, request: Request
+) -> TenantSettingsOut:
+    tenant = await TenantSettingsService(request.app.state.db).update_settings(
+        principal, body.model_dump(exclude_unset=True)
+    )
+    return TenantSettingsOut.model_validate(settings_view(tenant))
+
+
+# -- platform (operators; principals with the platform-admin flag) ---------------------------
+
+
+def _platform(request: Request) -> PlatformService:
+    return PlatformService(request.app.state.db)
+
+
+def _tenant_out(view: TenantView) -> TenantOut:
+    return TenantOut(
+        id=view.id,
+        slug=view.slug,
+        name=view.name,
+        type=view.type,
+        status=view.status,
+        default_jurisdiction=view.default_jurisdiction,
+        plan=view.plan,
+    )
+
+
+@platform_router.get("/tenants", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_tenants(request: Request) -> list[TenantOut]:
+    return [_tenant_out(t) for t in await _platform(request).list_tenants()]
+
+
+@platform_router.post("/tenants", status_code=201, dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_create_tenant(
+    body: TenantCreate, principal: CurrentPrincipal, request: Request
+) -> TenantOut:
+    view = await _platform(request).create_tenant(
+        slug=body.slug, name=body.name, type=body.type, jurisdiction=body.jurisdiction, actor=principal
+    )
+    return _tenant_out(view)
+
+
+@platform_router.patch("/tenants/{tenant_id}", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_update_tenant(
+    tenant_id: uuid.UUID, body: TenantPatch, principal: CurrentPrincipal, request: Request
+) -> TenantOut:
+    view = await _platform(request).update_tenant(
+        tenant_id, status=body.status, plan=body.plan, actor=principal
+    )
+    return _tenant_out(view)
+
+
+@platform_router.get("/stats", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_stats(request: Request) -> PlatformStats:
+    return PlatformStats.model_validate(await _platform(request).stats())
+
+
+routers = [tenant_router, router, logo_router, platform_router]
