@@ -19,10 +19,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import repository as audit
-from servanda.content.models import Template, TemplateVersion
+from servanda.content import published
 from servanda.contracts import permissions, repository
 from servanda.contracts.models import ContractInstance, LawFirmTemplate
-from servanda.contracts.pins import Pins, TemplateVersionPin, _clauses, resolve_pins
+from servanda.contracts.pins import Pins, current_clauses, resolve_pins, slot_clause_ids
 from servanda.contracts.service import (
     ContractService,
     Evaluated,
@@ -31,7 +31,6 @@ from servanda.contracts.service import (
     _store_validation,
     carry_over,
 )
-from servanda.engine.shapes import Structure
 from servanda.identity.principal import Principal
 from servanda.identity.repository import TeamRepository
 from servanda.platform.problems import Problem
@@ -145,11 +144,11 @@ class LawFirmTemplateService(ContractService):
         async with self.db.session(principal.tenant_id) as session:
             entity = await self._visible(session, principal, template_id, lock=True)
             if "custom_answers" in changes or "custom_slot_selections" in changes:
-                version = await session.get(TemplateVersion, entity.source_template_version_id)
+                version = await published.template_version(session, entity.source_template_version_id)
                 assert version is not None
-                template = await session.get(Template, version.template_id)
+                template = await published.template(session, version.template_id)
                 assert template is not None
-                pins = Pins(template, TemplateVersionPin.of(version), {})
+                pins = Pins(template, version, {})
                 answers, slots = self._prefill(
                     pins, changes.get("custom_answers", entity.custom_answers) or {},
                     changes.get("custom_slot_selections", entity.custom_slot_selections) or {},
@@ -184,14 +183,12 @@ class LawFirmTemplateService(ContractService):
                 raise Problem(
                     409, "lawfirm_template.not_published", "Die Kanzleivorlage ist noch ein Entwurf."
                 )
-            version = await session.get(TemplateVersion, entity.source_template_version_id)
+            version = await published.template_version(session, entity.source_template_version_id)
             if version is None:
                 raise not_found()
-            template = await session.get(Template, version.template_id)
+            template = await published.template(session, version.template_id)
             assert template is not None
-            ids = list(dict.fromkeys(c for s in Structure.model_validate(version.structure or {}).slots()
-                                     for c in s.clause_ids()))  # fmt: skip
-            pins = Pins(template, TemplateVersionPin.of(version), await _clauses(session, ids))
+            pins = Pins(template, version, await current_clauses(session, slot_clause_ids(version)))
             await repository.require_team(session, principal, visibility, team_id)
             contract = ContractInstance(
                 tenant_id=principal.tenant_id, creator_id=principal.user_id, title=title.strip(),

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import repository as audit
-from servanda.content.models import TemplateVersion
+from servanda.content import published
 from servanda.contracts import permissions, repository
 from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins, load_pins, resolve_pins
@@ -136,9 +136,7 @@ class ContractService:
         latest = None
         current = pins.template.current_published_version_id  # the template row loaded with the pins
         if current is not None:
-            number = await session.scalar(
-                select(TemplateVersion.version_number).where(TemplateVersion.id == current)
-            )
+            number = await published.version_number(session, current)
             latest = (current, number) if number is not None else None
         return Evaluated(contract, pins, questions, structure, evaluation, latest)
 
@@ -188,8 +186,7 @@ class ContractService:
             if mine:
                 query = query.where(ContractInstance.creator_id == principal.user_id)
             if template_id:
-                query = query.where(ContractInstance.template_version_id.in_(
-                    select(TemplateVersion.id).where(TemplateVersion.template_id == template_id)))  # fmt: skip
+                query = query.where(ContractInstance.template_version_id.in_(published.version_ids_of(template_id)))
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = await session.scalars(query.order_by(ContractInstance.updated_at.desc(), ContractInstance.id)
                                          .offset((page - 1) * page_size).limit(page_size))  # fmt: skip

@@ -1,0 +1,208 @@
+"""Content as other modules read it: templates and versions as values, never as rows.
+
+The contracts module pins template and clause versions and evaluates
+contracts from them; it reads content only through these functions (the
+import contracts in pyproject.toml hold it to that). Everything here runs in
+the caller's transaction and tenant (row-level security decides what is
+visible: the own content and publishers' published content).
+
+Published and deprecated versions never change their content, so their heavy
+columns (texts, rules, structures) are cached per process by version id; the
+status, which can still move from published to deprecated, is read from the
+database every time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.content.models import Clause, ClauseVersion, Template, TemplateVersion
+
+
+@dataclass(frozen=True)
+class TemplateRef:
+    """A template (the logical row) as a value."""
+
+    id: uuid.UUID
+    title: str
+    jurisdiction: str | None
+    current_published_version_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, t: Template) -> TemplateRef:
+        return cls(t.id, t.title, t.jurisdiction, t.current_published_version_id)
+
+
+@dataclass(frozen=True)
+class TemplateVersionPin:
+    """A template version as a value (not an ORM row)."""
+
+    id: uuid.UUID
+    template_id: uuid.UUID
+    version_number: int
+    status: str
+    structure: dict[str, Any]
+    interview: list[Any]
+
+    @classmethod
+    def of(cls, v: TemplateVersion) -> TemplateVersionPin:
+        return cls(v.id, v.template_id, v.version_number, v.status, v.structure or {}, v.interview or [])
+
+
+@dataclass(frozen=True)
+class ClauseVersionPin:
+    id: uuid.UUID
+    clause_id: uuid.UUID
+    version_number: int
+    status: str
+    content: str
+    parameters: dict[str, Any]
+    rules: list[Any]
+    heading: str | None = None
+
+    @classmethod
+    def of(cls, v: ClauseVersion) -> ClauseVersionPin:
+        return cls(
+            v.id,
+            v.clause_id,
+            v.version_number,
+            v.status,
+            v.content or "",
+            v.parameters or {},
+            v.rules or [],
+            v.heading,
+        )
+
+
+@dataclass(frozen=True)
+class TitledClauseVersion:
+    """A clause version with its clause's title."""
+
+    title: str
+    version: ClauseVersionPin
+
+
+async def template(session: AsyncSession, template_id: uuid.UUID) -> TemplateRef | None:
+    found = await session.get(Template, template_id)
+    return TemplateRef.of(found) if found is not None else None
+
+
+async def template_version(session: AsyncSession, version_id: uuid.UUID) -> TemplateVersionPin | None:
+    found = await session.get(TemplateVersion, version_id)
+    return TemplateVersionPin.of(found) if found is not None else None
+
+
+async def version_number(session: AsyncSession, template_version_id: uuid.UUID) -> int | None:
+    number: int | None = await session.scalar(
+        select(TemplateVersion.version_number).where(TemplateVersion.id == template_version_id)
+    )
+    return number
+
+
+def version_ids_of(template_id: uuid.UUID) -> Select[uuid.UUID]:
+    """The versions of a template, as a subquery for ``template_version_id IN (...)`` filters."""
+    return select(TemplateVersion.id).where(TemplateVersion.template_id == template_id)
+
+
+async def current_clause_versions(
+    session: AsyncSession, clause_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, ClauseVersionPin | None]]:
+    """Each visible clause's title and current published version (None when it has none)."""
+    if not clause_ids:
+        return {}
+    result = await session.execute(
+        select(Clause, ClauseVersion)
+        .outerjoin(ClauseVersion, ClauseVersion.id == Clause.current_published_version_id)
+        .where(Clause.id.in_(clause_ids))
+    )
+    return {
+        clause.id: (clause.title, ClauseVersionPin.of(version) if version is not None else None)
+        for clause, version in result
+    }
+
+
+_CONTENT_CACHE: dict[uuid.UUID, tuple[Any, ...]] = {}
+_CONTENT_CACHE_MAX = 20_000
+
+
+def _remember(version_id: uuid.UUID, status: str, content: tuple[Any, ...]) -> None:
+    if status == "draft":
+        return
+    if len(_CONTENT_CACHE) >= _CONTENT_CACHE_MAX:
+        _CONTENT_CACHE.pop(next(iter(_CONTENT_CACHE)))
+    _CONTENT_CACHE[version_id] = content
+
+
+async def pinned_template_version(session: AsyncSession, version_id: uuid.UUID) -> TemplateVersionPin | None:
+    """A template version by id, whatever its status (deprecated included), content from the cache."""
+    tv = (
+        await session.execute(
+            select(
+                TemplateVersion.id,
+                TemplateVersion.template_id,
+                TemplateVersion.version_number,
+                TemplateVersion.status,
+            ).where(TemplateVersion.id == version_id)
+        )
+    ).one_or_none()
+    if tv is None:
+        return None
+    if tv.id not in _CONTENT_CACHE:
+        heavy = (
+            await session.execute(
+                select(TemplateVersion.structure, TemplateVersion.interview).where(
+                    TemplateVersion.id == tv.id
+                )
+            )
+        ).one()
+        _remember(tv.id, tv.status, (heavy.structure or {}, heavy.interview or []))
+        structure, interview = heavy.structure or {}, heavy.interview or []
+    else:
+        structure, interview = _CONTENT_CACHE[tv.id]
+    return TemplateVersionPin(tv.id, tv.template_id, tv.version_number, tv.status, structure, interview)
+
+
+async def pinned_clause_versions(
+    session: AsyncSession, version_ids: list[uuid.UUID]
+) -> list[TitledClauseVersion]:
+    """Clause versions by id, whatever their status, with their clauses' titles (visible ones only)."""
+    rows = (
+        await session.execute(
+            select(
+                ClauseVersion.id,
+                ClauseVersion.clause_id,
+                ClauseVersion.version_number,
+                ClauseVersion.status,
+                Clause.title,
+            )
+            .join(Clause, Clause.id == ClauseVersion.clause_id)
+            .where(ClauseVersion.id.in_(version_ids))
+        )
+    ).all()
+    missing = [r.id for r in rows if r.id not in _CONTENT_CACHE]
+    fetched: dict[uuid.UUID, tuple[Any, ...]] = {}
+    if missing:
+        heavy = await session.execute(
+            select(
+                ClauseVersion.id,
+                ClauseVersion.content,
+                ClauseVersion.parameters,
+                ClauseVersion.rules,
+                ClauseVersion.heading,
+            ).where(ClauseVersion.id.in_(missing))
+        )
+        for r in heavy:
+            fetched[r.id] = (r.content or "", r.parameters or {}, r.rules or [], r.heading)
+    pinned: list[TitledClauseVersion] = []
+    for r in rows:
+        content = fetched.get(r.id) or _CONTENT_CACHE[r.id]
+        if r.id in fetched:
+            _remember(r.id, r.status, content)
+        version = ClauseVersionPin(r.id, r.clause_id, r.version_number, r.status, *content)
+        pinned.append(TitledClauseVersion(r.title, version))
+    return pinned
