@@ -24,6 +24,7 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 types: install
 	$(VENV)/bin/mypy

@@ -35,6 +35,7 @@ from servanda.audit import repository as audit
 from servanda.content import gates
 from servanda.content.models import Clause, ClauseVersion, ContentReview, Template, TemplateVersion
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
+from servanda.export.repository import style_template_exists
 from servanda.identity.principal import Principal
 from servanda.identity.repository import UserRepository
 from servanda.platform.db import Database
@@ -126,10 +127,8 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
 async def _require_style(session: AsyncSession, fields: dict[str, Any]) -> None:
     """A template's default style must exist and be visible to the tenant: the built-in system style
     or one of its own (RLS hides every other tenant's styles, so ``get`` finds exactly those)."""
-    from servanda.export.models import StyleTemplate
-
     style_id = fields.get("default_style_template_id")
-    if style_id is not None and await session.get(StyleTemplate, style_id) is None:
+    if style_id is not None and not await style_template_exists(session, style_id):
         raise Problem(422, "content.unknown_style_template", "Die Formatvorlage gibt es nicht.",
                       errors=[{"field": "defaultStyleTemplateId", "message": "unbekannte Formatvorlage"}])  # fmt: skip
 
@@ -410,7 +409,12 @@ class ContentService:
             version.status = "approved"
             await self._history(session, principal, kind, version, "approve", "review")
             await audit.record(
-                session, principal, f"{kind.name}.approve", kind.name, entity_id, {"versionId": str(version.id)}
+                session,
+                principal,
+                f"{kind.name}.approve",
+                kind.name,
+                entity_id,
+                {"versionId": str(version.id)},
             )
             await session.flush()
             await session.refresh(version)
@@ -503,7 +507,12 @@ class ContentService:
                 entity.current_published_version_id = None
             await self._history(session, principal, kind, version, "deprecate", "published")
             await audit.record(
-                session, principal, f"{kind.name}.deprecate", kind.name, entity_id, {"versionId": str(version.id)}
+                session,
+                principal,
+                f"{kind.name}.deprecate",
+                kind.name,
+                entity_id,
+                {"versionId": str(version.id)},
             )
             await session.flush()
             await session.refresh(version)

@@ -169,7 +169,12 @@ class LawFirmTemplateService(ContractService):
             entity = await self._visible(session, principal, template_id, lock=True)
             permissions.require_manage(entity.created_by, principal, kind="lawfirm_template", action="delete")
             await audit.record(
-                session, principal, "lawfirm_template.delete", "lawfirm_template", entity.id, {"title": entity.title}
+                session,
+                principal,
+                "lawfirm_template.delete",
+                "lawfirm_template",
+                entity.id,
+                {"title": entity.title},
             )
             await session.delete(entity)
 

@@ -149,7 +149,8 @@ class ContractService:
             pins = await resolve_pins(session, template_id)
             await repository.require_team(session, principal, visibility, team_id)
             if jurisdiction is None:
-                jurisdiction = pins.template.jurisdiction or await TenantRepository(session).default_jurisdiction(
+                tenants = TenantRepository(session)
+                jurisdiction = pins.template.jurisdiction or await tenants.default_jurisdiction(
                     principal.tenant_id
                 )
             contract = ContractInstance(
@@ -186,7 +187,9 @@ class ContractService:
             if mine:
                 query = query.where(ContractInstance.creator_id == principal.user_id)
             if template_id:
-                query = query.where(ContractInstance.template_version_id.in_(published.version_ids_of(template_id)))
+                query = query.where(
+                    ContractInstance.template_version_id.in_(published.version_ids_of(template_id))
+                )
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = await session.scalars(query.order_by(ContractInstance.updated_at.desc(), ContractInstance.id)
                                          .offset((page - 1) * page_size).limit(page_size))  # fmt: skip
@@ -328,7 +331,9 @@ class ContractService:
             if contract.status != "draft":
                 raise Problem(409, "contract.not_draft", "Nur Entwürfe können gelöscht werden.",
                               extra={"status": contract.status})  # fmt: skip
-            await audit.record(session, principal, "contract.delete", "contract", contract.id, {"title": contract.title})
+            await audit.record(
+                session, principal, "contract.delete", "contract", contract.id, {"title": contract.title}
+            )
             await session.delete(contract)
 
 

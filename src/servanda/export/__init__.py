@@ -1,0 +1,4 @@
+"""Export: export jobs, style templates, renderers, worker tasks.
+
+Public for other modules: ``export.repository`` (style template lookups).
+"""

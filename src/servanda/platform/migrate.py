@@ -13,12 +13,6 @@ from sqlalchemy import Connection, create_engine, text
 from servanda.platform.rls import RlsProblem, apply_app_grants, apply_maintenance_grants, check_rls
 
 
-class RlsGateFailed(Exception):
-    def __init__(self, problems: list[RlsProblem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
-
-
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(resources.files("servanda") / "migrations"))
