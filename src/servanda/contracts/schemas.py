@@ -9,7 +9,17 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from servanda.content.schemas import Tag
-from servanda.platform.api_models import ApiInput, ApiModel
+from servanda.engine.assembly import ChoiceSource
+from servanda.engine.evaluate import ProblemCode
+from servanda.engine.rules import Action, ValidationState
+from servanda.engine.shapes import Question, Severity
+from servanda.platform.api_models import ApiInput, ApiModel, Stored
+
+ContractStatus = Literal["draft", "completed", "archived"]
+Visibility = Literal["private", "team"]
+# A stored answer, by question type: text, currency (decimal string), date (ISO), single choice → string;
+# number → number; yes/no → boolean; multiple choice → strings.
+Answer = str | int | float | bool | list[str]
 
 
 class ContractCreate(ApiInput):
@@ -47,12 +57,12 @@ class ContractSummary(ApiModel):
     title: str
     client_reference: str | None
     tags: list[str]
-    status: str
-    validation_state: str
+    status: ContractStatus
+    validation_state: ValidationState
     jurisdiction: str
     template_version_id: uuid.UUID
     creator_id: uuid.UUID
-    visibility: str
+    visibility: Visibility
     team_id: uuid.UUID | None
     completed_at: datetime | None
     created_at: datetime
@@ -93,12 +103,163 @@ class LawFirmTemplateOut(ApiModel):
     description: str
     source_template_version_id: uuid.UUID
     source_contract_id: uuid.UUID | None
-    custom_answers: dict[str, Any]
-    custom_slot_selections: dict[str, Any]
-    status: str
-    visibility: str
+    custom_answers: Stored[dict[str, Answer]]
+    custom_slot_selections: Stored[dict[str, uuid.UUID | None]]  # slot id → clause id (None: left out)
+    status: Literal["draft", "published"]
+    visibility: Visibility
     team_id: uuid.UUID | None
     tags: list[str]
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+
+
+# -- the contract view -----------------------------------------------------------------------
+
+
+class InactiveAnswer(ApiModel):
+    """A stored answer the contract does not use: its question is hidden or skipped."""
+
+    question: str
+    text: str
+    answer: Stored[Answer]
+
+
+class InterviewQuestion(Question):
+    """A question of the interview as authored, with its state in this contract.
+
+    ``required`` is the effective one: a hidden or skipped question is never required.
+    """
+
+    visible: bool
+    answer: Answer | None
+    inactive: bool
+
+
+class SlotOption(ApiModel):
+    clause_id: uuid.UUID
+    title: str
+
+
+class SlotView(ApiModel):
+    """A slot of the template and what the contract puts into it."""
+
+    slot_id: str
+    section_id: str
+    type: Literal["required", "optional", "alternative"]
+    clause_id: uuid.UUID | None  # None: left out
+    options: list[SlotOption]
+    source: ChoiceSource  # what decided the choice
+    editable: bool
+    answers_clause_id: uuid.UUID | None  # what the answers choose (selectWhen), if anything
+    overridden: bool  # the user chose another alternative than the answers call for
+
+
+class ResolutionOptionOut(ApiModel):
+    action: Action
+    clause_id: uuid.UUID
+    slot_id: str
+    label: str
+    auto_applicable: bool
+
+
+class ViolationOut(ApiModel):
+    fingerprint: str
+    rule_type: str
+    severity: Severity
+    source_clause_id: uuid.UUID
+    target_clause_ids: list[uuid.UUID]
+    message: str
+    suggestion: str | None
+    dismissed: bool
+    resolution_options: list[ResolutionOptionOut]
+
+
+class ValidationResult(ApiModel):
+    validation_state: ValidationState
+    messages: list[ViolationOut]
+
+
+class CompletionProblemOut(ApiModel):
+    code: ProblemCode
+    ref: str  # fingerprint, question key, "clauseId:key" or slot id
+    message: str
+
+
+class VersionInfo(ApiModel):
+    """What the contract is pinned to, and whether the template has moved on."""
+
+    template_id: uuid.UUID
+    template_title: str
+    template_version_id: uuid.UUID
+    template_version_number: int
+    latest_template_version_id: uuid.UUID | None
+    newer_version_available: bool
+    deprecated_pins: list[uuid.UUID]  # template and clause versions withdrawn since pinning
+    warning: str | None
+    clause_version_ids: list[uuid.UUID]
+
+
+class ContractView(ContractSummary):
+    """The full contract: snapshot, interview with visibility, slots with options, validation, pins."""
+
+    answers: Stored[dict[str, Answer]]
+    inactive_answers: list[InactiveAnswer]
+    selected_slots: Stored[dict[str, uuid.UUID | None]]
+    dismissed_warnings: Stored[list[str]]
+    interview: Stored[list[InterviewQuestion]]
+    slots: list[SlotView]
+    validation: ValidationResult
+    progress: float
+    completion_problems: list[CompletionProblemOut]
+    version_info: VersionInfo
+
+
+class OutlineEntryOut(ApiModel):
+    section_id: str
+    title: str
+    headings: list[str]
+
+
+class Preview(ApiModel):
+    html: str
+    outline: list[OutlineEntryOut]
+
+
+class ClauseRef(ApiModel):
+    clause_id: uuid.UUID
+    title: str
+
+
+class DiffRun(ApiModel):
+    op: Literal["equal", "delete", "insert"]
+    text: str
+
+
+class UpdatedClause(ClauseRef):
+    from_version: int
+    to_version: int
+    diff: list[DiffRun]  # word diff of the clause text
+
+
+class MigrationReport(ApiModel):
+    """What moving a contract onto the current published template version keeps and changes."""
+
+    migrated_answers: list[str]
+    dropped_answers: list[str]
+    reset_slots: list[str]
+    from_template_version: int
+    to_template_version: int
+    added_clauses: list[ClauseRef]
+    removed_clauses: list[ClauseRef]
+    updated_clauses: list[UpdatedClause]
+    new_violations: list[ViolationOut]
+
+
+class UpgradeResult(ApiModel):
+    contract: ContractView
+    migration_report: MigrationReport
+
+
+class DerivedContract(ContractView):
+    migration_report: MigrationReport
