@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 
 from servanda.identity.principal import Permission, Principal, RequestMeta, resolve_principal
 from servanda.platform import errors
-from servanda.platform.db import Database
+from servanda.platform.http import UnitOfWork
 from servanda.platform.problems import Problem
 from servanda.platform.ratelimit import RequestRateLimiter
 from servanda.platform.tokens import TokenError, TokenVerifier
@@ -42,8 +42,8 @@ def request_meta(request: Request) -> RequestMeta:
     )
 
 
-async def authenticate(request: Request) -> Principal:
-    """Resolve and check the caller; cached per request by FastAPI."""
+async def authenticate(request: Request, session: UnitOfWork) -> Principal:
+    """Resolve and check the caller inside the request's unit of work (its first statement)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -58,9 +58,8 @@ async def authenticate(request: Request) -> Principal:
     limiter: RequestRateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
         limiter.check(claims.tenant_id, claims.subject)
-    db: Database = request.app.state.db
     try:
-        principal = await resolve_principal(db, claims, request_meta(request))
+        principal = await resolve_principal(session, claims, request_meta(request))
     except errors.Unauthenticated as error:
         raise unauthenticated(error.code, error.detail or error.code) from None
     request.state.principal = principal
@@ -77,10 +76,10 @@ class _Allow:
         self.permission = permission
         self.during_mfa_setup = during_mfa_setup
 
-    async def __call__(self, request: Request) -> Principal | None:
+    async def __call__(self, request: Request, session: UnitOfWork) -> Principal | None:
         if self.permission is Permission.PUBLIC:
             return None
-        principal = await authenticate(request)
+        principal = await authenticate(request, session)
         if principal.mfa_setup_required and not self.during_mfa_setup:
             raise Problem(
                 403,
@@ -102,10 +101,10 @@ def permission_of(dependency: Any) -> Permission | None:
     return call.permission if isinstance(call, _Allow) else None
 
 
-async def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request, session: UnitOfWork) -> Principal:
     """The principal the route's ``allow`` has already checked (resolved once per request)."""
     principal: Principal | None = getattr(request.state, "principal", None)
-    return principal if principal is not None else await authenticate(request)
+    return principal if principal is not None else await authenticate(request, session)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit.repository import record_system
 from servanda.platform import errors
-from servanda.platform.db import Database
+from servanda.platform.db import SET_TENANT
 from servanda.platform.tokens import Claims
 
 
@@ -83,77 +84,78 @@ _BY_ID = text("SELECT * FROM servanda_principal(:tenant, :uid, :sid)")
 _BY_SUBJECT = text("SELECT * FROM servanda_principal_by_subject(:tenant, :subject)")
 
 
-async def _link_first_oidc_login(db: Database, claims: Claims, meta: RequestMeta) -> None:
+async def _link_first_oidc_login(session: AsyncSession, claims: Claims, meta: RequestMeta) -> None:
     """Bind the token's subject to the invited user of its tenant with the same e-mail."""
     if not claims.email:
         return
-    async with db.session(claims.tenant_id) as session:
-        row = (
-            await session.execute(
-                text(
-                    "UPDATE users SET external_subject = :subject, status = 'active', updated_at = now() "
-                    "WHERE lower(email) = lower(:email) AND status = 'invited' AND external_subject IS NULL "
-                    "RETURNING id"
-                ),
-                {"subject": claims.subject, "email": claims.email},
-            )
-        ).first()
-        if row is not None:
-            await record_system(
-                session,
-                claims.tenant_id,
-                "user.activate",
-                "user",
-                row.id,
-                {"via": "oidc", "subject": claims.subject},
-                actor_id=row.id,
-                origin=meta,
-            )
-
-
-async def _sync_oidc_role(db: Database, principal_row: Any, claims: Claims, meta: RequestMeta) -> str:
-    """Keycloak is the source of roles in OIDC mode: mirror a changed role into the user record."""
-    if claims.role is None or claims.role == principal_row.role:
-        return str(principal_row.role)
-    async with db.session(claims.tenant_id) as session:
+    await session.execute(SET_TENANT, {"tenant": str(claims.tenant_id)})
+    row = (
         await session.execute(
-            text("UPDATE users SET role = :role, updated_at = now() WHERE id = :uid"),
-            {"role": claims.role, "uid": principal_row.id},
+            text(
+                "UPDATE users SET external_subject = :subject, status = 'active', updated_at = now() "
+                "WHERE lower(email) = lower(:email) AND status = 'invited' AND external_subject IS NULL "
+                "RETURNING id"
+            ),
+            {"subject": claims.subject, "email": claims.email},
         )
+    ).first()
+    if row is not None:
         await record_system(
             session,
             claims.tenant_id,
-            "user.role_change",
+            "user.activate",
             "user",
-            principal_row.id,
-            {"from": principal_row.role, "to": claims.role, "via": "oidc"},
+            row.id,
+            {"via": "oidc", "subject": claims.subject},
+            actor_id=row.id,
             origin=meta,
         )
+
+
+async def _sync_oidc_role(
+    session: AsyncSession, principal_row: Any, claims: Claims, meta: RequestMeta
+) -> str:
+    """Keycloak is the source of roles in OIDC mode: mirror a changed role into the user record."""
+    if claims.role is None or claims.role == principal_row.role:
+        return str(principal_row.role)
+    await session.execute(
+        text("UPDATE users SET role = :role, updated_at = now() WHERE id = :uid"),
+        {"role": claims.role, "uid": principal_row.id},
+    )
+    await record_system(
+        session,
+        claims.tenant_id,
+        "user.role_change",
+        "user",
+        principal_row.id,
+        {"from": principal_row.role, "to": claims.role, "via": "oidc"},
+        origin=meta,
+    )
     return claims.role
 
 
-async def _load(db: Database, claims: Claims) -> Any:
-    # Runs on every authenticated request: one statement on a Core connection in autocommit
-    # (no BEGIN/COMMIT round trips); the tenant it sets lasts exactly for that statement.
-    async with db.autocommit_engine.connect() as conn:
-        if claims.provider == "local":
-            params = {"tenant": claims.tenant_id, "uid": claims.subject, "sid": claims.session_id}
-            return (await conn.execute(_BY_ID, params)).first()
-        return (
-            await conn.execute(_BY_SUBJECT, {"tenant": claims.tenant_id, "subject": claims.subject})
-        ).first()
+async def _load(session: AsyncSession, claims: Claims) -> Any:
+    # The first statement of every authenticated request's unit of work: it sets the
+    # transaction's tenant (so every later statement of the request runs under RLS for it)
+    # and reads user, tenant and session state in one round trip.
+    if claims.provider == "local":
+        params = {"tenant": claims.tenant_id, "uid": claims.subject, "sid": claims.session_id}
+        return (await session.execute(_BY_ID, params)).first()
+    return (
+        await session.execute(_BY_SUBJECT, {"tenant": claims.tenant_id, "subject": claims.subject})
+    ).first()
 
 
-async def resolve_principal(db: Database, claims: Claims, meta: RequestMeta) -> Principal:
+async def resolve_principal(session: AsyncSession, claims: Claims, meta: RequestMeta) -> Principal:
     """The principal of verified ``claims``, checked against the database.
 
     Raises ``errors.Unauthenticated`` (unknown account, inactive tenant, disabled
     user, ended session) or ``errors.Forbidden`` (suspended tenant).
     """
-    row = await _load(db, claims)
+    row = await _load(session, claims)
     if row is None and claims.provider == "oidc":
-        await _link_first_oidc_login(db, claims, meta)
-        row = await _load(db, claims)
+        await _link_first_oidc_login(session, claims, meta)
+        row = await _load(session, claims)
     if row is None:
         raise errors.Unauthenticated("auth.unknown_user", "Dieses Konto ist nicht bekannt.")
     if row.tenant_status == "suspended":
@@ -171,7 +173,7 @@ async def resolve_principal(db: Database, claims: Claims, meta: RequestMeta) -> 
         raise errors.Unauthenticated(
             "auth.session_revoked", "Die Sitzung wurde beendet. Bitte melden Sie sich erneut an."
         )
-    role = await _sync_oidc_role(db, row, claims, meta) if claims.provider == "oidc" else str(row.role)
+    role = await _sync_oidc_role(session, row, claims, meta) if claims.provider == "oidc" else str(row.role)
     return Principal(
         user_id=row.id,
         tenant_id=claims.tenant_id,

@@ -14,15 +14,18 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import orjson
 import structlog
-from fastapi import Query
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servanda.platform import metrics
+from servanda.platform.db import Database
 from servanda.platform.logs import get_logger
 from servanda.platform.problems import Problem, internal_error, problem_body
 
@@ -33,6 +36,24 @@ API_PREFIX = "/api/v1"
 # List parameters shared by every list endpoint: ``?page=1&pageSize=25`` (at most 100).
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: begun on first use, committed before the response is sent.
+
+    The principal lookup runs first inside it and sets the tenant for the whole
+    transaction (``servanda_principal()``); every service the endpoint calls gets
+    this session. An exception rolls everything back. Declared with
+    ``scope="function"`` so the commit happens before the response leaves: a
+    client never sees 200 for a write that did not commit.
+    """
+    db: Database = request.app.state.db
+    async with db.sessionmaker() as session, session.begin():
+        yield session
+
+
+UnitOfWork = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+
 JSON_BODY_LIMIT = 1 * 1024 * 1024
 UPLOAD_BODY_LIMIT = 50 * 1024 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
