@@ -43,6 +43,7 @@ bench: install
 	$(VENV)/bin/python -m bench.identity_me
 	$(VENV)/bin/python -m bench.catalog
 	$(VENV)/bin/python -m bench.contracts
+	$(VENV)/bin/python -m bench.round_trips
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
