@@ -63,8 +63,15 @@ def test_number_accepts_json_numbers_within_bounds() -> None:
     assert validate_answer(NUMBER, 100) == 100
     assert "mindestens 0" in rejected(NUMBER, -1)
     assert "höchstens 100" in rejected(NUMBER, 100.01)
-    for bad in ("5", True, float("nan"), float("inf"), object()):
+    for bad in ("abc", "1e3", True, float("nan"), float("inf"), object()):
         rejected(NUMBER, bad)
+
+
+def test_number_accepts_typed_text_german_and_plain() -> None:
+    assert validate_answer(NUMBER, "5") == 5
+    assert validate_answer(NUMBER, "12,5") == 12.5
+    assert validate_answer(NUMBER, "12.5") == 12.5
+    assert "höchstens 100" in rejected(NUMBER, "1.000")  # German grouping: one thousand
 
 
 def test_number_integer_validation() -> None:
@@ -97,7 +104,9 @@ def test_currency_normalises_to_two_decimal_string(value: Any, normalised: str) 
     assert validate_answer(CURRENCY, value) == normalised
 
 
-@pytest.mark.parametrize("value", ["1.234", 10.123, "1,50", "1e3", "abc", "", True, [], {"amount": 1}])
+@pytest.mark.parametrize(
+    "value", [10.123, "1e3", "1,234.56", "1.2.3,4,5", "abc", "", "EUR", True, [], {"amount": 1}]
+)
 def test_currency_rejects_non_amounts(value: Any) -> None:
     rejected(CURRENCY, value)
 
@@ -105,7 +114,8 @@ def test_currency_rejects_non_amounts(value: Any) -> None:
 def test_currency_rejects_negative_and_too_many_decimals() -> None:
     assert "negativ" in rejected(CURRENCY, -1)
     assert "negativ" in rejected(CURRENCY, "-1.00")
-    assert "zwei Nachkommastellen" in rejected(CURRENCY, "1.234")
+    assert "zwei Nachkommastellen" in rejected(CURRENCY, "1,234")
+    assert "zwei Nachkommastellen" in rejected(CURRENCY, "1.5001")
     assert "zu groß" in rejected(CURRENCY, "1000000000000000")
 
 
@@ -113,8 +123,38 @@ def test_date_iso_with_bounds() -> None:
     assert validate_answer(DATE, "2026-04-01") == "2026-04-01"
     assert "01.01.2026" in rejected(DATE, "2025-12-31")
     assert "31.12.2026" in rejected(DATE, "2027-01-01")
-    for bad in ("2026-02-30", "01.04.2026", "20260401", "2026-4-1", 20260401, "2026-04-01T00:00:00"):
+    for bad in (
+        "2026-02-30",
+        "30.02.2026",
+        "20260401",
+        "2026-4-1",
+        20260401,
+        "2026-04-01T00:00:00",
+        "1.4.26",
+    ):
         rejected(DATE, bad)
+
+
+@pytest.mark.parametrize("typed", ["01.04.2026", "1.4.2026", " 2026-04-01 "])
+def test_date_accepts_german_and_iso_input(typed: str) -> None:
+    assert validate_answer(DATE, typed) == "2026-04-01"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("4.500,00", "4500.00"),
+        ("4500,00", "4500.00"),
+        ("4500.00", "4500.00"),
+        ("4.500", "4500.00"),
+        ("1.234.567,8", "1234567.80"),
+        ("0,5", "0.50"),
+        (4500, "4500.00"),
+        ("4 500,00", "4500.00"),
+    ],
+)
+def test_currency_accepts_amounts_as_german_users_type_them(typed: Any, stored: str) -> None:
+    assert validate_answer(CURRENCY, typed) == stored
 
 
 def test_yes_no_only_booleans() -> None:

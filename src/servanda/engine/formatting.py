@@ -18,7 +18,7 @@ from typing import Any
 
 from babel.dates import format_date as babel_format_date
 from babel.lists import format_list
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
 
 from servanda.engine.shapes import Option
 
@@ -29,6 +29,8 @@ DEFAULT_CURRENCY = "EUR"
 _CURRENCY_PATTERN = "#,##0.00 ¤¤"
 _DECIMAL = re.compile(r"^-?\d{1,30}(\.\d{1,30})?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TYPED_AMOUNT = re.compile(r"^-?[0-9.,]{1,40}$")
+_GERMAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -60,6 +62,40 @@ def parse_date(value: Any) -> datetime.date | None:
         return datetime.date.fromisoformat(value)
     except ValueError:
         return None
+
+
+def parse_amount_input(value: Any) -> Decimal | None:
+    """An amount as a user or client types it: ``4.500,00`` and ``4500,5`` (German, through Babel)
+    as well as ``4500.00`` and JSON numbers; ``None`` when it is neither.
+
+    A string is read as German first (strict grouping: ``4.500`` is four thousand five
+    hundred), then as a plain decimal with a point (``4500.50``). Mixed forms such as
+    ``1,234.56`` are refused rather than guessed.
+    """
+    if not isinstance(value, str):
+        return to_amount(value)
+    text = value.strip().replace("\u00a0", "").replace(" ", "")
+    if not _TYPED_AMOUNT.match(text):  # digits, separators and a sign only (no "1e3")
+        return None
+    try:
+        amount = parse_decimal(text, locale=LOCALE, strict=True)
+    except (NumberFormatError, ValueError):
+        return to_amount(text)
+    return amount if amount.is_finite() else None
+
+
+def parse_date_input(value: Any) -> datetime.date | None:
+    """A date as a user or client types it: ``01.01.2027``, ``1.1.2027`` or ISO ``2027-01-01``."""
+    if isinstance(value, str):
+        german = _GERMAN_DATE.match(value.strip())
+        if german:
+            day, month, year = (int(part) for part in german.groups())
+            try:
+                return datetime.date(year, month, day)
+            except ValueError:
+                return None
+        return parse_date(value.strip())
+    return parse_date(value)
 
 
 def format_number(value: Any) -> str:

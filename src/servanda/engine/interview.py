@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from servanda.engine.formatting import format_date, format_number, parse_date, to_amount
+from servanda.engine.formatting import (
+    format_date,
+    format_number,
+    parse_amount_input,
+    parse_date,
+    parse_date_input,
+    to_amount,
+)
 from servanda.engine.shapes import Condition, Option, Question
 
 TEXT_MAX = 2000
@@ -124,6 +131,11 @@ def _bound(validation: Mapping[str, Any] | None, name: str) -> float | int | Non
 
 
 def _validate_number(question: Question, value: Any) -> int | float:
+    if isinstance(value, str):  # typed text: "1.234,5" or "1234.5"
+        parsed = parse_amount_input(value)
+        if parsed is None:
+            raise AnswerError(question.key, "Bitte geben Sie eine Zahl ein, z. B. 1.234,5.")
+        value = int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
     if not _is_number(value) or (isinstance(value, float) and not math.isfinite(value)):
         raise AnswerError(question.key, "Bitte geben Sie eine Zahl ein.")
     number: int | float = value
@@ -147,9 +159,9 @@ def _validate_currency(question: Question, value: Any) -> str:
     negative = (_is_number(value) and value < 0) or (isinstance(value, str) and value.strip().startswith("-"))
     if negative:
         raise AnswerError(question.key, "Der Betrag darf nicht negativ sein.")
-    amount = to_amount(value)
+    amount = parse_amount_input(value)
     if amount is None:
-        raise AnswerError(question.key, "Bitte geben Sie einen Betrag ein, z. B. 3500.00.")
+        raise AnswerError(question.key, "Bitte geben Sie einen Betrag ein, z. B. 3.500,00.")
     if amount >= _AMOUNT_LIMIT:
         raise AnswerError(question.key, "Der Betrag ist zu groß.")
     if amount != amount.quantize(_CENTS):
@@ -161,9 +173,9 @@ def _validate_currency(question: Question, value: Any) -> str:
 
 
 def _validate_date(question: Question, value: Any) -> str:
-    day = parse_date(value)
+    day = parse_date_input(value)
     if day is None:
-        raise AnswerError(question.key, "Bitte geben Sie ein gültiges Datum im Format JJJJ-MM-TT ein.")
+        raise AnswerError(question.key, "Bitte geben Sie ein gültiges Datum ein, z. B. 01.04.2027.")
     validation = question.validation or {}
     low, high = parse_date(validation.get("min")), parse_date(validation.get("max"))
     if low is not None and day < low:
