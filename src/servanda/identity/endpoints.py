@@ -6,7 +6,7 @@ Endpoints are thin: parse, call the service, shape the response.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -19,6 +19,7 @@ from servanda.identity.schemas import (
     AuthConfig,
     InviteOut,
     InviteRequest,
+    Jwks,
     LoginRequest,
     Me,
     MfaCode,
@@ -76,14 +77,13 @@ async def auth_config(request: Request) -> AuthConfig:
 
 
 @auth_router.get("/jwks", dependencies=[allow(Permission.PUBLIC)])
-async def jwks(request: Request) -> dict[str, Any]:
+async def jwks(request: Request) -> Jwks:
     tokens = request.app.state.local_tokens
     if tokens is None:
         raise Problem(
             404, "auth.local_login_disabled", "Die Anmeldung erfolgt über den Single-Sign-On-Anbieter."
         )
-    keys: dict[str, Any] = tokens.jwks()
-    return keys
+    return Jwks.model_validate(tokens.jwks())
 
 
 @auth_router.post("/login", dependencies=[allow(Permission.PUBLIC)])

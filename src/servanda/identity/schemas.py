@@ -114,3 +114,18 @@ class TeamOut(ApiModel):
 
 class TeamMembers(ApiInput):
     user_ids: list[uuid.UUID] = Field(max_length=1000)
+
+
+class Jwk(ApiModel):
+    """A public RSA signing key of the built-in identity provider (RFC 7517)."""
+
+    kty: Literal["RSA"]
+    n: str
+    e: str
+    kid: str
+    use: Literal["sig"]
+    alg: str
+
+
+class Jwks(ApiModel):
+    keys: list[Jwk]

@@ -11,7 +11,7 @@ Every router is in :data:`routers`; the app registers them.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
@@ -100,7 +100,16 @@ async def upload_logo(
     )
 
 
-@router.get("/logo", dependencies=[allow(Permission.TENANT_ADMIN)], response_class=Response)
+# The image itself, not JSON: documented with its media types (tests/test_openapi.py lists these routes).
+LOGO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The logo", "content": {"image/png": {}, SVG_TYPE: {}}},
+    304: {"description": "Unchanged (If-None-Match)"},
+}
+
+
+@router.get(
+    "/logo", dependencies=[allow(Permission.TENANT_ADMIN)], response_class=Response, responses=LOGO_RESPONSES
+)
 async def get_logo_admin(principal: CurrentPrincipal, request: Request) -> Response:
     return await _serve_logo(principal, request)
 
@@ -111,7 +120,9 @@ async def delete_logo(principal: CurrentPrincipal, request: Request) -> Response
     return Response(status_code=204)
 
 
-@logo_router.get("/logo", dependencies=[allow(Permission.CONTRACTS_USE)], response_class=Response)
+@logo_router.get(
+    "/logo", dependencies=[allow(Permission.CONTRACTS_USE)], response_class=Response, responses=LOGO_RESPONSES
+)
 async def get_logo(principal: CurrentPrincipal, request: Request) -> Response:
     return await _serve_logo(principal, request)
 

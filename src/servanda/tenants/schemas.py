@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from servanda.platform.api_models import ApiInput, ApiModel
+from servanda.platform.api_models import ApiInput, ApiModel, Stored
 from servanda.platform.http import API_PREFIX
 from servanda.tenants import plans
 
 
 class Profile(ApiModel):
     name: str
-    address: dict[str, Any]
+    address: Stored[dict[str, str]]  # free lines as the admin entered them (street, postalCode, city ...)
     default_jurisdiction: str
     default_language: str
+
+
+class LogoRecord(ApiModel):
+    """The stored record of the tenant's logo (the image itself: GET /branding/logo)."""
+
+    key: str  # object storage key
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: str  # ISO 8601, as recorded
 
 
 class Branding(ApiModel):
     colors: dict[str, str] = {}
     fonts: dict[str, str] = {}
     margins_mm: dict[str, float] = {}
-    logo: dict[str, Any] | None = None  # set by PUT /tenant/branding/logo
+    logo: Stored[LogoRecord | None] = None  # set by PUT /tenant/branding/logo
 
 
 class FeatureFlags(ApiModel):
