@@ -33,13 +33,13 @@ from servanda.contracts.service import (
 )
 from servanda.identity.principal import Principal
 from servanda.identity.repository import TeamRepository
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 from servanda.tenants import plans
 from servanda.tenants.repository import TenantRepository
 
 
-def not_found() -> Problem:
-    return Problem(404, "lawfirm_template.not_found", "Die Kanzleivorlage wurde nicht gefunden.")
+def not_found() -> errors.NotFound:
+    return errors.NotFound("lawfirm_template.not_found", "Die Kanzleivorlage wurde nicht gefunden.")
 
 
 class LawFirmTemplateService(ContractService):
@@ -63,7 +63,7 @@ class LawFirmTemplateService(ContractService):
             await plans.lock_counted_limit(session, principal.tenant_id, "lawfirm_templates")
             count = await session.scalar(select(func.count()).select_from(LawFirmTemplate)) or 0
             if count >= limit:
-                raise Problem(409, "lawfirm_template.plan_limit",
+                raise errors.Conflict("lawfirm_template.plan_limit",
                               f"Ihr Tarif ({plan}) erlaubt höchstens {limit} Kanzleivorlagen.")  # fmt: skip
 
     @staticmethod
@@ -75,16 +75,16 @@ class LawFirmTemplateService(ContractService):
             questions, questions, answers, structure, structure, slots
         )
         if report["droppedAnswers"] or report["resetSlots"]:
-            errors = [
+            invalid = [
                 {"field": f"customAnswers.{k}", "message": "ungültige Antwort"}
                 for k in report["droppedAnswers"]
             ]
-            errors += [
+            invalid += [
                 {"field": f"customSlotSelections.{k}", "message": "ungültige Auswahl"}
                 for k in report["resetSlots"]
             ]
-            raise Problem(
-                422, "lawfirm_template.invalid_prefill", "Vorbelegte Antworten sind ungültig.", errors=errors
+            raise errors.Invalid(
+                "lawfirm_template.invalid_prefill", "Vorbelegte Antworten sind ungültig.", errors=invalid
             )
         return kept_answers, kept_slots
 
@@ -100,7 +100,7 @@ class LawFirmTemplateService(ContractService):
             if contract_id is not None:
                 source_contract = await repository.get_visible(session, principal, contract_id)
                 if source_contract is None:
-                    raise Problem(404, "contract.not_found", "Der Vertrag wurde nicht gefunden.")
+                    raise errors.NotFound("contract.not_found", "Der Vertrag wurde nicht gefunden.")
                 version_id = source_contract.template_version_id
                 answers, slots = dict(source_contract.answers), dict(source_contract.selected_slots)
             else:
@@ -185,8 +185,8 @@ class LawFirmTemplateService(ContractService):
         async with self.db.session(principal.tenant_id) as session:
             entity = await self._visible(session, principal, lawfirm_template_id)
             if entity.status != "published":
-                raise Problem(
-                    409, "lawfirm_template.not_published", "Die Kanzleivorlage ist noch ein Entwurf."
+                raise errors.Conflict(
+                    "lawfirm_template.not_published", "Die Kanzleivorlage ist noch ein Entwurf."
                 )
             version = await published.template_version(session, entity.source_template_version_id)
             if version is None:

@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 from servanda.identity.principal import Principal
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 Sharing = tuple[str, uuid.UUID | None]  # (visibility, team_id)
 
@@ -39,7 +39,7 @@ def can_manage(owner_id: uuid.UUID | None, principal: Principal) -> bool:
 
 def require_manage(owner_id: uuid.UUID | None, principal: Principal, *, kind: str, action: str) -> None:
     if not can_manage(owner_id, principal):
-        raise Problem(403, f"{kind}.not_owner", _NOT_OWNER[kind], extra={"action": action})
+        raise errors.Forbidden(f"{kind}.not_owner", _NOT_OWNER[kind], extra={"action": action})
 
 
 def requested_sharing(current: Sharing, changes: dict[str, Any]) -> Sharing:

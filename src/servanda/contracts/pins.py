@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.content import published
 from servanda.content.published import ClauseVersionPin, TemplateRef, TemplateVersionPin
 from servanda.engine.shapes import Structure
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 __all__ = ["ClauseVersionPin", "PinnedClause", "Pins", "TemplateVersionPin", "load_pins", "resolve_pins"]
 
@@ -47,10 +47,9 @@ def slot_clause_ids(version: TemplateVersionPin) -> list[uuid.UUID]:
 async def resolve_pins(session: AsyncSession, template_id: uuid.UUID) -> Pins:
     template = await published.template(session, template_id)
     if template is None:
-        raise Problem(404, "template.not_found", "Die Vorlage wurde nicht gefunden.")
+        raise errors.NotFound("template.not_found", "Die Vorlage wurde nicht gefunden.")
     if template.current_published_version_id is None:
-        raise Problem(
-            409,
+        raise errors.Conflict(
             "contract.template_not_published",
             f"Die Vorlage '{template.title}' hat keine veröffentlichte Fassung.",
         )
@@ -78,8 +77,7 @@ async def current_clauses(
             pinned[clause_id] = PinnedClause(clause_id, title, version)
     if missing or unpublished:
         names = ", ".join([*unpublished, *missing])
-        raise Problem(
-            409,
+        raise errors.Conflict(
             "contract.clause_not_published",
             f"Für diese Klauseln gibt es keine veröffentlichte Fassung: {names}.",
         )
@@ -92,8 +90,8 @@ async def load_pins(
     """The pins of an existing contract, exactly as pinned (deprecated versions included)."""
     version = await published.pinned_template_version(session, template_version_id)
     if version is None:
-        raise Problem(
-            409, "contract.pins_unavailable", "Die angeheftete Vorlagenfassung ist nicht mehr lesbar."
+        raise errors.Conflict(
+            "contract.pins_unavailable", "Die angeheftete Vorlagenfassung ist nicht mehr lesbar."
         )
     template = await published.template(session, version.template_id)
     assert template is not None

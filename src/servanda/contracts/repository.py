@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.contracts.models import ContractInstance
 from servanda.identity.principal import Principal
 from servanda.identity.repository import TeamRepository
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 
 def visible(principal: Principal, query: Select[Any]) -> Select[Any]:
@@ -48,5 +48,5 @@ async def require_team(
 ) -> None:
     """Team visibility needs a team the caller belongs to (admins: any team of the tenant)."""
     if visibility == "team" and (team_id is None or not await is_member(session, principal, team_id)):
-        raise Problem(422, "contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
+        raise errors.Invalid("contract.invalid_team", "Das Team ist unbekannt oder Sie sind nicht Mitglied.",
                       errors=[{"field": "teamId", "message": "kein Team, dem Sie angehören"}])  # fmt: skip

@@ -28,8 +28,8 @@ from servanda.engine.document import DocumentMeta, Pin
 from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, evaluate_contract
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.identity.principal import Principal
+from servanda.platform import errors
 from servanda.platform.db import Database
-from servanda.platform.problems import Problem
 from servanda.tenants.repository import TenantRepository
 
 RULES = TypeAdapter(list[Rule])
@@ -37,8 +37,8 @@ PARAMETERS = TypeAdapter(dict[str, Parameter])
 QUESTIONS = TypeAdapter(list[Question])
 
 
-def not_found() -> Problem:
-    return Problem(404, "contract.not_found", "Der Vertrag wurde nicht gefunden.")
+def not_found() -> errors.NotFound:
+    return errors.NotFound("contract.not_found", "Der Vertrag wurde nicht gefunden.")
 
 
 @dataclass(frozen=True)
@@ -215,16 +215,16 @@ class ContractService:
             if contract.status != "draft" and (
                 snapshot_keys & changes.keys() or contract.status == "archived"
             ):
-                raise Problem(409, "contract.not_draft", "Nur Entwürfe können bearbeitet werden.",
+                raise errors.Conflict("contract.not_draft", "Nur Entwürfe können bearbeitet werden.",
                               extra={"status": contract.status})  # fmt: skip
             structure, questions, _ = _engine_inputs(pins)
-            errors: list[dict[str, str]] = []
+            invalid: list[dict[str, str]] = []
             answers = dict(contract.answers)
             if changes.get("answers") is not None:
                 try:
                     answers = interview.apply_answers(questions, contract.answers, changes["answers"])
                 except interview.AnswersError as error:
-                    errors += [{"field": f"answers.{e['question']}" if "question" in e else "answers",
+                    invalid += [{"field": f"answers.{e['question']}" if "question" in e else "answers",
                                 "message": e.get("message", "")} for e in error.as_json()]  # fmt: skip
             selected = dict(contract.selected_slots)
             if changes.get("selected_slots") is not None:
@@ -235,11 +235,11 @@ class ContractService:
                     assembly.validate_slot_choices(structure, requested)
                     selected.update(requested)
                 except assembly.SlotErrors as error:
-                    errors += [{"field": f"selectedSlots.{e['slot']}" if "slot" in e else "selectedSlots",
+                    invalid += [{"field": f"selectedSlots.{e['slot']}" if "slot" in e else "selectedSlots",
                                 "message": e.get("message", "")} for e in error.as_json()]  # fmt: skip
-            if errors:
-                raise Problem(422, "contract.invalid_input", "Die Eingaben sind ungültig; nichts wurde gespeichert.",
-                              errors=errors)  # fmt: skip
+            if invalid:
+                raise errors.Invalid("contract.invalid_input", "Die Eingaben sind ungültig; nichts wurde gespeichert.",
+                              errors=invalid)  # fmt: skip
             dismissals: list[str] | None = changes.get("dismissed_warnings")
             dismissed = (
                 list(dict.fromkeys(dismissals))
@@ -253,7 +253,7 @@ class ContractService:
                 try:
                     rules.check_dismissals(evaluation.validation, dismissals)
                 except rules.DismissalErrors as error:
-                    raise Problem(422, "contract.cannot_dismiss", "Nur Warnungen können ausgeblendet werden.",
+                    raise errors.Invalid("contract.cannot_dismiss", "Nur Warnungen können ausgeblendet werden.",
                                   errors=[{"field": "dismissedWarnings", "message": e.message} for e in error.errors]) from None  # fmt: skip
             if sharing != before:
                 await repository.require_team(session, principal, sharing[0], sharing[1])
@@ -295,7 +295,7 @@ class ContractService:
         async with self.db.session(principal.tenant_id) as session:
             contract, pins = await self._load(session, principal, contract_id, lock=True)
             if contract.status != "draft":
-                raise Problem(409, "contract.not_draft", "Nur Entwürfe können abgeschlossen werden.",
+                raise errors.Conflict("contract.not_draft", "Nur Entwürfe können abgeschlossen werden.",
                               extra={"status": contract.status})  # fmt: skip
             _, _, evaluation = _evaluate(contract, pins)
             problems = evaluation.completion_problems()
@@ -304,7 +304,7 @@ class ContractService:
                 code = "contract.has_conflicts" if conflicts else "contract.incomplete"
                 detail = ("Der Vertrag enthält Konflikte, die zuerst gelöst werden müssen." if conflicts
                           else "Der Vertrag ist noch nicht vollständig.")  # fmt: skip
-                raise Problem(409, code, detail, extra={"reasons": [p.as_json() for p in problems]})
+                raise errors.Conflict(code, detail, extra={"reasons": [p.as_json() for p in problems]})
             contract.status, contract.completed_at = "completed", datetime.now(UTC)
             _store_validation(contract, evaluation)
             await audit.record(session, principal, "contract.complete", "contract", contract.id)
@@ -317,7 +317,7 @@ class ContractService:
             contract, pins = await self._load(session, principal, contract_id, lock=True)
             permissions.require_manage(contract.creator_id, principal, kind="contract", action="archive")
             if contract.status == "archived":
-                raise Problem(409, "contract.already_archived", "Der Vertrag ist bereits archiviert.")
+                raise errors.Conflict("contract.already_archived", "Der Vertrag ist bereits archiviert.")
             contract.status = "archived"
             await audit.record(session, principal, "contract.archive", "contract", contract.id)
             await session.flush()
@@ -329,7 +329,7 @@ class ContractService:
             contract, _ = await self._load(session, principal, contract_id, lock=True)
             permissions.require_manage(contract.creator_id, principal, kind="contract", action="delete")
             if contract.status != "draft":
-                raise Problem(409, "contract.not_draft", "Nur Entwürfe können gelöscht werden.",
+                raise errors.Conflict("contract.not_draft", "Nur Entwürfe können gelöscht werden.",
                               extra={"status": contract.status})  # fmt: skip
             await audit.record(
                 session, principal, "contract.delete", "contract", contract.id, {"title": contract.title}
@@ -388,7 +388,7 @@ async def _upgrade_plan(session: AsyncSession, contract: ContractInstance, pins:
                         target_version_id: uuid.UUID | None) -> tuple[Pins, dict[str, Any], ContractInstance]:  # fmt: skip
     new_pins = await resolve_pins(session, pins.template.id)
     if target_version_id is not None and target_version_id != new_pins.template_version.id:
-        raise Problem(409, "contract.invalid_upgrade_target",
+        raise errors.Conflict("contract.invalid_upgrade_target",
                       "Ein Wechsel ist nur auf die aktuell veröffentlichte Fassung der Vorlage möglich.")  # fmt: skip
     old_structure, old_questions, _ = _engine_inputs(pins)
     new_structure, new_questions, _ = _engine_inputs(new_pins)
@@ -436,7 +436,7 @@ class ContractLifecycle(ContractService):
         async with self.db.session(principal.tenant_id) as session:
             contract, pins = await self._load(session, principal, contract_id)
             if contract.status != "draft":
-                raise Problem(409, "contract.not_draft", "Nur Entwürfe können aktualisiert werden.")
+                raise errors.Conflict("contract.not_draft", "Nur Entwürfe können aktualisiert werden.")
             _, report, _ = await _upgrade_plan(session, contract, pins, target)
             return report
 
@@ -445,7 +445,7 @@ class ContractLifecycle(ContractService):
         async with self.db.session(principal.tenant_id) as session:
             contract, pins = await self._load(session, principal, contract_id, lock=True)
             if contract.status != "draft":
-                raise Problem(409, "contract.not_draft", "Nur Entwürfe können aktualisiert werden.")
+                raise errors.Conflict("contract.not_draft", "Nur Entwürfe können aktualisiert werden.")
             new_pins, report, upgraded = await _upgrade_plan(session, contract, pins, target)
             contract.template_version_id = upgraded.template_version_id
             contract.clause_version_ids = upgraded.clause_version_ids
