@@ -69,7 +69,9 @@ def seed(db_super: str, app_url: str) -> tuple[uuid.UUID, list[tuple[uuid.UUID, 
     async def publish() -> None:
         db = Database(app_url, pool_size=1)
         try:
-            await import_pack(ContentService(db), await acting_user(db, "verlag-b"), pack(), publish=True)
+            principal = await acting_user(db, "verlag-b")
+            async with db.session(principal.tenant_id) as session:
+                await import_pack(ContentService(session), principal, pack(), publish=True)
         finally:
             await db.dispose()
 

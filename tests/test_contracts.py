@@ -31,7 +31,9 @@ def publish_pack(url: str, tenant_slug: str, pack: dict[str, Any]) -> None:
     async def run() -> None:
         db = Database(url, pool_size=1)
         try:
-            await import_pack(ContentService(db), await acting_user(db, tenant_slug), pack, publish=True)
+            principal = await acting_user(db, tenant_slug)
+            async with db.session(principal.tenant_id) as session:
+                await import_pack(ContentService(session), principal, pack, publish=True)
         finally:
             await db.dispose()
 

@@ -26,6 +26,7 @@ from servanda.platform.embedded_pg import (
     EmbeddedPostgres,
     sqlalchemy_url,
 )
+from servanda.platform.errors import DomainError
 from servanda.platform.problems import Problem
 
 T = TypeVar("T")
@@ -104,9 +105,9 @@ def _run(db_url: str, action: Callable[[Database], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except Problem as problem:
-        lines = [f"error [{problem.code}]: {problem.detail or problem.title}"]
-        lines += [f"  {e['field']}: {e['message']}" for e in problem.errors or []]
+    except (DomainError, Problem) as error:  # Problem: until every service raises domain errors
+        lines = [f"error [{error.code}]: {error.detail or error.code}"]
+        lines += [f"  {e['field']}: {e['message']}" for e in error.errors or []]
         raise _fail("\n".join(lines)) from None
 
 
@@ -349,8 +350,8 @@ def audit_purge(
 
     try:
         reference = parse_time_bound(now, "--now")
-    except Problem as problem:
-        raise _fail(f"usage error: --now: {problem.detail}", CONFIG_EXIT_CODE) from None
+    except DomainError as error:
+        raise _fail(f"usage error: --now: {error.detail}", CONFIG_EXIT_CODE) from None
     settings = _settings(data_dir)
     with _database(settings) as urls:
         if urls.maintenance is None:
@@ -398,7 +399,11 @@ def _import_packs(
 
     async def action(db: Database) -> list[object]:
         principal = await acting_user(db, tenant, as_user)
-        return [await import_pack(ContentService(db), principal, pack, publish=publish) for pack in packs]
+        reports: list[object] = []
+        for pack in packs:  # one transaction per pack: each imports completely or not at all
+            async with db.session(principal.tenant_id) as session:
+                reports.append(await import_pack(ContentService(session), principal, pack, publish=publish))
+        return reports
 
     return _run(app_url, action)
 

@@ -6,14 +6,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from servanda.audit import service as audit
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import Page
-from servanda.platform.db import Database
-from servanda.platform.http import API_PREFIX
+from servanda.platform.http import API_PREFIX, AppDatabase, UnitOfWork
 
 router = APIRouter(prefix=f"{API_PREFIX}/identity/audit-logs", tags=["audit"])
 
@@ -50,21 +49,16 @@ def _filters(
 Filters = Annotated[audit.AuditFilters, Depends(_filters)]
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
 @router.get("", dependencies=[allow(Permission.AUDIT_READ)], response_model=Page[audit.AuditEventOut])
 async def list_audit_logs(
-    request: Request,
+    session: UnitOfWork,
     principal: CurrentPrincipal,
     filters: Filters,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=audit.MAX_PAGE_SIZE)] = 25,
 ) -> Page[audit.AuditEventOut]:
     """The own tenant's audit events, newest first."""
-    return await audit.list_events(_db(request), principal, filters, page, page_size)
+    return await audit.list_events(session, principal, filters, page, page_size)
 
 
 @router.get(
@@ -79,15 +73,19 @@ async def list_audit_logs(
     },
 )
 async def export_audit_logs(
-    request: Request,
+    db: AppDatabase,
     principal: CurrentPrincipal,
     filters: Filters,
     format: Annotated[audit.ExportFormat, Query()] = "csv",
 ) -> StreamingResponse:
-    """Download the own tenant's audit events as CSV or JSON Lines."""
+    """Download the own tenant's audit events as CSV or JSON Lines.
+
+    The events stream in their own transaction: the response starts (and the request's
+    unit of work commits) before the first row is read.
+    """
     filename = f"audit-{principal.tenant_slug}-{datetime.now(UTC).date().isoformat()}.{format}"
     return StreamingResponse(
-        audit.export_events(_db(request), principal, filters, format),
+        audit.export_events(db, principal, filters, format),
         media_type=_MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )

@@ -1,7 +1,10 @@
 """The audit trail service: list and export a tenant's events, verify the chains, apply retention.
 
 Reading (list, export) runs on the application role inside the caller's
-tenant, so row-level security keeps every other tenant's events out.
+tenant, so row-level security keeps every other tenant's events out. The
+list reads in the request's unit of work; the export streams after the
+response has started (and the request's transaction has committed), so it
+reads in its own transaction.
 Verification runs on the owner role: it sees every tenant (the platform
 policy on ``tenants``) but still obeys RLS on ``audit_events``, so each chain
 is read inside its own tenant's transaction. Retention runs on the
@@ -26,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.audit import chain
 from servanda.audit.models import AuditEvent, AuditPurge
 from servanda.identity.principal import Principal
+from servanda.platform import errors
 from servanda.platform.api_models import ApiModel, Page
 from servanda.platform.db import Database
-from servanda.platform.problems import Problem
 from servanda.tenants.repository import TenantRepository
 
 MAX_PAGE_SIZE = 100
@@ -98,8 +101,8 @@ class AuditFilters:
     created_until: datetime | None = None
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "request.validation_failed", message, errors=[{"field": field, "message": message}])
+def _invalid(field: str, message: str) -> errors.Invalid:
+    return errors.Invalid("request.validation_failed", message, errors=[{"field": field, "message": message}])
 
 
 def parse_time_bound(value: str | None, field: str, *, end: bool = False) -> datetime | None:
@@ -133,7 +136,7 @@ def make_filters(
     created_from: str | None = None,
     created_to: str | None = None,
 ) -> AuditFilters:
-    """Filters from query values; raises a 422 problem for unusable ones."""
+    """Filters from query values; raises ``errors.Invalid`` for unusable ones."""
     start = parse_time_bound(created_from, "from")
     until = parse_time_bound(created_to, "to", end=True)
     if start is not None and until is not None and start > until:
@@ -170,7 +173,7 @@ def _conditions(tenant_id: uuid.UUID, filters: AuditFilters) -> list[ColumnEleme
 
 
 async def list_events(
-    db: Database, principal: Principal, filters: AuditFilters, page: int = 1, page_size: int = 25
+    session: AsyncSession, principal: Principal, filters: AuditFilters, page: int = 1, page_size: int = 25
 ) -> Page[AuditEventOut]:
     """One page of the caller's tenant's events, newest first (by ``seq``), with the total count."""
     if page < 1:
@@ -178,16 +181,15 @@ async def list_events(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise _invalid("pageSize", f"Die Seitengröße liegt zwischen 1 und {MAX_PAGE_SIZE}.")
     conditions = _conditions(principal.tenant_id, filters)
-    async with db.session(principal.tenant_id) as session:
-        total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
-        events = await session.scalars(
-            select(AuditEvent)
-            .where(*conditions)
-            .order_by(AuditEvent.seq.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        items = [AuditEventOut.of(e) for e in events]
+    total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
+    events = await session.scalars(
+        select(AuditEvent)
+        .where(*conditions)
+        .order_by(AuditEvent.seq.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    items = [AuditEventOut.of(e) for e in events]
     return Page[AuditEventOut](items=items, total=total or 0, page=page, page_size=page_size)
 
 
@@ -229,7 +231,9 @@ async def export_events(
 ) -> AsyncIterator[str]:
     """The caller's tenant's matching events in chronological order, as CSV or JSON Lines chunks.
 
-    One transaction for the whole stream; events appended meanwhile may appear at the end.
+    Its own transaction for the whole stream, not the request's unit of work: the
+    stream is read after the response has started, when that one has committed.
+    Events appended meanwhile may appear at the end.
     """
     if fmt == "csv":
         yield _csv_chunk([list(CSV_COLUMNS)])
@@ -292,7 +296,7 @@ async def verify_chains(owner_db: Database, tenant_slug: str | None = None) -> l
         else:
             tenant = await repository.platform_by_slug(tenant_slug)
             if tenant is None:
-                raise Problem(404, "tenant.not_found", f"Den Mandanten '{tenant_slug}' gibt es nicht.")
+                raise errors.NotFound("tenant.not_found", f"Den Mandanten '{tenant_slug}' gibt es nicht.")
             tenants = [(tenant.id, tenant.slug)]
     return [await _verify_tenant(owner_db, tenant_id, slug) for tenant_id, slug in tenants]
 

@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.content.models import Clause, Template, TemplateVersion
 from servanda.engine.shapes import Structure
 from servanda.identity.principal import Principal
-from servanda.platform.db import Database
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,8 @@ class CatalogService:
     # Publisher names change rarely and are public; cache them per process for a minute.
     _publisher_cache: ClassVar[dict[uuid.UUID, tuple[float, str | None]]] = {}
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session  # the caller's transaction
 
     async def _names(self, session: AsyncSession, tenant_ids: set[uuid.UUID]) -> dict[uuid.UUID, str | None]:
         now = time.monotonic()
@@ -83,80 +82,76 @@ class CatalogService:
     async def search(self, principal: Principal, filters: CatalogFilters, page: int,
                      page_size: int) -> tuple[list[CatalogEntry], int]:  # fmt: skip
         """One statement: the page of entries plus the total (window count), only the columns shown."""
-        async with self.db.session(principal.tenant_id) as session:
-            query = (
-                select(*_ENTRY_COLUMNS, func.count().over().label("total"))
-                .join(TemplateVersion, TemplateVersion.id == Template.current_published_version_id)
-                .where(Template.current_published_version_id.is_not(None))
+        session = self.session
+        query = (
+            select(*_ENTRY_COLUMNS, func.count().over().label("total"))
+            .join(TemplateVersion, TemplateVersion.id == Template.current_published_version_id)
+            .where(Template.current_published_version_id.is_not(None))
+        )
+        order: list[Any] = []
+        if filters.q:
+            tsquery = func.websearch_to_tsquery(text("'german'::regconfig"), filters.q)
+            query = query.where(Template.search.op("@@")(tsquery))
+            order.append(func.ts_rank(Template.search, tsquery).desc())
+        if filters.category:
+            query = query.where(Template.category == filters.category)
+        if filters.legal_area:
+            query = query.where(Template.legal_area == filters.legal_area)
+        if filters.jurisdiction:
+            query = query.where(Template.jurisdiction == filters.jurisdiction)
+        rows = (
+            await session.execute(
+                query.order_by(*order, func.lower(Template.title), Template.id)
+                .offset((page - 1) * page_size)
+                .limit(page_size)
             )
-            order: list[Any] = []
-            if filters.q:
-                tsquery = func.websearch_to_tsquery(text("'german'::regconfig"), filters.q)
-                query = query.where(Template.search.op("@@")(tsquery))
-                order.append(func.ts_rank(Template.search, tsquery).desc())
-            if filters.category:
-                query = query.where(Template.category == filters.category)
-            if filters.legal_area:
-                query = query.where(Template.legal_area == filters.legal_area)
-            if filters.jurisdiction:
-                query = query.where(Template.jurisdiction == filters.jurisdiction)
-            rows = (
-                await session.execute(
-                    query.order_by(*order, func.lower(Template.title), Template.id)
-                    .offset((page - 1) * page_size)
-                    .limit(page_size)
-                )
-            ).all()
-            if not rows and page > 1:  # beyond the last page: the window count is not there to read
-                total = await session.scalar(
-                    select(func.count()).select_from(query.order_by(None).subquery())
-                )
-            else:
-                total = rows[0].total if rows else 0
-            names = await self._names(session, {row.tenant_id for row in rows})
-            entries = [CatalogEntry(**{k: v for k, v in row._mapping.items() if k != "total"},
-                                    publisher_name=names.get(row.tenant_id)) for row in rows]  # fmt: skip
-            return entries, total or 0
+        ).all()
+        if not rows and page > 1:  # beyond the last page: the window count is not there to read
+            total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        else:
+            total = rows[0].total if rows else 0
+        names = await self._names(session, {row.tenant_id for row in rows})
+        entries = [CatalogEntry(**{k: v for k, v in row._mapping.items() if k != "total"},
+                                publisher_name=names.get(row.tenant_id)) for row in rows]  # fmt: skip
+        return entries, total or 0
 
     async def detail(
         self, principal: Principal, template_id: uuid.UUID
     ) -> tuple[CatalogEntry, list[dict[str, Any]], int]:
-        async with self.db.session(principal.tenant_id) as session:
-            row = (
-                await session.execute(
-                    select(*_ENTRY_COLUMNS, TemplateVersion.structure, TemplateVersion.interview)
-                    .join(TemplateVersion, TemplateVersion.id == Template.current_published_version_id)
-                    .where(Template.id == template_id)
-                )
-            ).first()
-            if row is None:
-                raise Problem(404, "template.not_found", "Die Vorlage ist im Katalog nicht verfügbar.")
-            version = row
-            structure = Structure.model_validate(version.structure or {})
-            ids = {c for slot in structure.slots() for c in slot.clause_ids()}
-            titles = (
-                dict(
-                    (row.id, row.title)
-                    for row in await session.execute(
-                        select(Clause.id, Clause.title).where(Clause.id.in_(ids))
-                    )
-                )
-                if ids
-                else {}
+        session = self.session
+        row = (
+            await session.execute(
+                select(*_ENTRY_COLUMNS, TemplateVersion.structure, TemplateVersion.interview)
+                .join(TemplateVersion, TemplateVersion.id == Template.current_published_version_id)
+                .where(Template.id == template_id)
             )
-            sections = [
-                {
-                    "id": section.id,
-                    "title": section.title,
-                    "slots": [
-                        {"id": slot.id, "type": slot.type,
-                         "clauses": [{"id": c, "title": titles.get(c, "")} for c in slot.clause_ids()]}
-                        for slot in sorted(section.slots, key=lambda s: s.order)
-                    ],
-                }
-                for section in sorted(structure.sections, key=lambda s: s.order)
-            ]  # fmt: skip
-            names = await self._names(session, {row.tenant_id})
-            fields = {k: v for k, v in row._mapping.items() if k not in ("structure", "interview")}
-            entry = CatalogEntry(**fields, publisher_name=names.get(row.tenant_id))
-            return entry, sections, len(row.interview or [])
+        ).first()
+        if row is None:
+            raise errors.NotFound("template.not_found", "Die Vorlage ist im Katalog nicht verfügbar.")
+        version = row
+        structure = Structure.model_validate(version.structure or {})
+        ids = {c for slot in structure.slots() for c in slot.clause_ids()}
+        titles = (
+            dict(
+                (row.id, row.title)
+                for row in await session.execute(select(Clause.id, Clause.title).where(Clause.id.in_(ids)))
+            )
+            if ids
+            else {}
+        )
+        sections = [
+            {
+                "id": section.id,
+                "title": section.title,
+                "slots": [
+                    {"id": slot.id, "type": slot.type,
+                     "clauses": [{"id": c, "title": titles.get(c, "")} for c in slot.clause_ids()]}
+                    for slot in sorted(section.slots, key=lambda s: s.order)
+                ],
+            }
+            for section in sorted(structure.sections, key=lambda s: s.order)
+        ]  # fmt: skip
+        names = await self._names(session, {row.tenant_id})
+        fields = {k: v for k, v in row._mapping.items() if k not in ("structure", "interview")}
+        entry = CatalogEntry(**fields, publisher_name=names.get(row.tenant_id))
+        return entry, sections, len(row.interview or [])

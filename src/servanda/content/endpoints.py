@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 
 from servanda.content.catalog import CatalogEntry, CatalogFilters, CatalogService
 from servanda.content.models import ClauseVersion, ContentReview, TemplateVersion
@@ -38,7 +38,7 @@ from servanda.content.service import KINDS, ContentService, Kind, contributors, 
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.identity.principal import Principal
 from servanda.platform.api_models import Page
-from servanda.platform.http import API_PREFIX, PageNumber, PageSize
+from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork
 
 router = APIRouter(prefix=f"{API_PREFIX}/content", tags=["content"])
 AUTHOR = [allow(Permission.CONTENT_AUTHOR)]
@@ -61,8 +61,17 @@ class TemplateVersionCreate(TemplateFields):
     based_on_version_id: uuid.UUID | None = None
 
 
-def _service(request: Request) -> ContentService:
-    return ContentService(request.app.state.db)
+async def _content_service(session: UnitOfWork) -> ContentService:
+    return ContentService(session)
+
+
+async def _catalog_service(session: UnitOfWork) -> CatalogService:
+    return CatalogService(session)
+
+
+# The services work in the request's unit of work (the transaction the principal lookup began).
+Content = Annotated[ContentService, Depends(_content_service)]
+Catalog = Annotated[CatalogService, Depends(_catalog_service)]
 
 
 VERSION_COLUMNS = (
@@ -100,16 +109,16 @@ def review_out(review: ContentReview) -> ReviewOut:
 
 
 @router.get("/review-queue", dependencies=AUTHOR)
-async def review_queue(principal: CurrentPrincipal, request: Request) -> list[ReviewQueueItem]:
-    queue = await _service(request).review_queue(principal)
+async def review_queue(principal: CurrentPrincipal, service: Content) -> list[ReviewQueueItem]:
+    queue = await service.review_queue(principal)
     return [ReviewQueueItem.model_validate(item) for item in queue]
 
 
 @router.get("/changelog", dependencies=AUTHOR)
 async def tenant_changelog(
-    principal: CurrentPrincipal, request: Request, page: PageNumber = 1, page_size: PageSize = 25
+    principal: CurrentPrincipal, service: Content, page: PageNumber = 1, page_size: PageSize = 25
 ) -> Page[ReviewOut]:
-    rows, total = await _service(request).feed(principal, page, page_size)
+    rows, total = await service.feed(principal, page, page_size)
     items = [review_out(r) for r in rows]
     return Page[ReviewOut](items=items, total=total, page=page, page_size=page_size)
 
@@ -118,21 +127,21 @@ async def tenant_changelog(
 async def import_content_pack(
     pack: Annotated[dict[str, Any], Body(description="A content pack (servanda-content-pack/1)")],
     principal: CurrentPrincipal,
-    request: Request,
+    service: Content,
 ) -> ImportReportOut:
     """Import a content pack as drafts (atomic, idempotent); returns the import report."""
-    report = await import_pack(_service(request), principal, pack)
+    report = await import_pack(service, principal, pack)
     return ImportReportOut.model_validate(report.as_dict())
 
 
 @router.get("/rule-graph", dependencies=AUTHOR)
 async def content_rule_graph(
     principal: CurrentPrincipal,
-    request: Request,
+    session: UnitOfWork,
     template_id: Annotated[uuid.UUID, Query(alias="templateId")],
     version_id: Annotated[uuid.UUID | None, Query(alias="versionId")] = None,
 ) -> RuleGraph:
-    graph = await rule_graph(request.app.state.db, principal, template_id, version_id)
+    graph = await rule_graph(session, principal, template_id, version_id)
     return RuleGraph.model_validate(graph)
 
 
@@ -142,11 +151,11 @@ async def content_rule_graph(
 
 
 async def _create(
-    kind: Kind, body: ClauseCreate | TemplateCreate, principal: Principal, request: Request
+    kind: Kind, body: ClauseCreate | TemplateCreate, principal: Principal, service: ContentService
 ) -> CreatedEntity:
     data = body.model_dump(exclude_unset=True)
     fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
-    entity, version = await _service(request).create(principal, kind, data, fields)
+    entity, version = await service.create(principal, kind, data, fields)
     out = entity_out(entity, version)
     return CreatedEntity(**dict(out), version=version_out(kind, version))
 
@@ -156,11 +165,10 @@ async def _create_version(
     entity_id: uuid.UUID,
     body: ClauseVersionCreate | TemplateVersionCreate,
     principal: Principal,
-    request: Request,
+    service: ContentService,
 ) -> VersionOut:
     data = body.model_dump(exclude_unset=True)
     fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
-    service = _service(request)
     version = await service.create_version(principal, kind, entity_id, body.based_on_version_id, fields)
     return version_out(kind, version)
 
@@ -171,36 +179,36 @@ async def _update_version(
     version_id: uuid.UUID,
     body: ClauseFields | TemplateFields,
     principal: Principal,
-    request: Request,
+    service: ContentService,
 ) -> VersionOut:
     fields = {k: getattr(body, k) for k in body.model_dump(exclude_unset=True)}
-    version = await _service(request).update_version(principal, kind, entity_id, version_id, fields)
+    version = await service.update_version(principal, kind, entity_id, version_id, fields)
     return version_out(kind, version)
 
 
 CLAUSES, TEMPLATES = KINDS["clauses"], KINDS["templates"]
 
 
-async def clause_create(body: ClauseCreate, principal: CurrentPrincipal, request: Request) -> CreatedEntity:
-    return await _create(CLAUSES, body, principal, request)
+async def clause_create(body: ClauseCreate, principal: CurrentPrincipal, service: Content) -> CreatedEntity:
+    return await _create(CLAUSES, body, principal, service)
 
 
 async def template_create(
-    body: TemplateCreate, principal: CurrentPrincipal, request: Request
+    body: TemplateCreate, principal: CurrentPrincipal, service: Content
 ) -> CreatedEntity:
-    return await _create(TEMPLATES, body, principal, request)
+    return await _create(TEMPLATES, body, principal, service)
 
 
 async def clause_create_version(
-    entity_id: uuid.UUID, body: ClauseVersionCreate, principal: CurrentPrincipal, request: Request
+    entity_id: uuid.UUID, body: ClauseVersionCreate, principal: CurrentPrincipal, service: Content
 ) -> VersionOut:
-    return await _create_version(CLAUSES, entity_id, body, principal, request)
+    return await _create_version(CLAUSES, entity_id, body, principal, service)
 
 
 async def template_create_version(
-    entity_id: uuid.UUID, body: TemplateVersionCreate, principal: CurrentPrincipal, request: Request
+    entity_id: uuid.UUID, body: TemplateVersionCreate, principal: CurrentPrincipal, service: Content
 ) -> VersionOut:
-    return await _create_version(TEMPLATES, entity_id, body, principal, request)
+    return await _create_version(TEMPLATES, entity_id, body, principal, service)
 
 
 async def clause_update_version(
@@ -208,9 +216,9 @@ async def clause_update_version(
     version_id: uuid.UUID,
     body: ClauseFields,
     principal: CurrentPrincipal,
-    request: Request,
+    service: Content,
 ) -> VersionOut:
-    return await _update_version(CLAUSES, entity_id, version_id, body, principal, request)
+    return await _update_version(CLAUSES, entity_id, version_id, body, principal, service)
 
 
 async def template_update_version(
@@ -218,9 +226,9 @@ async def template_update_version(
     version_id: uuid.UUID,
     body: TemplateFields,
     principal: CurrentPrincipal,
-    request: Request,
+    service: Content,
 ) -> VersionOut:
-    return await _update_version(TEMPLATES, entity_id, version_id, body, principal, request)
+    return await _update_version(TEMPLATES, entity_id, version_id, body, principal, service)
 
 
 Endpoint = Callable[..., Awaitable[Any]]
@@ -231,28 +239,28 @@ def _register(path: str, create: Endpoint, create_version: Endpoint, update_vers
 
     async def list_entities(
         principal: CurrentPrincipal,
-        request: Request,
+        service: Content,
         page: PageNumber = 1,
         page_size: PageSize = 25,
         q: Search = None,
     ) -> Page[EntityOut]:
-        rows, total = await _service(request).list_entities(principal, kind, page, page_size, q)
+        rows, total = await service.list_entities(principal, kind, page, page_size, q)
         items = [entity_out(e, v) for e, v in rows]
         return Page[EntityOut](items=items, total=total, page=page, page_size=page_size)
 
-    async def get_entity(entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request) -> EntityOut:
-        return entity_out(*await _service(request).get_entity(principal, kind, entity_id))
+    async def get_entity(entity_id: uuid.UUID, principal: CurrentPrincipal, service: Content) -> EntityOut:
+        return entity_out(*await service.get_entity(principal, kind, entity_id))
 
     async def list_versions(
-        entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+        entity_id: uuid.UUID, principal: CurrentPrincipal, service: Content
     ) -> list[VersionOut]:
-        versions = await _service(request).list_versions(principal, kind, entity_id)
+        versions = await service.list_versions(principal, kind, entity_id)
         return [version_out(kind, v) for v in versions]
 
     async def get_version(
-        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
     ) -> VersionOut:
-        version = await _service(request).get_version(principal, kind, entity_id, version_id)
+        version = await service.get_version(principal, kind, entity_id, version_id)
         return version_out(kind, version)
 
     async def submit(
@@ -260,16 +268,15 @@ def _register(path: str, create: Endpoint, create_version: Endpoint, update_vers
         version_id: uuid.UUID,
         body: SubmitRequest,
         principal: CurrentPrincipal,
-        request: Request,
+        service: Content,
     ) -> VersionOut:
-        service = _service(request)
         version = await service.submit(principal, kind, entity_id, version_id, body.reviewer_id)
         return version_out(kind, version)
 
     async def approve(
-        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
     ) -> VersionOut:
-        version = await _service(request).approve(principal, kind, entity_id, version_id)
+        version = await service.approve(principal, kind, entity_id, version_id)
         return version_out(kind, version)
 
     async def reject(
@@ -277,9 +284,8 @@ def _register(path: str, create: Endpoint, create_version: Endpoint, update_vers
         version_id: uuid.UUID,
         body: CommentRequest,
         principal: CurrentPrincipal,
-        request: Request,
+        service: Content,
     ) -> VersionOut:
-        service = _service(request)
         version = await service.send_back(principal, kind, entity_id, version_id, "reject", body.comment)
         return version_out(kind, version)
 
@@ -288,41 +294,40 @@ def _register(path: str, create: Endpoint, create_version: Endpoint, update_vers
         version_id: uuid.UUID,
         body: CommentRequest,
         principal: CurrentPrincipal,
-        request: Request,
+        service: Content,
     ) -> VersionOut:
-        service = _service(request)
         action = "request_changes"
         version = await service.send_back(principal, kind, entity_id, version_id, action, body.comment)
         return version_out(kind, version)
 
     async def publish(
-        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
     ) -> VersionOut:
-        version = await _service(request).publish(principal, kind, entity_id, version_id)
+        version = await service.publish(principal, kind, entity_id, version_id)
         return version_out(kind, version)
 
     async def deprecate(
-        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
     ) -> VersionOut:
-        version = await _service(request).deprecate(principal, kind, entity_id, version_id)
+        version = await service.deprecate(principal, kind, entity_id, version_id)
         return version_out(kind, version)
 
     async def publishing_gates(
-        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
     ) -> list[GateOut]:
-        results = await _service(request).gate_results(principal, kind, entity_id, version_id)
+        results = await service.gate_results(principal, kind, entity_id, version_id)
         return [GateOut(gate=r.gate, passed=r.passed, messages=r.messages) for r in results]
 
     async def reviews(
-        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
     ) -> list[ReviewOut]:
-        rows = await _service(request).reviews(principal, kind, entity_id, version_id)
+        rows = await service.reviews(principal, kind, entity_id, version_id)
         return [review_out(r) for r in rows]
 
     async def changelog(
-        entity_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+        entity_id: uuid.UUID, principal: CurrentPrincipal, service: Content
     ) -> list[ChangelogVersion]:
-        entries = await _service(request).changelog(principal, kind, entity_id)
+        entries = await service.changelog(principal, kind, entity_id)
         return [
             ChangelogVersion(
                 version_id=v.id,
@@ -402,7 +407,7 @@ def _catalog_fields(e: CatalogEntry, principal: Principal) -> dict[str, Any]:
 @catalog_router.get("/templates", dependencies=USE)
 async def catalog_templates(
     principal: CurrentPrincipal,
-    request: Request,
+    catalog: Catalog,
     q: Search = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
     legal_area: Annotated[str | None, Query(alias="legalArea", max_length=100)] = None,
@@ -412,15 +417,15 @@ async def catalog_templates(
 ) -> Page[CatalogItem]:
     search = q.strip() if q and q.strip() else None
     filters = CatalogFilters(q=search, category=category, legal_area=legal_area, jurisdiction=jurisdiction)
-    entries, total = await CatalogService(request.app.state.db).search(principal, filters, page, page_size)
+    entries, total = await catalog.search(principal, filters, page, page_size)
     items = [CatalogItem(**_catalog_fields(e, principal)) for e in entries]
     return Page[CatalogItem](items=items, total=total, page=page, page_size=page_size)
 
 
 @catalog_router.get("/templates/{template_id}", dependencies=USE)
 async def catalog_template(
-    template_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    template_id: uuid.UUID, principal: CurrentPrincipal, catalog: Catalog
 ) -> CatalogDetail:
-    entry, sections, questions = await CatalogService(request.app.state.db).detail(principal, template_id)
+    entry, sections, questions = await catalog.detail(principal, template_id)
     fields = _catalog_fields(entry, principal)
     return CatalogDetail(**fields, sections=sections, question_count=questions)

@@ -28,7 +28,7 @@ from servanda.content.models import Clause, Template
 from servanda.content.service import KINDS, ContentService, _jsonable
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.identity.principal import Principal
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 FORMAT = "servanda-content-pack/1"
 RULES = TypeAdapter(list[Rule])
@@ -172,46 +172,45 @@ def _same(version: Any, fields: dict[str, Any], kind_fields: tuple[str, ...]) ->
 async def import_pack(
     service: ContentService, principal: Principal, pack: Any, *, publish: bool = False
 ) -> ImportReport:
-    errors = validate(pack)
-    if errors:
-        raise Problem(422, "content.invalid_pack", "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
-                      errors=errors)  # fmt: skip
+    """Import ``pack`` in the service's transaction (the caller's unit of work): all or nothing."""
+    problems = validate(pack)
+    if problems:
+        raise errors.Invalid("content.invalid_pack", "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
+                             errors=problems)  # fmt: skip
     report = ImportReport()
+    session = service.session
     try:
-        async with service.db.session(principal.tenant_id) as session:
-            ids = await _ensure_clauses(service, session, principal, pack, report)
-            touched: list[tuple[str, Any, Any]] = []
-            for clause in pack.get("clauses", []):
-                touched.append(await _sync(service, session, principal, "clauses", clause, _clause_fields(clause, ids),
-                                           ids[clause["key"]], report))  # fmt: skip
-            for template in pack.get("templates", []):
-                existing = await session.scalar(select(Template).where(Template.external_key == template["key"],
-                                                                       Template.tenant_id == principal.tenant_id))  # fmt: skip
-                fields = _template_fields(template, ids)
-                if existing is None:
-                    entity, version = await service.create(principal, KINDS["templates"], _entity_fields(template), fields,
-                                                           template["key"], session)  # fmt: skip
-                    report.created.append({"kind": "template", "key": template["key"], "id": str(entity.id)})
-                    touched.append(("templates", entity, version))
-                else:
-                    touched.append(await _sync(service, session, principal, "templates", template, fields, existing.id,
-                                               report, entity=existing))  # fmt: skip
-            if publish:
-                for path, entity, version in touched:  # clauses first: template gates need them published
-                    if version.status in ("draft", "approved"):
-                        await service.publish(
-                            principal, KINDS[path], entity.id, version.id, session, skip_review=True
-                        )
-                        report.published.append({"kind": KINDS[path].name, "key": entity.external_key,
-                                                 "versionNumber": version.version_number})  # fmt: skip
-            await audit.record(
-                session, principal, "content.import", "content_pack", str(pack.get("name", ""))[:100],
-                {"format": pack.get("format"), "name": pack.get("name"), "publish": publish,
-                 "created": len(report.created), "newVersion": len(report.new_version),
-                 "unchanged": len(report.unchanged), "published": len(report.published)},
-            )  # fmt: skip
+        ids = await _ensure_clauses(service, session, principal, pack, report)
+        touched: list[tuple[str, Any, Any]] = []
+        for clause in pack.get("clauses", []):
+            touched.append(await _sync(service, session, principal, "clauses", clause, _clause_fields(clause, ids),
+                                       ids[clause["key"]], report))  # fmt: skip
+        for template in pack.get("templates", []):
+            existing = await session.scalar(select(Template).where(Template.external_key == template["key"],
+                                                                   Template.tenant_id == principal.tenant_id))  # fmt: skip
+            fields = _template_fields(template, ids)
+            if existing is None:
+                entity, version = await service.create(principal, KINDS["templates"], _entity_fields(template), fields,
+                                                       template["key"])  # fmt: skip
+                report.created.append({"kind": "template", "key": template["key"], "id": str(entity.id)})
+                touched.append(("templates", entity, version))
+            else:
+                touched.append(await _sync(service, session, principal, "templates", template, fields, existing.id,
+                                           report, entity=existing))  # fmt: skip
+        if publish:
+            for path, entity, version in touched:  # clauses first: template gates need them published
+                if version.status in ("draft", "approved"):
+                    await service.publish(principal, KINDS[path], entity.id, version.id, skip_review=True)
+                    report.published.append({"kind": KINDS[path].name, "key": entity.external_key,
+                                             "versionNumber": version.version_number})  # fmt: skip
+        await audit.record(
+            session, principal, "content.import", "content_pack", str(pack.get("name", ""))[:100],
+            {"format": pack.get("format"), "name": pack.get("name"), "publish": publish,
+             "created": len(report.created), "newVersion": len(report.new_version),
+             "unchanged": len(report.unchanged), "published": len(report.published)},
+        )  # fmt: skip
     except ValidationError as error:  # a shape the schema let through but the engine refuses
-        raise Problem(422, "content.invalid_pack", "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
+        raise errors.Invalid("content.invalid_pack", "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
                       errors=[{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()]) from None  # fmt: skip
     return report
 
@@ -236,7 +235,7 @@ async def _ensure_clauses(service: ContentService, session: AsyncSession, princi
                   "parameters": PARAMETERS.validate_python(clause.get("parameters", {})),
                   "change_note": clause.get("changeNote")}  # fmt: skip
         entity, _ = await service.create(
-            principal, KINDS["clauses"], _entity_fields(clause), fields, clause["key"], session
+            principal, KINDS["clauses"], _entity_fields(clause), fields, clause["key"]
         )
         existing[clause["key"]] = entity.id
         report.created.append({"kind": "clause", "key": clause["key"], "id": str(entity.id)})
@@ -260,7 +259,7 @@ async def _sync(service: ContentService, session: AsyncSession, principal: Princ
     if _same(latest, fields, kind.version_fields):
         report.unchanged.append({"kind": kind.name, "key": entry["key"], "id": str(entity_id)})
         return path, entity, latest
-    version = await service.create_version(principal, kind, entity_id, latest.id, fields, session)
+    version = await service.create_version(principal, kind, entity_id, latest.id, fields)
     report.new_version.append({"kind": kind.name, "key": entry["key"], "id": str(entity_id),
                                "versionNumber": version.version_number})  # fmt: skip
     return path, entity, version

@@ -38,8 +38,7 @@ from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.export.repository import style_template_exists
 from servanda.identity.principal import Principal
 from servanda.identity.repository import UserRepository
-from servanda.platform.db import Database
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 RULES = TypeAdapter(list[Rule])
 PARAMETERS = TypeAdapter(dict[str, Parameter])
@@ -67,13 +66,13 @@ KINDS: dict[str, Kind] = {
 }  # fmt: skip
 
 
-def not_found(kind: Kind) -> Problem:
-    return Problem(404, f"{kind.name}.not_found", f"Die {kind.label} wurde nicht gefunden.")
+def not_found(kind: Kind) -> errors.NotFound:
+    return errors.NotFound(f"{kind.name}.not_found", f"Die {kind.label} wurde nicht gefunden.")
 
 
-def version_not_found(kind: Kind) -> Problem:
-    return Problem(
-        404, f"{kind.name}.version_not_found", f"Die Fassung der {kind.label} wurde nicht gefunden."
+def version_not_found(kind: Kind) -> errors.NotFound:
+    return errors.NotFound(
+        f"{kind.name}.version_not_found", f"Die Fassung der {kind.label} wurde nicht gefunden."
     )
 
 
@@ -92,13 +91,12 @@ def contributors_with(ids: list[uuid.UUID], more: list[uuid.UUID]) -> list[uuid.
     return list(dict.fromkeys([*ids, *more]))
 
 
-def four_eyes(detail: str) -> Problem:
-    return Problem(403, "content.four_eyes", detail)
+def four_eyes(detail: str) -> errors.Forbidden:
+    return errors.Forbidden("content.four_eyes", detail)
 
 
-def wrong_status(version: Any, action: str, allowed: str) -> Problem:
-    return Problem(
-        409,
+def wrong_status(version: Any, action: str, allowed: str) -> errors.Conflict:
+    return errors.Conflict(
         "content.invalid_transition",
         f"'{action}' ist im Status '{version.status}' nicht möglich (erwartet: {allowed}).",
         extra={"status": version.status},
@@ -129,13 +127,15 @@ async def _require_style(session: AsyncSession, fields: dict[str, Any]) -> None:
     or one of its own (RLS hides every other tenant's styles, so ``get`` finds exactly those)."""
     style_id = fields.get("default_style_template_id")
     if style_id is not None and not await style_template_exists(session, style_id):
-        raise Problem(422, "content.unknown_style_template", "Die Formatvorlage gibt es nicht.",
+        raise errors.Invalid("content.unknown_style_template", "Die Formatvorlage gibt es nicht.",
                       errors=[{"field": "defaultStyleTemplateId", "message": "unbekannte Formatvorlage"}])  # fmt: skip
 
 
 class ContentService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    """Works in the caller's transaction: the request's unit of work, or an operator's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -172,17 +172,17 @@ class ContentService:
 
     async def list_entities(self, principal: Principal, kind: Kind, page: int, page_size: int,
                             q: str | None = None) -> tuple[list[tuple[Any, Any]], int]:  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            query = select(kind.entity).where(kind.entity.tenant_id == principal.tenant_id)
-            if q:
-                query = query.where(func.lower(kind.entity.title).contains(q.lower(), autoescape=True))
-            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            entities = list(
-                (await session.scalars(query.order_by(func.lower(kind.entity.title), kind.entity.id)
-                                       .offset((page - 1) * page_size).limit(page_size))).all()
-            )  # fmt: skip
-            latest = await self._latest_versions(session, kind, [e.id for e in entities])
-            return [(e, latest.get(e.id)) for e in entities], total
+        session = self.session
+        query = select(kind.entity).where(kind.entity.tenant_id == principal.tenant_id)
+        if q:
+            query = query.where(func.lower(kind.entity.title).contains(q.lower(), autoescape=True))
+        total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        entities = list(
+            (await session.scalars(query.order_by(func.lower(kind.entity.title), kind.entity.id)
+                                   .offset((page - 1) * page_size).limit(page_size))).all()
+        )  # fmt: skip
+        latest = await self._latest_versions(session, kind, [e.id for e in entities])
+        return [(e, latest.get(e.id)) for e in entities], total
 
     @staticmethod
     async def _latest_versions(
@@ -198,38 +198,35 @@ class ContentService:
         return {getattr(v, kind.parent): v for v in rows}
 
     async def get_entity(self, principal: Principal, kind: Kind, entity_id: uuid.UUID) -> tuple[Any, Any]:
-        async with self.db.session(principal.tenant_id) as session:
-            entity = await session.get(kind.entity, entity_id)
-            if entity is None:
-                raise not_found(kind)
-            return entity, (await self._latest_versions(session, kind, [entity.id])).get(entity.id)
+        session = self.session
+        entity = await session.get(kind.entity, entity_id)
+        if entity is None:
+            raise not_found(kind)
+        return entity, (await self._latest_versions(session, kind, [entity.id])).get(entity.id)
 
     async def list_versions(self, principal: Principal, kind: Kind, entity_id: uuid.UUID) -> list[Any]:
-        async with self.db.session(principal.tenant_id) as session:
-            if await session.get(kind.entity, entity_id) is None:
-                raise not_found(kind)
-            parent = getattr(kind.version, kind.parent)
-            return list(
-                (await session.scalars(select(kind.version).where(parent == entity_id)
-                                       .order_by(kind.version.version_number))).all()
-            )  # fmt: skip
+        session = self.session
+        if await session.get(kind.entity, entity_id) is None:
+            raise not_found(kind)
+        parent = getattr(kind.version, kind.parent)
+        return list(
+            (await session.scalars(select(kind.version).where(parent == entity_id)
+                                   .order_by(kind.version.version_number))).all()
+        )  # fmt: skip
 
     async def get_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
                           version_id: uuid.UUID) -> Any:  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            version = await session.get(kind.version, version_id)
-            if version is None or getattr(version, kind.parent) != entity_id:
-                raise version_not_found(kind)
-            return version
+        session = self.session
+        version = await session.get(kind.version, version_id)
+        if version is None or getattr(version, kind.parent) != entity_id:
+            raise version_not_found(kind)
+        return version
 
     # -- authoring ---------------------------------------------------------------------------
 
     async def create(self, principal: Principal, kind: Kind, entity_fields: dict[str, Any],
-                     version_fields: dict[str, Any], external_key: str | None = None,
-                     session: AsyncSession | None = None) -> tuple[Any, Any]:  # fmt: skip
-        if session is None:
-            async with self.db.session(principal.tenant_id) as own:
-                return await self.create(principal, kind, entity_fields, version_fields, external_key, own)
+                     version_fields: dict[str, Any], external_key: str | None = None) -> tuple[Any, Any]:  # fmt: skip
+        session = self.session
         await _require_style(session, version_fields)
         values = {k: v for k, v in entity_fields.items() if k in kind.entity_fields and v is not None}
         entity = kind.entity(tenant_id=principal.tenant_id, external_key=external_key, **values)
@@ -250,18 +247,15 @@ class ContentService:
         return entity, version
 
     async def create_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
-                             based_on: uuid.UUID | None, fields: dict[str, Any],
-                             session: AsyncSession | None = None) -> Any:  # fmt: skip
-        if session is None:
-            async with self.db.session(principal.tenant_id) as own:
-                return await self.create_version(principal, kind, entity_id, based_on, fields, own)
+                             based_on: uuid.UUID | None, fields: dict[str, Any]) -> Any:  # fmt: skip
+        session = self.session
         entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
         parent = getattr(kind.version, kind.parent)
         versions = list((await session.scalars(select(kind.version).where(parent == entity.id)
                                                .order_by(kind.version.version_number))).all())  # fmt: skip
         source = next((v for v in versions if v.id == based_on), None) if based_on else versions[-1]
         if source is None:
-            raise Problem(422, "content.unknown_base_version", "Die Ausgangsfassung gehört nicht zu diesem Eintrag.",
+            raise errors.Invalid("content.unknown_base_version", "Die Ausgangsfassung gehört nicht zu diesem Eintrag.",
                           errors=[{"field": "basedOnVersionId", "message": "unbekannte Fassung"}])  # fmt: skip
         await _require_style(session, fields)
         copied = {f: getattr(source, f) for f in kind.version_fields}
@@ -285,36 +279,36 @@ class ContentService:
 
     async def update_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
                              version_id: uuid.UUID, fields: dict[str, Any]) -> Any:  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            version = await self._own_version(session, principal, kind, entity_id, version_id)
-            if version.status != "draft":
-                raise Problem(409, "content.version_not_draft", "Nur Entwürfe können bearbeitet werden.",
-                              extra={"status": version.status})  # fmt: skip
-            await _require_style(session, fields)
-            changed = sorted(k for k in fields if k in kind.version_fields)
-            for key, value in _jsonable(fields).items():
-                if key in kind.version_fields:
-                    setattr(version, key, value)
-            version.updated_at = datetime.now(UTC)
-            if changed and principal.user_id not in contributors(version):
-                # co-authoring is allowed; the co-author can no longer review this version
-                version.contributor_ids = contributors_with(contributors(version), [principal.user_id])
-                await self._history(session, principal, kind, version, "edit", "draft")
-            await audit.record(session, principal, f"{kind.name}.update", kind.name, entity_id,
-                              {"versionId": str(version.id), "fields": changed})  # fmt: skip
-            await session.flush()
-            await session.refresh(version)
-            return version
+        session = self.session
+        version = await self._own_version(session, principal, kind, entity_id, version_id)
+        if version.status != "draft":
+            raise errors.Conflict("content.version_not_draft", "Nur Entwürfe können bearbeitet werden.",
+                          extra={"status": version.status})  # fmt: skip
+        await _require_style(session, fields)
+        changed = sorted(k for k in fields if k in kind.version_fields)
+        for key, value in _jsonable(fields).items():
+            if key in kind.version_fields:
+                setattr(version, key, value)
+        version.updated_at = datetime.now(UTC)
+        if changed and principal.user_id not in contributors(version):
+            # co-authoring is allowed; the co-author can no longer review this version
+            version.contributor_ids = contributors_with(contributors(version), [principal.user_id])
+            await self._history(session, principal, kind, version, "edit", "draft")
+        await audit.record(session, principal, f"{kind.name}.update", kind.name, entity_id,
+                          {"versionId": str(version.id), "fields": changed})  # fmt: skip
+        await session.flush()
+        await session.refresh(version)
+        return version
 
     # -- gates -------------------------------------------------------------------------------
 
     async def gate_results(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
                            version_id: uuid.UUID) -> list[gates.GateResult]:  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            version = await session.get(kind.version, version_id)
-            if version is None or getattr(version, kind.parent) != entity_id:
-                raise version_not_found(kind)
-            return await self._gates(session, kind, version)
+        session = self.session
+        version = await session.get(kind.version, version_id)
+        if version is None or getattr(version, kind.parent) != entity_id:
+            raise version_not_found(kind)
+        return await self._gates(session, kind, version)
 
     async def _gates(self, session: AsyncSession, kind: Kind, version: Any) -> list[gates.GateResult]:
         if kind.name == "clause":
@@ -359,7 +353,7 @@ class ContentService:
         results = await self._gates(session, kind, version)
         failing = gates.failed(results)
         if failing:
-            raise Problem(422, "content.gates_failed", "Die Veröffentlichungsprüfungen sind nicht bestanden.",
+            raise errors.GateFailed("content.gates_failed", "Die Veröffentlichungsprüfungen sind nicht bestanden.",
                           errors=[{"field": f["gate"], "message": m} for f in failing for m in f["messages"]],
                           extra={"gates": failing})  # fmt: skip
 
@@ -367,85 +361,83 @@ class ContentService:
 
     async def submit(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
                      reviewer_id: uuid.UUID) -> Any:  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            version = await self._own_version(session, principal, kind, entity_id, version_id)
-            if version.status != "draft":
-                raise wrong_status(version, "submit", "draft")
-            reviewer = await UserRepository(session).ref(reviewer_id)
-            if reviewer is None or reviewer.status != "active" or reviewer.role not in ("editor", "admin"):
-                raise Problem(422, "content.invalid_reviewer", "Prüfer muss ein aktiver Redakteur oder Admin sein.",
-                              errors=[{"field": "reviewerId", "message": "kein geeigneter Prüfer"}])  # fmt: skip
-            if reviewer.id == version.author_id:
-                raise four_eyes("Autor und Prüfer müssen verschiedene Personen sein.")
-            if reviewer.id in contributors(version):
-                raise four_eyes("Der Prüfer hat diese Fassung mitbearbeitet und darf sie nicht prüfen.")
-            await self._require_gates(session, kind, version)
-            version.status, version.reviewer_id = "review", reviewer.id
-            await self._history(session, principal, kind, version, "submit", "draft")
-            await audit.record(session, principal, f"{kind.name}.submit", kind.name, entity_id,
-                              {"versionId": str(version.id), "reviewerId": str(reviewer.id)})  # fmt: skip
-            await session.flush()
-            await session.refresh(version)
-            return version
+        session = self.session
+        version = await self._own_version(session, principal, kind, entity_id, version_id)
+        if version.status != "draft":
+            raise wrong_status(version, "submit", "draft")
+        reviewer = await UserRepository(session).ref(reviewer_id)
+        if reviewer is None or reviewer.status != "active" or reviewer.role not in ("editor", "admin"):
+            raise errors.Invalid("content.invalid_reviewer", "Prüfer muss ein aktiver Redakteur oder Admin sein.",
+                          errors=[{"field": "reviewerId", "message": "kein geeigneter Prüfer"}])  # fmt: skip
+        if reviewer.id == version.author_id:
+            raise four_eyes("Autor und Prüfer müssen verschiedene Personen sein.")
+        if reviewer.id in contributors(version):
+            raise four_eyes("Der Prüfer hat diese Fassung mitbearbeitet und darf sie nicht prüfen.")
+        await self._require_gates(session, kind, version)
+        version.status, version.reviewer_id = "review", reviewer.id
+        await self._history(session, principal, kind, version, "submit", "draft")
+        await audit.record(session, principal, f"{kind.name}.submit", kind.name, entity_id,
+                          {"versionId": str(version.id), "reviewerId": str(reviewer.id)})  # fmt: skip
+        await session.flush()
+        await session.refresh(version)
+        return version
 
     def _may_review(self, principal: Principal, version: Any) -> None:
         if principal.user_id == version.author_id:
-            raise Problem(403, "content.own_version", "Eigene Fassungen dürfen nicht selbst geprüft werden.")
+            raise errors.Forbidden(
+                "content.own_version", "Eigene Fassungen dürfen nicht selbst geprüft werden."
+            )
         if principal.user_id in contributors(version):
             raise four_eyes("Wer eine Fassung mitbearbeitet hat, darf sie nicht prüfen.")
         if principal.user_id != version.reviewer_id and principal.role != "admin":
-            raise Problem(
-                403, "content.not_reviewer", "Nur der zugewiesene Prüfer (oder ein Admin) entscheidet."
+            raise errors.Forbidden(
+                "content.not_reviewer", "Nur der zugewiesene Prüfer (oder ein Admin) entscheidet."
             )
 
     async def approve(
         self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID
     ) -> Any:
-        async with self.db.session(principal.tenant_id) as session:
-            version = await self._own_version(session, principal, kind, entity_id, version_id)
-            if version.status != "review":
-                raise wrong_status(version, "approve", "review")
-            self._may_review(principal, version)
-            version.status = "approved"
-            await self._history(session, principal, kind, version, "approve", "review")
-            await audit.record(
-                session,
-                principal,
-                f"{kind.name}.approve",
-                kind.name,
-                entity_id,
-                {"versionId": str(version.id)},
-            )
-            await session.flush()
-            await session.refresh(version)
-            return version
+        session = self.session
+        version = await self._own_version(session, principal, kind, entity_id, version_id)
+        if version.status != "review":
+            raise wrong_status(version, "approve", "review")
+        self._may_review(principal, version)
+        version.status = "approved"
+        await self._history(session, principal, kind, version, "approve", "review")
+        await audit.record(
+            session,
+            principal,
+            f"{kind.name}.approve",
+            kind.name,
+            entity_id,
+            {"versionId": str(version.id)},
+        )
+        await session.flush()
+        await session.refresh(version)
+        return version
 
     async def send_back(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
                         action: str, comment: str) -> Any:  # fmt: skip
         """``reject`` or ``request_changes``: back to draft, with a mandatory comment."""
         if not comment.strip():
-            raise Problem(422, "content.comment_required", "Bitte begründen Sie die Entscheidung.",
+            raise errors.Invalid("content.comment_required", "Bitte begründen Sie die Entscheidung.",
                           errors=[{"field": "comment", "message": "Ein Kommentar ist erforderlich."}])  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            version = await self._own_version(session, principal, kind, entity_id, version_id)
-            if version.status != "review":
-                raise wrong_status(version, action, "review")
-            self._may_review(principal, version)
-            version.status = "draft"
-            await self._history(session, principal, kind, version, action, "review", comment.strip())
-            await audit.record(session, principal, f"{kind.name}.{action}", kind.name, entity_id,
-                              {"versionId": str(version.id), "comment": comment.strip()})  # fmt: skip
-            await session.flush()
-            await session.refresh(version)
-            return version
+        session = self.session
+        version = await self._own_version(session, principal, kind, entity_id, version_id)
+        if version.status != "review":
+            raise wrong_status(version, action, "review")
+        self._may_review(principal, version)
+        version.status = "draft"
+        await self._history(session, principal, kind, version, action, "review", comment.strip())
+        await audit.record(session, principal, f"{kind.name}.{action}", kind.name, entity_id,
+                          {"versionId": str(version.id), "comment": comment.strip()})  # fmt: skip
+        await session.flush()
+        await session.refresh(version)
+        return version
 
     async def publish(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
-                      session: AsyncSession | None = None, *, skip_review: bool = False) -> Any:  # fmt: skip
-        if session is None:
-            async with self.db.session(principal.tenant_id) as own:
-                return await self.publish(
-                    principal, kind, entity_id, version_id, own, skip_review=skip_review
-                )
+                      *, skip_review: bool = False) -> Any:  # fmt: skip
+        session = self.session
         entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
         version = await self._own_version(session, principal, kind, entity_id, version_id)
         allowed = ("approved", "draft") if skip_review else ("approved",)
@@ -497,118 +489,115 @@ class ContentService:
     async def deprecate(
         self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID
     ) -> Any:
-        async with self.db.session(principal.tenant_id) as session:
-            entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
-            version = await self._own_version(session, principal, kind, entity_id, version_id)
-            if version.status != "published":
-                raise wrong_status(version, "deprecate", "published")
-            version.status = "deprecated"
-            if entity.current_published_version_id == version.id:
-                entity.current_published_version_id = None
-            await self._history(session, principal, kind, version, "deprecate", "published")
-            await audit.record(
-                session,
-                principal,
-                f"{kind.name}.deprecate",
-                kind.name,
-                entity_id,
-                {"versionId": str(version.id)},
-            )
-            await session.flush()
-            await session.refresh(version)
-            return version
+        session = self.session
+        entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
+        version = await self._own_version(session, principal, kind, entity_id, version_id)
+        if version.status != "published":
+            raise wrong_status(version, "deprecate", "published")
+        version.status = "deprecated"
+        if entity.current_published_version_id == version.id:
+            entity.current_published_version_id = None
+        await self._history(session, principal, kind, version, "deprecate", "published")
+        await audit.record(
+            session,
+            principal,
+            f"{kind.name}.deprecate",
+            kind.name,
+            entity_id,
+            {"versionId": str(version.id)},
+        )
+        await session.flush()
+        await session.refresh(version)
+        return version
 
     # -- history -----------------------------------------------------------------------------
 
     async def reviews(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
                       version_id: uuid.UUID) -> list[ContentReview]:  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            version = await session.get(kind.version, version_id)
-            if (
-                version is None
-                or version.tenant_id != principal.tenant_id
-                or getattr(version, kind.parent) != entity_id
-            ):
-                raise version_not_found(kind)
-            return list((await session.scalars(select(ContentReview).where(ContentReview.version_id == version.id)
-                                               .order_by(ContentReview.created_at))).all())  # fmt: skip
+        session = self.session
+        version = await session.get(kind.version, version_id)
+        if (
+            version is None
+            or version.tenant_id != principal.tenant_id
+            or getattr(version, kind.parent) != entity_id
+        ):
+            raise version_not_found(kind)
+        return list((await session.scalars(select(ContentReview).where(ContentReview.version_id == version.id)
+                                           .order_by(ContentReview.created_at))).all())  # fmt: skip
 
     async def changelog(
         self, principal: Principal, kind: Kind, entity_id: uuid.UUID
     ) -> list[tuple[Any, list[Any], list[tuple[uuid.UUID, str | None]]]]:
         """Versions (newest first), each with its history and its contributors (id, display name)."""
-        async with self.db.session(principal.tenant_id) as session:
-            await self._own_entity(session, principal, kind, entity_id)
-            parent = getattr(kind.version, kind.parent)
-            versions = (await session.scalars(select(kind.version).where(parent == entity_id)
-                                              .order_by(kind.version.version_number.desc()))).all()  # fmt: skip
-            history = (await session.scalars(select(ContentReview).where(ContentReview.entity_id == entity_id)
-                                             .order_by(ContentReview.created_at))).all()  # fmt: skip
-            ids = {i for v in versions for i in contributors(v)}
-            names = await UserRepository(session).display_names(ids)
-            return [(v, [h for h in history if h.version_id == v.id], [(i, names.get(i)) for i in contributors(v)])
-                    for v in versions]  # fmt: skip
+        session = self.session
+        await self._own_entity(session, principal, kind, entity_id)
+        parent = getattr(kind.version, kind.parent)
+        versions = (await session.scalars(select(kind.version).where(parent == entity_id)
+                                          .order_by(kind.version.version_number.desc()))).all()  # fmt: skip
+        history = (await session.scalars(select(ContentReview).where(ContentReview.entity_id == entity_id)
+                                         .order_by(ContentReview.created_at))).all()  # fmt: skip
+        ids = {i for v in versions for i in contributors(v)}
+        names = await UserRepository(session).display_names(ids)
+        return [(v, [h for h in history if h.version_id == v.id], [(i, names.get(i)) for i in contributors(v)])
+                for v in versions]  # fmt: skip
 
     async def feed(self, principal: Principal, page: int, page_size: int) -> tuple[list[ContentReview], int]:
-        async with self.db.session(principal.tenant_id) as session:
-            total = await session.scalar(select(func.count()).select_from(ContentReview)) or 0
-            rows = await session.scalars(select(ContentReview).order_by(ContentReview.created_at.desc())
-                                         .offset((page - 1) * page_size).limit(page_size))  # fmt: skip
-            return list(rows.all()), total
+        session = self.session
+        total = await session.scalar(select(func.count()).select_from(ContentReview)) or 0
+        rows = await session.scalars(select(ContentReview).order_by(ContentReview.created_at.desc())
+                                     .offset((page - 1) * page_size).limit(page_size))  # fmt: skip
+        return list(rows.all()), total
 
     async def review_queue(self, principal: Principal) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        async with self.db.session(principal.tenant_id) as session:
-            for kind in KINDS.values():
-                parent = getattr(kind.version, kind.parent)
-                submitted = (
-                    select(func.max(ContentReview.created_at))
-                    .where(ContentReview.version_id == kind.version.id, ContentReview.action == "submit")
-                    .scalar_subquery()
-                )
-                rows = await session.execute(
-                    select(kind.version, kind.entity.title, submitted)
-                    .join(kind.entity, kind.entity.id == parent)
-                    .where(kind.version.status == "review", kind.version.reviewer_id == principal.user_id)
-                )
-                for version, title, submitted_at in rows:
-                    items.append({"kind": kind.name, "entity_id": getattr(version, kind.parent), "title": title,
-                                  "version_id": version.id, "version_number": version.version_number,
-                                  "author_id": version.author_id, "submitted_at": submitted_at})  # fmt: skip
+        session = self.session
+        for kind in KINDS.values():
+            parent = getattr(kind.version, kind.parent)
+            submitted = (
+                select(func.max(ContentReview.created_at))
+                .where(ContentReview.version_id == kind.version.id, ContentReview.action == "submit")
+                .scalar_subquery()
+            )
+            rows = await session.execute(
+                select(kind.version, kind.entity.title, submitted)
+                .join(kind.entity, kind.entity.id == parent)
+                .where(kind.version.status == "review", kind.version.reviewer_id == principal.user_id)
+            )
+            for version, title, submitted_at in rows:
+                items.append({"kind": kind.name, "entity_id": getattr(version, kind.parent), "title": title,
+                              "version_id": version.id, "version_number": version.version_number,
+                              "author_id": version.author_id, "submitted_at": submitted_at})  # fmt: skip
         return sorted(items, key=lambda i: i["submitted_at"] or datetime.min.replace(tzinfo=UTC))
 
 
-async def rule_graph(db: Database, principal: Principal, template_id: uuid.UUID,
+async def rule_graph(session: AsyncSession, principal: Principal, template_id: uuid.UUID,
                      version_id: uuid.UUID | None = None) -> dict[str, Any]:  # fmt: skip
     """Nodes (the template's clauses, with their slots) and typed rule edges, for the editor.
 
     Uses the given template version, else its latest; each clause contributes the
     rules of its current published version, else of its latest version.
     """
-    async with db.session(principal.tenant_id) as session:
-        template = await session.get(Template, template_id)
-        if template is None:
-            raise not_found(KINDS["templates"])
-        query = select(TemplateVersion).where(TemplateVersion.template_id == template.id)
-        query = query.where(TemplateVersion.id == version_id) if version_id else query
-        version = await session.scalar(query.order_by(TemplateVersion.version_number.desc()).limit(1))
-        if version is None:
-            raise version_not_found(KINDS["templates"])
-        structure = Structure.model_validate(version.structure or {})
-        slot_of = {c: (slot.id, slot.type) for slot in structure.slots() for c in slot.clause_ids()}
-        clauses = {
-            c.id: c for c in (await session.scalars(select(Clause).where(Clause.id.in_(slot_of)))).all()
-        }
-        latest = await ContentService._latest_versions(session, KINDS["clauses"], list(clauses))
-        published_ids = [
-            c.current_published_version_id for c in clauses.values() if c.current_published_version_id
-        ]
-        published = {
-            v.clause_id: v
-            for v in (
-                await session.scalars(select(ClauseVersion).where(ClauseVersion.id.in_(published_ids)))
-            ).all()
-        }
+    template = await session.get(Template, template_id)
+    if template is None:
+        raise not_found(KINDS["templates"])
+    query = select(TemplateVersion).where(TemplateVersion.template_id == template.id)
+    query = query.where(TemplateVersion.id == version_id) if version_id else query
+    version = await session.scalar(query.order_by(TemplateVersion.version_number.desc()).limit(1))
+    if version is None:
+        raise version_not_found(KINDS["templates"])
+    structure = Structure.model_validate(version.structure or {})
+    slot_of = {c: (slot.id, slot.type) for slot in structure.slots() for c in slot.clause_ids()}
+    clauses = {c.id: c for c in (await session.scalars(select(Clause).where(Clause.id.in_(slot_of)))).all()}
+    latest = await ContentService._latest_versions(session, KINDS["clauses"], list(clauses))
+    published_ids = [
+        c.current_published_version_id for c in clauses.values() if c.current_published_version_id
+    ]
+    published = {
+        v.clause_id: v
+        for v in (
+            await session.scalars(select(ClauseVersion).where(ClauseVersion.id.in_(published_ids)))
+        ).all()
+    }
     nodes, edges = [], []
     for clause_id, (slot_id, slot_type) in slot_of.items():
         clause = clauses.get(clause_id)

@@ -25,9 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servanda.platform import metrics
+from servanda.platform.config import Settings
 from servanda.platform.db import Database
 from servanda.platform.logs import get_logger
 from servanda.platform.problems import Problem, internal_error, problem_body
+from servanda.platform.storage import Storage, storage_from_settings
 
 log = get_logger("servanda.http")
 
@@ -36,6 +38,33 @@ API_PREFIX = "/api/v1"
 # List parameters shared by every list endpoint: ``?page=1&pageSize=25`` (at most 100).
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
+
+
+# The application's shared objects, built once in the lifespan (``app.py``), as typed
+# dependencies: endpoints declare ``db: AppDatabase``, ``settings: AppSettings``,
+# ``storage: AppStorage`` instead of reaching into ``request.app.state``.
+async def _database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _storage(request: Request) -> Storage:
+    """The object storage (created from the settings on first use)."""
+    storage: Storage | None = getattr(request.app.state, "storage", None)
+    if storage is None:
+        storage = storage_from_settings(request.app.state.settings)
+        request.app.state.storage = storage
+    return storage
+
+
+AppDatabase = Annotated[Database, Depends(_database)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+AppStorage = Annotated[Storage, Depends(_storage)]
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
