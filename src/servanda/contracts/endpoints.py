@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from servanda.contracts.lawfirm_templates import LawFirmTemplateService
 from servanda.contracts.schemas import (
@@ -29,14 +29,23 @@ from servanda.contracts.schemas import (
 from servanda.contracts.service import ContractLifecycle, Evaluated
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import ApiInput, Page
-from servanda.platform.http import API_PREFIX, PageNumber, PageSize
+from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork
 
 router = APIRouter(prefix=f"{API_PREFIX}/contracts", tags=["contracts"])
 USE = [allow(Permission.CONTRACTS_USE)]
 
 
-def _service(request: Request) -> ContractLifecycle:
-    return ContractLifecycle(request.app.state.db)
+def _contracts(session: UnitOfWork) -> ContractLifecycle:
+    return ContractLifecycle(session)
+
+
+def _lawfirm_templates(session: UnitOfWork) -> LawFirmTemplateService:
+    return LawFirmTemplateService(session)
+
+
+# The request's services, on its unit of work (the session the principal was resolved in).
+Contracts = Annotated[ContractLifecycle, Depends(_contracts)]
+LawFirmTemplates = Annotated[LawFirmTemplateService, Depends(_lawfirm_templates)]
 
 
 DEPRECATED_PINS_WARNING = (
@@ -123,7 +132,7 @@ def _validation(e: Evaluated) -> dict[str, Any]:
 @router.get("", dependencies=USE)
 async def list_contracts(
     principal: CurrentPrincipal,
-    request: Request,
+    contracts: Contracts,
     status: ContractStatus | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     template_id: Annotated[uuid.UUID | None, Query(alias="templateId")] = None,
@@ -131,7 +140,7 @@ async def list_contracts(
     page: PageNumber = 1,
     page_size: PageSize = 25,
 ) -> Page[ContractSummary]:
-    rows, total = await _service(request).list_contracts(
+    rows, total = await contracts.list_contracts(
         principal, status=status, q=q, template_id=template_id, mine=mine, page=page, page_size=page_size
     )
     items = [ContractSummary.model_validate(c) for c in rows]
@@ -140,70 +149,75 @@ async def list_contracts(
 
 @router.post("", status_code=201, dependencies=USE)
 async def create_contract(
-    body: ContractCreate, principal: CurrentPrincipal, request: Request
+    body: ContractCreate, principal: CurrentPrincipal, contracts: Contracts, templates: LawFirmTemplates
 ) -> ContractView:
     details = body.model_dump(
         include={"title", "client_reference", "tags", "jurisdiction", "visibility", "team_id"}
     )
     if body.law_firm_template_id is not None:
-        templates = LawFirmTemplateService(request.app.state.db)
         return contract_view(await templates.start_contract(principal, body.law_firm_template_id, **details))
     assert body.template_id is not None
-    return contract_view(await _service(request).create(principal, template_id=body.template_id, **details))
+    return contract_view(await contracts.create(principal, template_id=body.template_id, **details))
 
 
 @router.get("/{contract_id}", dependencies=USE)
-async def get_contract(contract_id: uuid.UUID, principal: CurrentPrincipal, request: Request) -> ContractView:
-    return contract_view(await _service(request).get(principal, contract_id))
+async def get_contract(
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
+) -> ContractView:
+    return contract_view(await contracts.get(principal, contract_id))
 
 
 @router.patch("/{contract_id}", dependencies=USE)
 async def update_contract(
-    contract_id: uuid.UUID, body: ContractPatch, principal: CurrentPrincipal, request: Request
+    contract_id: uuid.UUID, body: ContractPatch, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
     changes = body.model_dump(exclude_unset=True)
-    return contract_view(await _service(request).update(principal, contract_id, changes))
+    return contract_view(await contracts.update(principal, contract_id, changes))
 
 
 @router.delete("/{contract_id}", status_code=204, dependencies=USE)
-async def delete_contract(contract_id: uuid.UUID, principal: CurrentPrincipal, request: Request) -> Response:
-    await _service(request).delete(principal, contract_id)
+async def delete_contract(
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
+) -> Response:
+    await contracts.delete(principal, contract_id)
     return Response(status_code=204)
 
 
 @router.post("/{contract_id}/validate", dependencies=USE)
 async def validate_contract(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> ValidationResult:
-    evaluated = await _service(request).get(principal, contract_id)
+    evaluated = await contracts.get(principal, contract_id)
     return ValidationResult.model_validate(_validation(evaluated), from_attributes=True)
 
 
 @router.get("/{contract_id}/preview", dependencies=USE)
-async def preview_contract(contract_id: uuid.UUID, principal: CurrentPrincipal, request: Request) -> Preview:
-    html, outline = await _service(request).preview(principal, contract_id)
+async def preview_contract(
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
+) -> Preview:
+    html, outline = await contracts.preview(principal, contract_id)
     return Preview(html=html, outline=[OutlineEntryOut.model_validate(entry) for entry in outline])
 
 
 @router.post("/{contract_id}/complete", dependencies=USE)
 async def complete_contract(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
-    return contract_view(await _service(request).complete(principal, contract_id))
+    return contract_view(await contracts.complete(principal, contract_id))
 
 
 @router.post("/{contract_id}/archive", dependencies=USE)
 async def archive_contract(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
-    return contract_view(await _service(request).archive(principal, contract_id))
+    return contract_view(await contracts.archive(principal, contract_id))
 
 
 @router.get("/{contract_id}/version-info", dependencies=USE)
 async def contract_version_info(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> VersionInfo:
-    return VersionInfo.model_validate(_version_info(await _service(request).get(principal, contract_id)))
+    return VersionInfo.model_validate(_version_info(await contracts.get(principal, contract_id)))
 
 
 class UpgradeRequest(ApiInput):
@@ -214,19 +228,19 @@ class UpgradeRequest(ApiInput):
 async def contract_upgrade_preview(
     contract_id: uuid.UUID,
     principal: CurrentPrincipal,
-    request: Request,
+    contracts: Contracts,
     target: Annotated[uuid.UUID | None, Query(alias="targetTemplateVersionId")] = None,
 ) -> MigrationReport:
-    report = await _service(request).upgrade_preview(principal, contract_id, target)
+    report = await contracts.upgrade_preview(principal, contract_id, target)
     return MigrationReport.model_validate(report)
 
 
 @router.post("/{contract_id}/upgrade", dependencies=USE)
 async def contract_upgrade(
-    contract_id: uuid.UUID, body: UpgradeRequest, principal: CurrentPrincipal, request: Request
+    contract_id: uuid.UUID, body: UpgradeRequest, principal: CurrentPrincipal, contracts: Contracts
 ) -> UpgradeResult:
     target = body.target_template_version_id
-    evaluated, report = await _service(request).upgrade(principal, contract_id, target)
+    evaluated, report = await contracts.upgrade(principal, contract_id, target)
     return UpgradeResult(
         contract=contract_view(evaluated), migration_report=MigrationReport.model_validate(report)
     )
@@ -234,9 +248,9 @@ async def contract_upgrade(
 
 @router.post("/{contract_id}/derive", status_code=201, dependencies=USE)
 async def contract_derive(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> DerivedContract:
-    evaluated, report = await _service(request).derive(principal, contract_id)
+    evaluated, report = await contracts.derive(principal, contract_id)
     view = contract_view(evaluated)
     return DerivedContract(**dict(view), migration_report=MigrationReport.model_validate(report))
 
@@ -245,9 +259,9 @@ async def contract_derive(
     "/{contract_id}/save-as-template", status_code=201, dependencies=[allow(Permission.TEMPLATES_MANAGE)]
 )
 async def save_as_template(
-    contract_id: uuid.UUID, body: SaveAsTemplate, principal: CurrentPrincipal, request: Request
+    contract_id: uuid.UUID, body: SaveAsTemplate, principal: CurrentPrincipal, templates: LawFirmTemplates
 ) -> LawFirmTemplateOut:
-    entity = await LawFirmTemplateService(request.app.state.db).create(
+    entity = await templates.create(
         principal,
         contract_id=contract_id,
         title=body.title,
@@ -264,28 +278,24 @@ lawfirm_router = APIRouter(prefix=f"{API_PREFIX}/lawfirm-templates", tags=["lawf
 MANAGE = [allow(Permission.TEMPLATES_MANAGE)]
 
 
-def _templates(request: Request) -> LawFirmTemplateService:
-    return LawFirmTemplateService(request.app.state.db)
-
-
 def _slot_selections(selections: dict[str, uuid.UUID | None]) -> dict[str, str | None]:
     return {slot: str(clause) if clause else None for slot, clause in selections.items()}
 
 
 @lawfirm_router.get("", dependencies=MANAGE)
 async def list_lawfirm_templates(
-    principal: CurrentPrincipal, request: Request, page: PageNumber = 1, page_size: PageSize = 25
+    principal: CurrentPrincipal, templates: LawFirmTemplates, page: PageNumber = 1, page_size: PageSize = 25
 ) -> Page[LawFirmTemplateOut]:
-    rows, total = await _templates(request).list_templates(principal, page, page_size)
+    rows, total = await templates.list_templates(principal, page, page_size)
     items = [LawFirmTemplateOut.model_validate(r) for r in rows]
     return Page[LawFirmTemplateOut](items=items, total=total, page=page, page_size=page_size)
 
 
 @lawfirm_router.post("", status_code=201, dependencies=MANAGE)
 async def create_lawfirm_template(
-    body: LawFirmTemplateCreate, principal: CurrentPrincipal, request: Request
+    body: LawFirmTemplateCreate, principal: CurrentPrincipal, templates: LawFirmTemplates
 ) -> LawFirmTemplateOut:
-    entity = await _templates(request).create(
+    entity = await templates.create(
         principal,
         template_id=body.template_id,
         title=body.title,
@@ -302,25 +312,28 @@ async def create_lawfirm_template(
 
 @lawfirm_router.get("/{template_id}", dependencies=MANAGE)
 async def get_lawfirm_template(
-    template_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    template_id: uuid.UUID, principal: CurrentPrincipal, templates: LawFirmTemplates
 ) -> LawFirmTemplateOut:
-    return LawFirmTemplateOut.model_validate(await _templates(request).get_template(principal, template_id))
+    return LawFirmTemplateOut.model_validate(await templates.get_template(principal, template_id))
 
 
 @lawfirm_router.patch("/{template_id}", dependencies=MANAGE)
 async def update_lawfirm_template(
-    template_id: uuid.UUID, body: LawFirmTemplatePatch, principal: CurrentPrincipal, request: Request
+    template_id: uuid.UUID,
+    body: LawFirmTemplatePatch,
+    principal: CurrentPrincipal,
+    templates: LawFirmTemplates,
 ) -> LawFirmTemplateOut:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("custom_slot_selections") is not None:
         changes["custom_slot_selections"] = _slot_selections(changes["custom_slot_selections"])
-    entity = await _templates(request).update_template(principal, template_id, changes)
+    entity = await templates.update_template(principal, template_id, changes)
     return LawFirmTemplateOut.model_validate(entity)
 
 
 @lawfirm_router.delete("/{template_id}", status_code=204, dependencies=MANAGE)
 async def delete_lawfirm_template(
-    template_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    template_id: uuid.UUID, principal: CurrentPrincipal, templates: LawFirmTemplates
 ) -> Response:
-    await _templates(request).delete_template(principal, template_id)
+    await templates.delete_template(principal, template_id)
     return Response(status_code=204)

@@ -34,6 +34,7 @@ from servanda.contracts.service import (
 from servanda.identity.principal import Principal
 from servanda.identity.repository import TeamRepository
 from servanda.platform import errors
+from servanda.platform.paging import paginate
 from servanda.tenants import plans
 from servanda.tenants.repository import TenantRepository
 
@@ -43,13 +44,18 @@ def not_found() -> errors.NotFound:
 
 
 class LawFirmTemplateService(ContractService):
-    async def _visible(self, session: AsyncSession, principal: Principal, template_id: uuid.UUID,
-                       lock: bool = False) -> LawFirmTemplate:  # fmt: skip
+    async def _visible(
+        self, session: AsyncSession, principal: Principal, template_id: uuid.UUID, lock: bool = False
+    ) -> LawFirmTemplate:
         query = select(LawFirmTemplate).where(LawFirmTemplate.id == template_id)
         if principal.role != "admin":
             teams = TeamRepository.ids_of_member(principal.user_id)
-            query = query.where(or_(LawFirmTemplate.created_by == principal.user_id,
-                                    (LawFirmTemplate.visibility == "team") & LawFirmTemplate.team_id.in_(teams)))  # fmt: skip
+            query = query.where(
+                or_(
+                    LawFirmTemplate.created_by == principal.user_id,
+                    (LawFirmTemplate.visibility == "team") & LawFirmTemplate.team_id.in_(teams),
+                )
+            )
         found = await session.scalar(query.with_for_update() if lock else query)
         if found is None:
             raise not_found()
@@ -63,8 +69,10 @@ class LawFirmTemplateService(ContractService):
             await plans.lock_counted_limit(session, principal.tenant_id, "lawfirm_templates")
             count = await session.scalar(select(func.count()).select_from(LawFirmTemplate)) or 0
             if count >= limit:
-                raise errors.Conflict("lawfirm_template.plan_limit",
-                              f"Ihr Tarif ({plan}) erlaubt höchstens {limit} Kanzleivorlagen.")  # fmt: skip
+                raise errors.Conflict(
+                    "lawfirm_template.plan_limit",
+                    f"Ihr Tarif ({plan}) erlaubt höchstens {limit} Kanzleivorlagen.",
+                )
 
     @staticmethod
     def _prefill(
@@ -88,126 +96,183 @@ class LawFirmTemplateService(ContractService):
             )
         return kept_answers, kept_slots
 
-    async def create(self, principal: Principal, *, template_id: uuid.UUID | None = None,  # type: ignore[override]
-                     contract_id: uuid.UUID | None = None, title: str, description: str = "",
-                     answers: dict[str, Any] | None = None, slots: dict[str, Any] | None = None,
-                     visibility: str = "private", team_id: uuid.UUID | None = None, tags: list[str] | None = None,
-                     status: str = "published") -> LawFirmTemplate:  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            await self._check_limit(session, principal)
-            await repository.require_team(session, principal, visibility, team_id)
-            source_contract = None
-            if contract_id is not None:
-                source_contract = await repository.get_visible(session, principal, contract_id)
-                if source_contract is None:
-                    raise errors.NotFound("contract.not_found", "Der Vertrag wurde nicht gefunden.")
-                version_id = source_contract.template_version_id
-                answers, slots = dict(source_contract.answers), dict(source_contract.selected_slots)
-            else:
-                assert template_id is not None
-                pins = await resolve_pins(session, template_id)
-                version_id = pins.template_version.id
-                answers, slots = self._prefill(pins, answers or {}, slots or {})
-            entity = LawFirmTemplate(
-                tenant_id=principal.tenant_id, title=title.strip(), description=description,
-                source_template_version_id=version_id, source_contract_id=contract_id, custom_answers=answers,
-                custom_slot_selections=slots, status=status, visibility=visibility,
-                team_id=team_id if visibility == "team" else None, tags=tags or [], created_by=principal.user_id,
-            )  # fmt: skip
-            session.add(entity)
-            await session.flush()
-            await session.refresh(entity)
-            await audit.record(session, principal, "lawfirm_template.create", "lawfirm_template", entity.id,
-                                       {"fromContract": str(contract_id) if contract_id else None})  # fmt: skip
-            return entity
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        template_id: uuid.UUID | None = None,  # type: ignore[override]
+        contract_id: uuid.UUID | None = None,
+        title: str,
+        description: str = "",
+        answers: dict[str, Any] | None = None,
+        slots: dict[str, Any] | None = None,
+        visibility: str = "private",
+        team_id: uuid.UUID | None = None,
+        tags: list[str] | None = None,
+        status: str = "published",
+    ) -> LawFirmTemplate:
+        session = self.session
+        await self._check_limit(session, principal)
+        await repository.require_team(session, principal, visibility, team_id)
+        source_contract = None
+        if contract_id is not None:
+            source_contract = await repository.get_visible(session, principal, contract_id)
+            if source_contract is None:
+                raise errors.NotFound("contract.not_found", "Der Vertrag wurde nicht gefunden.")
+            version_id = source_contract.template_version_id
+            answers, slots = dict(source_contract.answers), dict(source_contract.selected_slots)
+        else:
+            assert template_id is not None
+            pins = await resolve_pins(session, template_id)
+            version_id = pins.template_version.id
+            answers, slots = self._prefill(pins, answers or {}, slots or {})
+        entity = LawFirmTemplate(
+            tenant_id=principal.tenant_id,
+            title=title.strip(),
+            description=description,
+            source_template_version_id=version_id,
+            source_contract_id=contract_id,
+            custom_answers=answers,
+            custom_slot_selections=slots,
+            status=status,
+            visibility=visibility,
+            team_id=team_id if visibility == "team" else None,
+            tags=tags or [],
+            created_by=principal.user_id,
+        )
+        session.add(entity)
+        await session.flush()
+        await session.refresh(entity)
+        await audit.record(
+            session,
+            principal,
+            "lawfirm_template.create",
+            "lawfirm_template",
+            entity.id,
+            {"fromContract": str(contract_id) if contract_id else None},
+        )
+        return entity
 
     async def list_templates(
         self, principal: Principal, page: int, page_size: int
     ) -> tuple[list[LawFirmTemplate], int]:
-        async with self.db.session(principal.tenant_id) as session:
-            query = select(LawFirmTemplate)
-            if principal.role != "admin":
-                teams = TeamRepository.ids_of_member(principal.user_id)
-                query = query.where(or_(LawFirmTemplate.created_by == principal.user_id,
-                                        (LawFirmTemplate.visibility == "team") & LawFirmTemplate.team_id.in_(teams)))  # fmt: skip
-            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = await session.scalars(query.order_by(func.lower(LawFirmTemplate.title))
-                                         .offset((page - 1) * page_size).limit(page_size))  # fmt: skip
-            return list(rows.all()), total
+        session = self.session
+        query = select(LawFirmTemplate)
+        if principal.role != "admin":
+            teams = TeamRepository.ids_of_member(principal.user_id)
+            query = query.where(
+                or_(
+                    LawFirmTemplate.created_by == principal.user_id,
+                    (LawFirmTemplate.visibility == "team") & LawFirmTemplate.team_id.in_(teams),
+                )
+            )
+        query = query.order_by(func.lower(LawFirmTemplate.title), LawFirmTemplate.id)
+        return await paginate(session, query, page, page_size)
 
     async def get_template(self, principal: Principal, template_id: uuid.UUID) -> LawFirmTemplate:
-        async with self.db.session(principal.tenant_id) as session:
-            return await self._visible(session, principal, template_id)
+        session = self.session
+        return await self._visible(session, principal, template_id)
 
-    async def update_template(self, principal: Principal, template_id: uuid.UUID,
-                              changes: dict[str, Any]) -> LawFirmTemplate:  # fmt: skip
-        async with self.db.session(principal.tenant_id) as session:
-            entity = await self._visible(session, principal, template_id, lock=True)
-            if "custom_answers" in changes or "custom_slot_selections" in changes:
-                version = await published.template_version(session, entity.source_template_version_id)
-                assert version is not None
-                template = await published.template(session, version.template_id)
-                assert template is not None
-                pins = Pins(template, version, {})
-                answers, slots = self._prefill(
-                    pins, changes.get("custom_answers", entity.custom_answers) or {},
-                    changes.get("custom_slot_selections", entity.custom_slot_selections) or {},
-                )  # fmt: skip
-                entity.custom_answers, entity.custom_slot_selections = answers, slots
-            for field in ("title", "description", "status", "tags"):
-                if changes.get(field) is not None:
-                    setattr(entity, field, changes[field])
-            entity.updated_at = datetime.now(UTC)
-            await audit.record(session, principal, "lawfirm_template.update", "lawfirm_template", entity.id,
-                                       {"fields": sorted(changes)})  # fmt: skip
-            await session.flush()
-            await session.refresh(entity)
-            return entity
-
-    async def delete_template(self, principal: Principal, template_id: uuid.UUID) -> None:
-        async with self.db.session(principal.tenant_id) as session:
-            entity = await self._visible(session, principal, template_id, lock=True)
-            permissions.require_manage(entity.created_by, principal, kind="lawfirm_template", action="delete")
-            await audit.record(
-                session,
-                principal,
-                "lawfirm_template.delete",
-                "lawfirm_template",
-                entity.id,
-                {"title": entity.title},
-            )
-            await session.delete(entity)
-
-    async def start_contract(self, principal: Principal, lawfirm_template_id: uuid.UUID, *, title: str,
-                             client_reference: str | None, tags: list[str], jurisdiction: str | None,
-                             visibility: str, team_id: uuid.UUID | None) -> Evaluated:  # fmt: skip
-        """A contract pinned to the law-firm template's version, pre-filled with its answers and choices."""
-        async with self.db.session(principal.tenant_id) as session:
-            entity = await self._visible(session, principal, lawfirm_template_id)
-            if entity.status != "published":
-                raise errors.Conflict(
-                    "lawfirm_template.not_published", "Die Kanzleivorlage ist noch ein Entwurf."
-                )
+    async def update_template(
+        self, principal: Principal, template_id: uuid.UUID, changes: dict[str, Any]
+    ) -> LawFirmTemplate:
+        session = self.session
+        entity = await self._visible(session, principal, template_id, lock=True)
+        if "custom_answers" in changes or "custom_slot_selections" in changes:
             version = await published.template_version(session, entity.source_template_version_id)
-            if version is None:
-                raise not_found()
+            assert version is not None
             template = await published.template(session, version.template_id)
             assert template is not None
-            pins = Pins(template, version, await current_clauses(session, slot_clause_ids(version)))
-            await repository.require_team(session, principal, visibility, team_id)
-            contract = ContractInstance(
-                tenant_id=principal.tenant_id, creator_id=principal.user_id, title=title.strip(),
-                client_reference=client_reference, tags=tags, jurisdiction=jurisdiction or template.jurisdiction or "DE",
-                template_version_id=version.id, clause_version_ids=pins.clause_version_ids,
-                answers=dict(entity.custom_answers), selected_slots=dict(entity.custom_slot_selections),
-                dismissed_warnings=[], visibility=visibility, team_id=team_id if visibility == "team" else None,
-                source_lawfirm_template_id=entity.id,
-            )  # fmt: skip
-            _store_validation(contract, _evaluate(contract, pins)[2])  # before the INSERT: no second write
-            session.add(contract)
-            await session.flush()
-            await session.refresh(contract)
-            await audit.record(session, principal, "contract.create", "contract", contract.id,
-                              {"lawFirmTemplateId": str(entity.id), "templateVersionId": str(version.id)})  # fmt: skip
-            await session.flush()
-            return await self._evaluated(session, contract, pins)
+            pins = Pins(template, version, {})
+            answers, slots = self._prefill(
+                pins,
+                changes.get("custom_answers", entity.custom_answers) or {},
+                changes.get("custom_slot_selections", entity.custom_slot_selections) or {},
+            )
+            entity.custom_answers, entity.custom_slot_selections = answers, slots
+        for field in ("title", "description", "status", "tags"):
+            if changes.get(field) is not None:
+                setattr(entity, field, changes[field])
+        entity.updated_at = datetime.now(UTC)
+        await audit.record(
+            session,
+            principal,
+            "lawfirm_template.update",
+            "lawfirm_template",
+            entity.id,
+            {"fields": sorted(changes)},
+        )
+        await session.flush()
+        await session.refresh(entity)
+        return entity
+
+    async def delete_template(self, principal: Principal, template_id: uuid.UUID) -> None:
+        session = self.session
+        entity = await self._visible(session, principal, template_id, lock=True)
+        permissions.require_manage(entity.created_by, principal, kind="lawfirm_template", action="delete")
+        await audit.record(
+            session,
+            principal,
+            "lawfirm_template.delete",
+            "lawfirm_template",
+            entity.id,
+            {"title": entity.title},
+        )
+        await session.delete(entity)
+
+    async def start_contract(
+        self,
+        principal: Principal,
+        lawfirm_template_id: uuid.UUID,
+        *,
+        title: str,
+        client_reference: str | None,
+        tags: list[str],
+        jurisdiction: str | None,
+        visibility: str,
+        team_id: uuid.UUID | None,
+    ) -> Evaluated:
+        """A contract pinned to the law-firm template's version, pre-filled with its answers and choices."""
+        session = self.session
+        entity = await self._visible(session, principal, lawfirm_template_id)
+        if entity.status != "published":
+            raise errors.Conflict(
+                "lawfirm_template.not_published", "Die Kanzleivorlage ist noch ein Entwurf."
+            )
+        version = await published.template_version(session, entity.source_template_version_id)
+        if version is None:
+            raise not_found()
+        template = await published.template(session, version.template_id)
+        assert template is not None
+        pins = Pins(template, version, await current_clauses(session, slot_clause_ids(version)))
+        await repository.require_team(session, principal, visibility, team_id)
+        contract = ContractInstance(
+            tenant_id=principal.tenant_id,
+            creator_id=principal.user_id,
+            title=title.strip(),
+            client_reference=client_reference,
+            tags=tags,
+            jurisdiction=jurisdiction or template.jurisdiction or "DE",
+            template_version_id=version.id,
+            clause_version_ids=pins.clause_version_ids,
+            answers=dict(entity.custom_answers),
+            selected_slots=dict(entity.custom_slot_selections),
+            dismissed_warnings=[],
+            visibility=visibility,
+            team_id=team_id if visibility == "team" else None,
+            source_lawfirm_template_id=entity.id,
+        )
+        _store_validation(contract, _evaluate(contract, pins)[2])  # before the INSERT: no second write
+        session.add(contract)
+        await session.flush()
+        await session.refresh(contract)
+        await audit.record(
+            session,
+            principal,
+            "contract.create",
+            "contract",
+            contract.id,
+            {"lawFirmTemplateId": str(entity.id), "templateVersionId": str(version.id)},
+        )
+        await session.flush()
+        return await self._evaluated(session, contract, pins)
