@@ -26,11 +26,34 @@ from servanda.platform.tokens import LocalTokens
 TARGET_P95_MS = 30.0
 VENDORS = 10
 TEMPLATES_PER_VENDOR = 50
-KINDS = [("Arbeitsvertrag", "Arbeitsrecht"), ("Geheimhaltungsvereinbarung", "Gesellschaftsrecht"),
-         ("Dienstleistungsvertrag", "Vertragsrecht"), ("Mietvertrag", "Mietrecht"), ("Kaufvertrag", "Kaufrecht"),
-         ("Werkvertrag", "Vertragsrecht"), ("Darlehensvertrag", "Bankrecht"), ("Lizenzvertrag", "IT-Recht")]  # fmt: skip
-WORDS = ["befristet", "unbefristet", "Teilzeit", "leitende Angestellte", "Geschäftsführer", "Software", "Gewerbe",
-         "Wohnraum", "Beratung", "Wartung", "Entwicklung", "Vertrieb", "Pharma", "Forschung", "Handel", "Handwerk"]  # fmt: skip
+KINDS = [
+    ("Arbeitsvertrag", "Arbeitsrecht"),
+    ("Geheimhaltungsvereinbarung", "Gesellschaftsrecht"),
+    ("Dienstleistungsvertrag", "Vertragsrecht"),
+    ("Mietvertrag", "Mietrecht"),
+    ("Kaufvertrag", "Kaufrecht"),
+    ("Werkvertrag", "Vertragsrecht"),
+    ("Darlehensvertrag", "Bankrecht"),
+    ("Lizenzvertrag", "IT-Recht"),
+]
+WORDS = [
+    "befristet",
+    "unbefristet",
+    "Teilzeit",
+    "leitende Angestellte",
+    "Geschäftsführer",
+    "Software",
+    "Gewerbe",
+    "Wohnraum",
+    "Beratung",
+    "Wartung",
+    "Entwicklung",
+    "Vertrieb",
+    "Pharma",
+    "Forschung",
+    "Handel",
+    "Handwerk",
+]
 
 
 def seed(superuser: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
@@ -48,9 +71,16 @@ def seed(superuser: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
                 template = conn.execute(
                     "INSERT INTO templates (tenant_id, title, description, category, legal_area, jurisdiction, tags) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    (vendor[0], f"{title} {words[0]} {n}", f"Muster für {words[1]} und {words[2]}", title, area,
-                     rng.choice(["DE", "DE", "AT", "CH"]), [area.lower(), words[0].lower()]),
-                ).fetchone()  # fmt: skip
+                    (
+                        vendor[0],
+                        f"{title} {words[0]} {n}",
+                        f"Muster für {words[1]} und {words[2]}",
+                        title,
+                        area,
+                        rng.choice(["DE", "DE", "AT", "CH"]),
+                        [area.lower(), words[0].lower()],
+                    ),
+                ).fetchone()
                 assert template is not None
                 version = conn.execute(
                     "INSERT INTO template_versions (tenant_id, template_id, version_number, status, published_at, "
@@ -58,8 +88,10 @@ def seed(superuser: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
                     (vendor[0], template[0], '{"sections": []}'),
                 ).fetchone()
                 assert version is not None
-                conn.execute("UPDATE templates SET current_published_version_id = %s WHERE id = %s",
-                             (version[0], template[0]))  # fmt: skip
+                conn.execute(
+                    "UPDATE templates SET current_published_version_id = %s WHERE id = %s",
+                    (version[0], template[0]),
+                )
         firm = conn.execute(
             "INSERT INTO tenants (slug, name, type) VALUES ('kanzlei-bench', 'Kanzlei', 'lawfirm') RETURNING id"
         ).fetchone()
@@ -81,10 +113,12 @@ def seed(superuser: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
 
 
 def floor(app_url: str, tenant: uuid.UUID, runs: int = 1000) -> list[float]:
-    sql = ("SELECT t.id, t.title FROM templates t JOIN template_versions v ON v.id = t.current_published_version_id "
-           "WHERE t.current_published_version_id IS NOT NULL "
-           "AND t.search @@ websearch_to_tsquery('german', %s) "
-           "ORDER BY ts_rank(t.search, websearch_to_tsquery('german', %s)) DESC, lower(t.title) LIMIT 25")  # fmt: skip
+    sql = (
+        "SELECT t.id, t.title FROM templates t JOIN template_versions v ON v.id = t.current_published_version_id "
+        "WHERE t.current_published_version_id IS NOT NULL "
+        "AND t.search @@ websearch_to_tsquery('german', %s) "
+        "ORDER BY ts_rank(t.search, websearch_to_tsquery('german', %s)) DESC, lower(t.title) LIMIT 25"
+    )
     times = []
     with psycopg.connect(app_url, prepare_threshold=0) as conn:
         for i in range(runs + 50):
@@ -110,8 +144,9 @@ def main() -> None:
     key.ensure_kid()
     with bench_database("servanda_bench_catalog") as db:
         tenant, user, session = seed(db.superuser)
-        token = LocalTokens(key).issue(user_id=user, tenant_id=tenant, email="anwalt@bench.de", role="user",
-                                       session_id=session)  # fmt: skip
+        token = LocalTokens(key).issue(
+            user_id=user, tenant_id=tenant, email="anwalt@bench.de", role="user", session_id=session
+        )
         headers = {"Authorization": f"Bearer {token}"}
         with api_server(db.app, key.as_pem(private=True).decode(), args.workers) as base:
             urls = {
@@ -129,11 +164,14 @@ def main() -> None:
                     requests=args.requests,
                     rate_per_client=args.rate_per_client,
                 )
-                runs[f"{name} saturated"] = http_load(url, headers, concurrency=args.concurrency,
-                                                      requests=args.requests)  # fmt: skip
+                runs[f"{name} saturated"] = http_load(
+                    url, headers, concurrency=args.concurrency, requests=args.requests
+                )
         raw = summary_ms(floor(db.libpq(db.app), tenant))
-        print(f"Catalog, {VENDORS * TEMPLATES_PER_VENDOR} published templates of {VENDORS} publishers, "
-              f"{args.concurrency} concurrent clients, {args.workers} API worker(s)")  # fmt: skip
+        print(
+            f"Catalog, {VENDORS * TEMPLATES_PER_VENDOR} published templates of {VENDORS} publishers, "
+            f"{args.concurrency} concurrent clients, {args.workers} API worker(s)"
+        )
         report(
             "catalog",
             TARGET_P95_MS,

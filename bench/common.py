@@ -126,8 +126,9 @@ def _latencies(output: str) -> list[float]:
     return [float(r["response-time"]) for r in rows]
 
 
-def http_load(url: str, headers: dict[str, str], *, concurrency: int, requests: int,
-              rate_per_client: float = 0) -> LoadResult:  # fmt: skip
+def http_load(
+    url: str, headers: dict[str, str], *, concurrency: int, requests: int, rate_per_client: float = 0
+) -> LoadResult:
     """Drive ``url`` with ``hey`` (Debian package, written in Go, so the generator stays light).
 
     ``rate_per_client`` = 0: ``concurrency`` clients back-to-back (saturation).
@@ -175,13 +176,32 @@ def api_server(app_url: str, private_key_pem: str, workers: int = 1) -> Iterator
 
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": app_url, "SERVANDA_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING",
-               "SERVANDA_JWT_PRIVATE_KEY": private_key_pem}  # fmt: skip
+        env = {
+            **os.environ,
+            "DATABASE_URL": app_url,
+            "SERVANDA_DATA_DIR": data_dir,
+            "LOG_LEVEL": "WARNING",
+            "SERVANDA_JWT_PRIVATE_KEY": private_key_pem,
+        }
         # One bench user sends far more than a person: limits out of reach, but still counted.
-        env.update(RATE_LIMIT_USER_PER_S="100000", RATE_LIMIT_USER_BURST="1000000",
-                   RATE_LIMIT_TENANT_PER_S="1000000", RATE_LIMIT_TENANT_BURST="10000000")  # fmt: skip
-        command = [sys.executable, "-m", "servanda", "api", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", str(workers)]  # fmt: skip
+        env.update(
+            RATE_LIMIT_USER_PER_S="100000",
+            RATE_LIMIT_USER_BURST="1000000",
+            RATE_LIMIT_TENANT_PER_S="1000000",
+            RATE_LIMIT_TENANT_BURST="10000000",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "servanda",
+            "api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
         server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -207,15 +227,23 @@ def report(
     for label, run in runs.items():
         stats = summary_ms(run.latencies_s)
         verdict = "OK" if stats["p95_ms"] < target_ms else "MISSED"
-        print(f"  {label:<28} P50 {stats['p50_ms']:6.2f} ms  P95 {stats['p95_ms']:6.2f} ms "
-              f"(target < {target_ms} ms) {verdict}; {run.throughput_rps:.0f} req/s")  # fmt: skip
+        print(
+            f"  {label:<28} P50 {stats['p50_ms']:6.2f} ms  P95 {stats['p95_ms']:6.2f} ms "
+            f"(target < {target_ms} ms) {verdict}; {run.throughput_rps:.0f} req/s"
+        )
         results[label] = {**stats, "throughput_rps": round(run.throughput_rps, 1), "verdict": verdict}
     print(f"results: {write_results(name, results)}")
     return results
 
 
-def http_load_many(clients: list[tuple[str, dict[str, str]]], *, requests_per_client: int, rate_per_client: float = 0,
-                   method: str = "GET", body: str | None = None) -> LoadResult:  # fmt: skip
+def http_load_many(
+    clients: list[tuple[str, dict[str, str]]],
+    *,
+    requests_per_client: int,
+    rate_per_client: float = 0,
+    method: str = "GET",
+    body: str | None = None,
+) -> LoadResult:
     """One ``hey`` process per client (its own URL and headers), started spread over one period;
     ``rate_per_client`` 0 sends back-to-back."""
     import subprocess

@@ -29,8 +29,18 @@ def build(
 ) -> tuple[Structure, list[Question], dict[uuid.UUID, ClauseVersion], dict[str, object], dict[str, object]]:
     rng = random.Random(seed)
     ids = [uuid.UUID(int=i + 1) for i in range(CLAUSES)]
-    questions = [Question.model_validate({"key": f"q{i}", "text": f"Frage {i}?", "type": "number", "required": True,
-                                          "parameterKeys": [f"p{i}"]}) for i in range(QUESTIONS)]  # fmt: skip
+    questions = [
+        Question.model_validate(
+            {
+                "key": f"q{i}",
+                "text": f"Frage {i}?",
+                "type": "number",
+                "required": True,
+                "parameterKeys": [f"p{i}"],
+            }
+        )
+        for i in range(QUESTIONS)
+    ]
     rule_lists: dict[uuid.UUID, list[dict[str, object]]] = {c: [] for c in ids}
     kinds = ["requires", "incompatible_with", "forbids", "scoped_to", "requires_answer"]
     for n in range(RULES):
@@ -53,12 +63,36 @@ def build(
     from servanda.engine.shapes import Rule
 
     adapter = TypeAdapter(list[Rule])
-    clauses = {c: ClauseVersion(c, f"Klausel {i}", f"Text {i} mit {{{{p{i % QUESTIONS}}}}}.\n\nZweiter Absatz.",
-                                {f"p{i % QUESTIONS}": Parameter(type="number", label="p")},
-                                adapter.validate_python(rule_lists[c])) for i, c in enumerate(ids)}  # fmt: skip
-    structure = Structure.model_validate({"sections": [{"id": f"s{k}", "title": f"Teil {k}", "slots": [
-        {"id": f"slot{i}", "clauseId": str(ids[i]), "type": "optional", "defaultSelected": True}
-        for i in range(k * 10, k * 10 + 10)]} for k in range(CLAUSES // 10)]})  # fmt: skip
+    clauses = {
+        c: ClauseVersion(
+            c,
+            f"Klausel {i}",
+            f"Text {i} mit {{{{p{i % QUESTIONS}}}}}.\n\nZweiter Absatz.",
+            {f"p{i % QUESTIONS}": Parameter(type="number", label="p")},
+            adapter.validate_python(rule_lists[c]),
+        )
+        for i, c in enumerate(ids)
+    }
+    structure = Structure.model_validate(
+        {
+            "sections": [
+                {
+                    "id": f"s{k}",
+                    "title": f"Teil {k}",
+                    "slots": [
+                        {
+                            "id": f"slot{i}",
+                            "clauseId": str(ids[i]),
+                            "type": "optional",
+                            "defaultSelected": True,
+                        }
+                        for i in range(k * 10, k * 10 + 10)
+                    ],
+                }
+                for k in range(CLAUSES // 10)
+            ]
+        }
+    )
     selected: dict[str, object] = {f"slot{i}": None for i in range(SELECTED, CLAUSES)}
     answers: dict[str, object] = {f"q{i}": rng.randint(0, 10) for i in range(QUESTIONS)}
     return structure, questions, clauses, answers, selected
@@ -77,8 +111,14 @@ def main() -> None:
     violations = 0
     for i in range(args.runs + 100):
         started = time.perf_counter()
-        validation = rules.validate(pinned=pinned, structure=structure, selected=assembly.clause_ids, state=state,
-                                    jurisdiction="CH", dismissed=())  # fmt: skip
+        validation = rules.validate(
+            pinned=pinned,
+            structure=structure,
+            selected=assembly.clause_ids,
+            state=state,
+            jurisdiction="CH",
+            dismissed=(),
+        )
         middle = time.perf_counter()
         evaluate_contract(structure, questions, clauses, answers, selected, "CH")
         done = time.perf_counter()
@@ -86,16 +126,22 @@ def main() -> None:
             validate_times.append(middle - started)
             evaluate_times.append(done - middle)
         violations = len(validation.violations)
-    results: dict[str, object] = {"target_p95_ms": TARGET_P95_MS, "selected_clauses": SELECTED, "rules": RULES,
-                                  "violations": violations}  # fmt: skip
+    results: dict[str, object] = {
+        "target_p95_ms": TARGET_P95_MS,
+        "selected_clauses": SELECTED,
+        "rules": RULES,
+        "violations": violations,
+    }
     print(
         f"Engine in-process, {SELECTED} selected clauses of {CLAUSES}, {RULES} rules, {violations} violations"
     )
     for name, samples in (("rules.validate", validate_times), ("evaluate_contract (all)", evaluate_times)):
         stats = summary_ms(samples)
         verdict = "OK" if stats["p95_ms"] < TARGET_P95_MS else "MISSED"
-        print(f"  {name:<26} P50 {stats['p50_ms']:.3f} ms  P95 {stats['p95_ms']:.3f} ms "
-              f"(target < {TARGET_P95_MS} ms) {verdict}")  # fmt: skip
+        print(
+            f"  {name:<26} P50 {stats['p50_ms']:.3f} ms  P95 {stats['p95_ms']:.3f} ms "
+            f"(target < {TARGET_P95_MS} ms) {verdict}"
+        )
         results[name] = {**stats, "verdict": verdict}
     print(f"results: {write_results('engine', results)}")
 

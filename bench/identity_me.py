@@ -81,27 +81,43 @@ def main() -> None:
     with bench_database("servanda_bench_me") as db:
         tenant, user, session = seed(db.superuser)
         with api_server(db.app, key.as_pem(private=True).decode(), args.workers) as base:
-            token = LocalTokens(key).issue(user_id=user, tenant_id=tenant, email="u1@bench.de", role="user",
-                                           session_id=session)  # fmt: skip
+            token = LocalTokens(key).issue(
+                user_id=user, tenant_id=tenant, email="u1@bench.de", role="user", session_id=session
+            )
             url, headers = f"{base}/api/v1/identity/me", {"Authorization": f"Bearer {token}"}
             http_load(url, headers, concurrency=args.concurrency, requests=1000)  # warm-up
-            paced = http_load(url, headers, concurrency=args.concurrency, requests=args.requests,
-                              rate_per_client=args.rate_per_client)  # fmt: skip
+            paced = http_load(
+                url,
+                headers,
+                concurrency=args.concurrency,
+                requests=args.requests,
+                rate_per_client=args.rate_per_client,
+            )
             saturated = http_load(url, headers, concurrency=args.concurrency, requests=args.requests)
         raw = summary_ms(floor(db.libpq(db.app), tenant, user, session))
-        print(f"GET /api/v1/identity/me, {args.concurrency} concurrent clients, {args.workers} API worker(s), "
-              f"target P95 < {TARGET_P95_MS} ms")  # fmt: skip
-        results: dict[str, object] = {"target_p95_ms": TARGET_P95_MS, "concurrency": args.concurrency,
-                                      "workers": args.workers, "floor": raw}  # fmt: skip
+        print(
+            f"GET /api/v1/identity/me, {args.concurrency} concurrent clients, {args.workers} API worker(s), "
+            f"target P95 < {TARGET_P95_MS} ms"
+        )
+        results: dict[str, object] = {
+            "target_p95_ms": TARGET_P95_MS,
+            "concurrency": args.concurrency,
+            "workers": args.workers,
+            "floor": raw,
+        }
         for name, run in (("paced", paced), ("saturated", saturated)):
             stats = summary_ms(run.latencies_s)
             verdict = "OK" if stats["p95_ms"] < TARGET_P95_MS else "MISSED"
             rate = f"{args.rate_per_client:g}/s per client" if name == "paced" else "back-to-back"
-            print(f"  {name:<9} ({rate}): P50 {stats['p50_ms']:.2f} ms  P95 {stats['p95_ms']:.2f} ms "
-                  f"(target < {TARGET_P95_MS} ms) {verdict}; {run.throughput_rps:.0f} req/s")  # fmt: skip
+            print(
+                f"  {name:<9} ({rate}): P50 {stats['p50_ms']:.2f} ms  P95 {stats['p95_ms']:.2f} ms "
+                f"(target < {TARGET_P95_MS} ms) {verdict}; {run.throughput_rps:.0f} req/s"
+            )
             results[name] = {**stats, "throughput_rps": round(run.throughput_rps, 1), "verdict": verdict}
-        print(f"  floor (the principal statement over psycopg): P50 {raw['p50_ms']:.3f} ms; "
-              f"API P50 (paced) / floor = {summary_ms(paced.latencies_s)['p50_ms'] / raw['p50_ms']:.1f}")  # fmt: skip
+        print(
+            f"  floor (the principal statement over psycopg): P50 {raw['p50_ms']:.3f} ms; "
+            f"API P50 (paced) / floor = {summary_ms(paced.latencies_s)['p50_ms'] / raw['p50_ms']:.1f}"
+        )
         print(f"results: {write_results('identity_me', results)}")
 
 

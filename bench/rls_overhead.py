@@ -109,11 +109,17 @@ def main() -> None:
         samples = seed(db.superuser)
         app = psycopg.connect(db.libpq(db.app), autocommit=False, prepare_threshold=0)
         raw = psycopg.connect(db.superuser, autocommit=False, prepare_threshold=0)
-        results: dict[str, object] = {"target_overhead_ms": TARGET_MS, "tenants": TENANTS,
-                                      "contracts": TENANTS * CONTRACTS_PER_TENANT, "queries": {}}  # fmt: skip
+        results: dict[str, object] = {
+            "target_overhead_ms": TARGET_MS,
+            "tenants": TENANTS,
+            "contracts": TENANTS * CONTRACTS_PER_TENANT,
+            "queries": {},
+        }
         set_tenant: list[float] = []
-        print(f"RLS overhead per query, {TENANTS} tenants x {CONTRACTS_PER_TENANT} contracts, "
-              f"{args.iterations} runs per query and side; target < {TARGET_MS} ms")  # fmt: skip
+        print(
+            f"RLS overhead per query, {TENANTS} tenants x {CONTRACTS_PER_TENANT} contracts, "
+            f"{args.iterations} runs per query and side; target < {TARGET_MS} ms"
+        )
         for name, (rls_sql, plain_sql) in QUERIES.items():
             rls_times: list[float] = []
             plain_times: list[float] = []
@@ -144,17 +150,26 @@ def main() -> None:
             verdict = "OK" if max(overhead, overhead_mean) < TARGET_MS else "MISSED"
             index_scan = all("Index" in p for p in plans.values())
             results["queries"][name] = {  # type: ignore[index]
-                "rls": rls, "no_rls": plain, "overhead_p50_ms": overhead, "overhead_mean_ms": overhead_mean,
-                "index_scan": index_scan, "plans": plans, "verdict": verdict,
-            }  # fmt: skip
-            print(f"  {name:<16} RLS p50 {rls['p50_ms']:.3f} ms  p95 {rls['p95_ms']:.3f} ms | "
-                  f"no RLS p50 {plain['p50_ms']:.3f} ms  p95 {plain['p95_ms']:.3f} ms | "
-                  f"overhead p50 {overhead:+.3f} ms, mean {overhead_mean:+.3f} ms "
-                  f"(target < {TARGET_MS} ms) {verdict}; index scan: {index_scan}")  # fmt: skip
+                "rls": rls,
+                "no_rls": plain,
+                "overhead_p50_ms": overhead,
+                "overhead_mean_ms": overhead_mean,
+                "index_scan": index_scan,
+                "plans": plans,
+                "verdict": verdict,
+            }
+            print(
+                f"  {name:<16} RLS p50 {rls['p50_ms']:.3f} ms  p95 {rls['p95_ms']:.3f} ms | "
+                f"no RLS p50 {plain['p50_ms']:.3f} ms  p95 {plain['p95_ms']:.3f} ms | "
+                f"overhead p50 {overhead:+.3f} ms, mean {overhead_mean:+.3f} ms "
+                f"(target < {TARGET_MS} ms) {verdict}; index scan: {index_scan}"
+            )
         tenant_cost = summary_ms(set_tenant)
         results["set_tenant_per_transaction"] = tenant_cost
-        print(f"  set_config(app.current_tenant_id) once per transaction: p50 {tenant_cost['p50_ms']:.3f} ms, "
-              f"p95 {tenant_cost['p95_ms']:.3f} ms")  # fmt: skip
+        print(
+            f"  set_config(app.current_tenant_id) once per transaction: p50 {tenant_cost['p50_ms']:.3f} ms, "
+            f"p95 {tenant_cost['p95_ms']:.3f} ms"
+        )
         for name, data in results["queries"].items():  # type: ignore[attr-defined]
             print(f"\n  plan {name} (RLS):\n    " + data["plans"]["rls"].replace("\n", "\n    "))
             print(f"  plan {name} (no RLS):\n    " + data["plans"]["no_rls"].replace("\n", "\n    "))

@@ -84,11 +84,22 @@ def main() -> None:
             user(su, vendor, "admin@verlag.de", "admin")
             lawyer, session = user(su, firm, "anwalt@kanzlei.de", "user")
         imported = subprocess.run(
-            [sys.executable, "-m", "servanda", "content", "import", "--tenant", "verlag-demo", "--publish",
-             str(ROOT / "content-packs" / "nda.json")],
+            [
+                sys.executable,
+                "-m",
+                "servanda",
+                "content",
+                "import",
+                "--tenant",
+                "verlag-demo",
+                "--publish",
+                str(ROOT / "content-packs" / "nda.json"),
+            ],
             env={**os.environ, "DATABASE_URL": db.app, "DATABASE_ADMIN_URL": db.owner},
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert imported.returncode == 0, imported.stderr
         settings = load_settings(servanda_env="test", servanda_data_dir=Path(data))
         app = create_app(settings, db.app)

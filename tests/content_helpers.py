@@ -28,8 +28,12 @@ class Publisher:
     def call(self, method: str, path: str, who: dict[str, str] | None = None, **kw: Any) -> Any:
         return self.api.request(method, f"{C}{path}", headers=who or self.author, **kw)
 
-    def clause(self, title: str = "Vertraulichkeit", content: str = "Die Parteien wahren Stillschweigen.",
-               **fields: Any) -> dict[str, Any]:  # fmt: skip
+    def clause(
+        self,
+        title: str = "Vertraulichkeit",
+        content: str = "Die Parteien wahren Stillschweigen.",
+        **fields: Any,
+    ) -> dict[str, Any]:
         """Create a clause; returns its first version (the answer embeds it in the new clause)."""
         response = self.call("POST", "/clauses", json={"title": title, "content": content, **fields})
         assert response.status_code == 201, response.text
@@ -43,6 +47,11 @@ class Publisher:
         published = self.call("POST", f"{base}/publish")
         assert published.status_code == 200, published.text
         return dict(published.json())
+
+
+def rule(type: str, target: str, severity: str = "hard", message: str = "m") -> dict[str, Any]:
+    """A rule naming one other clause (requires, forbids, incompatible_with)."""
+    return {"type": type, "targetClauseIds": [target], "severity": severity, "message": message}
 
 
 def path(v: dict[str, Any], kind: str = "clauses") -> str:

@@ -78,10 +78,18 @@ def audit_event(
     digest = audit_chain.link_hash(
         prev,
         audit_chain.canonical(
-            tenant_id=tenant_id, seq=seq, actor_id=actor_id, action=action, object_type="test",
-            object_id=object_id, details={}, ip_address=None, request_id=None, created_at=created,
+            tenant_id=tenant_id,
+            seq=seq,
+            actor_id=actor_id,
+            action=action,
+            object_type="test",
+            object_id=object_id,
+            details={},
+            ip_address=None,
+            request_id=None,
+            created_at=created,
         ),
-    )  # fmt: skip
+    )
     conn.execute(
         "INSERT INTO audit_events (tenant_id, actor_id, action, object_type, object_id, created_at, seq, "
         "prev_hash, hash) VALUES (%s, %s, %s, 'test', %s, %s, %s, %s, %s)",

@@ -137,8 +137,15 @@ def test_success_answers_match_their_schemas(
     walk("POST", f"{C}/clauses/{{entity_id}}/versions", author, {"changeNote": "v2"}, entity_id=clause["id"])
     walk("GET", f"{C}/clauses/{{entity_id}}/versions", author, entity_id=clause["id"])
 
-    structure = {"sections": [{"id": "teil-1", "title": "Allgemeines", "slots": [
-        {"id": "s1", "clauseId": clause["id"], "type": "required"}]}]}  # fmt: skip
+    structure = {
+        "sections": [
+            {
+                "id": "teil-1",
+                "title": "Allgemeines",
+                "slots": [{"id": "s1", "clauseId": clause["id"], "type": "required"}],
+            }
+        ]
+    }
     interview = [{"key": "name", "text": "Name?", "type": "text", "required": True}]
     template = walk("POST", f"{C}/templates", author, {"title": "NDA", "structure": structure})
     tids = {"entity_id": template["id"], "version_id": template["version"]["id"]}
@@ -160,8 +167,12 @@ def test_success_answers_match_their_schemas(
     walk("GET", f"{C}/templates/{{entity_id}}/versions", author, entity_id=template["id"])
     walk("GET", f"{C}/rule-graph", author, query={"templateId": template["id"]})
     walk("GET", f"{C}/changelog", author)
-    pack = {"format": "servanda-content-pack/1", "name": "Klein", "templates": [],
-            "clauses": [{"key": "a", "title": "A", "content": "Text."}]}  # fmt: skip
+    pack = {
+        "format": "servanda-content-pack/1",
+        "name": "Klein",
+        "templates": [],
+        "clauses": [{"key": "a", "title": "A", "content": "Text."}],
+    }
     walk("POST", f"{C}/import", author, pack)
 
     # the catalog and contracts of a law firm, on the reference pack of a publisher

@@ -202,10 +202,18 @@ def _rehash_third_event(su: psycopg.Connection, tenant_id: uuid.UUID) -> None:
     forged = audit_chain.link_hash(
         prev_hash,
         audit_chain.canonical(
-            tenant_id=tenant_id, seq=seq, actor_id=actor_id, action="user.login", object_type=object_type,
-            object_id=object_id, details=details, ip_address=ip, request_id=request_id, created_at=created_at,
+            tenant_id=tenant_id,
+            seq=seq,
+            actor_id=actor_id,
+            action="user.login",
+            object_type=object_type,
+            object_id=object_id,
+            details=details,
+            ip_address=ip,
+            request_id=request_id,
+            created_at=created_at,
         ),
-    )  # fmt: skip
+    )
     su.execute(
         "UPDATE audit_events SET action = 'user.login', hash = %s WHERE tenant_id = %s AND seq = 3",
         (forged, tenant_id),
@@ -493,9 +501,19 @@ BASE = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 CONTRACT = str(uuid.uuid4())
 FORMULA_ACTION = '=HYPERLINK("https://evil.example","klick")'
 ITEM_KEYS = {
-    "id", "seq", "actorId", "action", "objectType", "objectId", "details", "ipAddress", "requestId",
-    "createdAt", "hash", "prevHash",
-}  # fmt: skip
+    "id",
+    "seq",
+    "actorId",
+    "action",
+    "objectType",
+    "objectId",
+    "details",
+    "ipAddress",
+    "requestId",
+    "createdAt",
+    "hash",
+    "prevHash",
+}
 
 
 @dataclass(frozen=True)

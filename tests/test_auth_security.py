@@ -34,9 +34,17 @@ def caller(api: TestClient, su: psycopg.Connection, make_tenant: Any) -> dict[st
     key: RSAKey = api.app.state.local_tokens.key  # type: ignore[attr-defined]
     now = int(time.time())
     claims = {
-        "iss": LOCAL_ISSUER, "aud": AUDIENCE, "sub": str(user), "tenant_id": str(tenant), "email": "admin@a.de",
-        "role": "admin", "sid": str(session[0]), "iat": now, "nbf": now, "exp": now + 300,
-    }  # fmt: skip
+        "iss": LOCAL_ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user),
+        "tenant_id": str(tenant),
+        "email": "admin@a.de",
+        "role": "admin",
+        "sid": str(session[0]),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+    }
     return {"key": key, "claims": claims, "tenant": tenant, "other": other, "user": user}
 
 

@@ -16,14 +16,30 @@ def template(
 ) -> dict[str, Any]:
     clause = pub.clause(title=f"Klausel {title}")
     pub.publish("clauses", clause)
-    structure = {"sections": [{"id": "teil-1", "title": "Allgemeines", "slots": [
-        {"id": "s1", "clauseId": clause["entityId"], "type": "required"}]}]}  # fmt: skip
+    structure = {
+        "sections": [
+            {
+                "id": "teil-1",
+                "title": "Allgemeines",
+                "slots": [{"id": "s1", "clauseId": clause["entityId"], "type": "required"}],
+            }
+        ]
+    }
     interview = [
         {"key": "name", "text": "Name?", "type": "text"},
         {"key": "ort", "text": "Ort?", "type": "text"},
     ]
-    created = pub.call("POST", "/templates", json={"title": title, "description": description, "structure": structure,
-                                                    "interview": interview, **meta})  # fmt: skip
+    created = pub.call(
+        "POST",
+        "/templates",
+        json={
+            "title": title,
+            "description": description,
+            "structure": structure,
+            "interview": interview,
+            **meta,
+        },
+    )
     assert created.status_code == 201, created.text
     version = created.json()["version"]
     if publish:
@@ -31,12 +47,25 @@ def template(
     return dict(version)
 
 
-def test_catalog_search_filters_and_visibility(pub: Publisher, api: TestClient, su: psycopg.Connection,
-                                               make_tenant: Any) -> None:  # fmt: skip
-    arbeit = template(pub, "Arbeitsvertrag", "Unbefristeter Arbeitsvertrag mit Probezeit", category="Arbeitsvertrag",
-                      legalArea="Arbeitsrecht", tags=["arbeitsrecht", "angestellte"])  # fmt: skip
-    template(pub, "Geheimhaltungsvereinbarung", "Schutz vertraulicher Informationen", category="NDA",
-             legalArea="Gesellschaftsrecht", jurisdiction="AT")  # fmt: skip
+def test_catalog_search_filters_and_visibility(
+    pub: Publisher, api: TestClient, su: psycopg.Connection, make_tenant: Any
+) -> None:
+    arbeit = template(
+        pub,
+        "Arbeitsvertrag",
+        "Unbefristeter Arbeitsvertrag mit Probezeit",
+        category="Arbeitsvertrag",
+        legalArea="Arbeitsrecht",
+        tags=["arbeitsrecht", "angestellte"],
+    )
+    template(
+        pub,
+        "Geheimhaltungsvereinbarung",
+        "Schutz vertraulicher Informationen",
+        category="NDA",
+        legalArea="Gesellschaftsrecht",
+        jurisdiction="AT",
+    )
     template(pub, "Mietvertrag Entwurf", "noch nicht veröffentlicht", publish=False, category="Mietvertrag")
     firm = make_tenant("kanzlei-a")
     lawyer = login_as(api, su, firm, "user")

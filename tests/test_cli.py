@@ -30,6 +30,13 @@ def servanda(
     )
 
 
+def create_user(
+    tenant: str, email: str, role: str, password: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    arguments = ["--tenant", tenant, "--email", email, "--role", role, "--password", password]
+    return servanda("user", "create", *arguments, env=env)
+
+
 @pytest.fixture
 def db_env(clean_db: DbUnderTest) -> dict[str, str]:
     return {"DATABASE_URL": clean_db.app, "DATABASE_ADMIN_URL": clean_db.owner}
@@ -79,41 +86,20 @@ def test_user_create_hashes_with_argon2id_and_applies_the_password_policy(
     db_env: dict[str, str], su: psycopg.Connection
 ) -> None:
     su.execute("INSERT INTO tenants (slug, name, type) VALUES ('kanzlei-demo', 'Kanzlei Demo', 'lawfirm')")
-    weak = servanda(
-        "user",
-        "create",
-        "--tenant",
-        "kanzlei-demo",
-        "--email",
-        "a@kanzlei.de",
-        "--role",
-        "admin",
-        "--password",
-        "kurz",
-        env=db_env,
-    )
+    weak = create_user("kanzlei-demo", "a@kanzlei.de", "admin", "kurz", db_env)
     assert weak.returncode == 1
     assert "[user.password_policy]" in weak.stderr
     assert su.execute("SELECT count(*) FROM users").fetchone() == (0,)
-    ok = servanda(
-        "user", "create", "--tenant", "kanzlei-demo", "--email", "Anwalt@Kanzlei.de", "--role", "user",
-        "--password", "servanda-demo", env=db_env,
-    )  # fmt: skip
+    ok = create_user("kanzlei-demo", "Anwalt@Kanzlei.de", "user", "servanda-demo", db_env)
     assert ok.returncode == 0, ok.stderr
     row = su.execute("SELECT email, role, status, password_hash FROM users").fetchone()
     assert row is not None
     assert row[:3] == ("Anwalt@Kanzlei.de", "user", "active")
     assert row[3].startswith("$argon2id$")
-    again = servanda(
-        "user", "create", "--tenant", "kanzlei-demo", "--email", "anwalt@kanzlei.de", "--role", "user",
-        "--password", "servanda-demo", env=db_env,
-    )  # fmt: skip
+    again = create_user("kanzlei-demo", "anwalt@kanzlei.de", "user", "servanda-demo", db_env)
     assert again.returncode == 1
     assert "[user.email_taken]" in again.stderr
-    unknown = servanda(
-        "user", "create", "--tenant", "gibt-es-nicht", "--email", "x@y.de", "--role", "user",
-        "--password", "servanda-demo", env=db_env,
-    )  # fmt: skip
+    unknown = create_user("gibt-es-nicht", "x@y.de", "user", "servanda-demo", db_env)
     assert unknown.returncode == 1
     assert "[tenant.not_found]" in unknown.stderr
 
@@ -183,8 +169,19 @@ def test_up_serves_embedded_defaults_and_shares_its_database(tmp_path: Path) -> 
         pgdata = (data_dir / "pg").resolve()
         assert len(_postmasters(pgdata)) == 1
 
-        created = servanda("tenant", "create", "--slug", "kanzlei-sued", "--name", "Süd", "--type", "lawfirm",
-                           "--data-dir", str(data_dir), env={"SERVANDA_DATA_DIR": ""})  # fmt: skip
+        created = servanda(
+            "tenant",
+            "create",
+            "--slug",
+            "kanzlei-sued",
+            "--name",
+            "Süd",
+            "--type",
+            "lawfirm",
+            "--data-dir",
+            str(data_dir),
+            env={"SERVANDA_DATA_DIR": ""},
+        )
         assert created.returncode == 0, created.stderr
         assert len(_postmasters(pgdata)) == 1, "the CLI must join the running embedded server"
         assert "servanda_active_tenants_total 4.0" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
@@ -193,15 +190,20 @@ def test_up_serves_embedded_defaults_and_shares_its_database(tmp_path: Path) -> 
             json={"tenant": "kanzlei-demo", "email": "anwalt@kanzlei-demo.de", "password": "servanda-demo"},
         )
         assert login.status_code == 200, login.text
-        catalog = httpx.get(f"http://127.0.0.1:{port}/api/v1/catalog/templates",
-                            headers={"Authorization": f"Bearer {login.json()['accessToken']}"}).json()  # fmt: skip
+        catalog = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/catalog/templates",
+            headers={"Authorization": f"Bearer {login.json()['accessToken']}"},
+        ).json()
         assert catalog["total"] == 3, catalog  # the shipped packs, published in verlag-demo
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
-    for line in ("verlag-demo    pruefer@verlag-demo.de", "kanzlei-nord   redakteur@kanzlei-nord.de",
-                 "demo content published in verlag-demo: arbeitsvertrag.json"):  # fmt: skip
+    for line in (
+        "verlag-demo    pruefer@verlag-demo.de",
+        "kanzlei-nord   redakteur@kanzlei-nord.de",
+        "demo content published in verlag-demo: arbeitsvertrag.json",
+    ):
         assert line in output
     assert _postmasters(pgdata) == [], "the embedded server stops with the last process using it"

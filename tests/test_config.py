@@ -92,8 +92,15 @@ def test_cli_stops_with_exit_code_2_and_one_line() -> None:
 
 
 def test_edge_settings_default_to_trusting_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FORWARDED_ALLOW_IPS", "METRICS_ALLOW", "METRICS_PORT", "RATE_LIMIT_USER_PER_S",
-                 "RATE_LIMIT_USER_BURST", "RATE_LIMIT_TENANT_PER_S", "RATE_LIMIT_TENANT_BURST"):  # fmt: skip
+    for name in (
+        "FORWARDED_ALLOW_IPS",
+        "METRICS_ALLOW",
+        "METRICS_PORT",
+        "RATE_LIMIT_USER_PER_S",
+        "RATE_LIMIT_USER_BURST",
+        "RATE_LIMIT_TENANT_PER_S",
+        "RATE_LIMIT_TENANT_BURST",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.trusted_proxies == []

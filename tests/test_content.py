@@ -10,7 +10,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from tests.auth_helpers import login_as
-from tests.content_helpers import Publisher, codes, path
+from tests.content_helpers import Publisher, codes, path, rule
 
 
 def test_creating_answers_with_the_entity_and_its_first_version(pub: Publisher) -> None:
@@ -76,9 +76,19 @@ def test_full_workflow_and_its_refusals(pub: Publisher, su: psycopg.Connection) 
     actions = [
         r[0] for r in su.execute("SELECT action FROM audit_events WHERE action LIKE 'clause.%' ORDER BY seq")
     ]
-    assert actions == ["clause.create", "clause.update", "clause.submit", "clause.approve", "clause.publish",
-                       "clause.version_create", "clause.submit", "clause.approve", "clause.deprecate",
-                       "clause.publish", "clause.deprecate"]  # fmt: skip
+    assert actions == [
+        "clause.create",
+        "clause.update",
+        "clause.submit",
+        "clause.approve",
+        "clause.publish",
+        "clause.version_create",
+        "clause.submit",
+        "clause.approve",
+        "clause.deprecate",
+        "clause.publish",
+        "clause.deprecate",
+    ]
 
 
 def test_reject_and_request_changes_need_a_comment(pub: Publisher) -> None:
@@ -86,7 +96,9 @@ def test_reject_and_request_changes_need_a_comment(pub: Publisher) -> None:
     pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})
     for action in ("reject", "request-changes"):
         assert codes(pub.call("POST", f"{path(v1)}/{action}", pub.reviewer, json={"comment": "  "})) == (
-            422, "content.comment_required")  # fmt: skip
+            422,
+            "content.comment_required",
+        )
     back = pub.call(
         "POST", f"{path(v1)}/request-changes", pub.reviewer, json={"comment": "Bitte § 622 BGB zitieren."}
     )
@@ -98,9 +110,12 @@ def test_reject_and_request_changes_need_a_comment(pub: Publisher) -> None:
     )
     history = pub.call("GET", f"{path(v1)}/reviews").json()
     assert [(h["action"], h["comment"]) for h in history] == [
-        ("create", None), ("submit", None), ("request_changes", "Bitte § 622 BGB zitieren."),
-        ("submit", None), ("reject", "Unklar."),
-    ]  # fmt: skip
+        ("create", None),
+        ("submit", None),
+        ("request_changes", "Bitte § 622 BGB zitieren."),
+        ("submit", None),
+        ("reject", "Unklar."),
+    ]
     changelog = pub.call("GET", f"/clauses/{v1['entityId']}/changelog").json()
     assert changelog[0]["versionNumber"] == 1
     assert len(changelog[0]["history"]) == 5
@@ -119,15 +134,27 @@ def test_concurrent_transitions_cannot_both_succeed(pub: Publisher) -> None:
     v1 = pub.clause()
     pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda who: pub.call("POST", f"{path(v1)}/approve", who).status_code,
-                                [pub.reviewer, pub.admin]))  # fmt: skip
+        results = list(
+            pool.map(
+                lambda who: pub.call("POST", f"{path(v1)}/approve", who).status_code,
+                [pub.reviewer, pub.admin],
+            )
+        )
     assert sorted(results) == [200, 409]
 
 
 def test_invalid_shapes_are_422_with_the_field_path(pub: Publisher) -> None:
-    response = pub.call("POST", "/clauses", json={"title": "X", "rules": [
-        {"type": "requires", "targetClauseIds": [], "severity": "hard", "message": "m"},
-        {"type": "teleport", "severity": "hard", "message": "m"}]})  # fmt: skip
+    response = pub.call(
+        "POST",
+        "/clauses",
+        json={
+            "title": "X",
+            "rules": [
+                {"type": "requires", "targetClauseIds": [], "severity": "hard", "message": "m"},
+                {"type": "teleport", "severity": "hard", "message": "m"},
+            ],
+        },
+    )
     assert codes(response) == (422, "request.validation_failed")
     fields = {e["field"] for e in response.json()["errors"]}
     assert "rules.0.requires.targetClauseIds" in fields
@@ -144,9 +171,16 @@ class TestGates:
             content="Gehalt {{gehalt}}", parameters={"bonus": {"type": "currency", "label": "Bonus"}}
         )
         entity = v1["entityId"]
-        pub.call("PATCH", path(v1), json={"rules": [
-            {"type": "requires", "targetClauseIds": [entity], "severity": "hard", "message": "selbst"},
-            {"type": "forbids", "targetClauseIds": [str(uuid.uuid4())], "severity": "soft", "message": "fremd"}]})  # fmt: skip
+        pub.call(
+            "PATCH",
+            path(v1),
+            json={
+                "rules": [
+                    rule("requires", entity, "hard", "selbst"),
+                    rule("forbids", str(uuid.uuid4()), "soft", "fremd"),
+                ]
+            },
+        )
         gates = {g["gate"]: g for g in pub.call("GET", f"{path(v1)}/publishing-gates").json()}
         assert not gates["parameters_declared"]["passed"]
         assert (
@@ -164,11 +198,9 @@ class TestGates:
     def test_requires_cycle_is_reported_as_a_path_of_titles(self, pub: Publisher) -> None:
         a = pub.clause(title="Wettbewerbsverbot")
         b = pub.clause(title="Kündigung")
-        pub.call("PATCH", path(a), json={"rules": [
-            {"type": "requires", "targetClauseIds": [b["entityId"]], "severity": "hard", "message": "braucht B"}]})  # fmt: skip
+        pub.call("PATCH", path(a), json={"rules": [rule("requires", b["entityId"], "hard", "braucht B")]})
         pub.publish("clauses", a)
-        pub.call("PATCH", path(b), json={"rules": [
-            {"type": "requires", "targetClauseIds": [a["entityId"]], "severity": "hard", "message": "braucht A"}]})  # fmt: skip
+        pub.call("PATCH", path(b), json={"rules": [rule("requires", a["entityId"], "hard", "braucht A")]})
         gate = next(
             g
             for g in pub.call("GET", f"{path(b)}/publishing-gates").json()
@@ -177,33 +209,75 @@ class TestGates:
         assert gate["messages"] == ["Zyklische Abhängigkeit: Kündigung → Wettbewerbsverbot → Kündigung"]
 
     def test_template_gates(self, pub: Publisher) -> None:
-        published = pub.clause(title="Vergütung", content="{{gehalt}} und {{waehrung}}", parameters={
-            "gehalt": {"type": "currency", "label": "Gehalt"},
-            "waehrung": {"type": "text", "label": "Währung", "default": "EUR"}}, rules=[
-            {"type": "requires_answer", "condition": {"question": "mitarbeiterzahl", "operator": "greater_than",
-             "value": 10}, "severity": "hard", "message": "m"}])  # fmt: skip
+        published = pub.clause(
+            title="Vergütung",
+            content="{{gehalt}} und {{waehrung}}",
+            parameters={
+                "gehalt": {"type": "currency", "label": "Gehalt"},
+                "waehrung": {"type": "text", "label": "Währung", "default": "EUR"},
+            },
+            rules=[
+                {
+                    "type": "requires_answer",
+                    "condition": {"question": "mitarbeiterzahl", "operator": "greater_than", "value": 10},
+                    "severity": "hard",
+                    "message": "m",
+                }
+            ],
+        )
         pub.publish("clauses", published)
         draft = pub.clause(title="Entwurf")
-        structure = {"sections": [{"id": "a", "title": "A", "slots": [
-            {"id": "s1", "clauseId": published["entityId"], "type": "required"},
-            {"id": "s1", "clauseId": draft["entityId"], "type": "alternative", "alternativeClauseIds": []}]}]}  # fmt: skip
+        structure = {
+            "sections": [
+                {
+                    "id": "a",
+                    "title": "A",
+                    "slots": [
+                        {"id": "s1", "clauseId": published["entityId"], "type": "required"},
+                        {
+                            "id": "s1",
+                            "clauseId": draft["entityId"],
+                            "type": "alternative",
+                            "alternativeClauseIds": [],
+                        },
+                    ],
+                }
+            ]
+        }
         interview = [
-            {"key": "branche", "text": "Branche?", "type": "single_choice",
-             "options": [{"value": "IT", "label": "IT"}],
-             "conditions": [{"question": "spaeter", "operator": "equals", "value": 1}]},
-            {"key": "spaeter", "text": "?", "type": "yes_no",
-             "conditions": [{"question": "branche", "operator": "greater_than", "value": 3}]},
-        ]  # fmt: skip
-        response = pub.call("POST", "/templates", json={"title": "Arbeitsvertrag", "structure": structure,
-                                                         "interview": interview})  # fmt: skip
+            {
+                "key": "branche",
+                "text": "Branche?",
+                "type": "single_choice",
+                "options": [{"value": "IT", "label": "IT"}],
+                "conditions": [{"question": "spaeter", "operator": "equals", "value": 1}],
+            },
+            {
+                "key": "spaeter",
+                "text": "?",
+                "type": "yes_no",
+                "conditions": [{"question": "branche", "operator": "greater_than", "value": 3}],
+            },
+        ]
+        response = pub.call(
+            "POST",
+            "/templates",
+            json={"title": "Arbeitsvertrag", "structure": structure, "interview": interview},
+        )
         assert response.status_code == 201, response.text
         version = response.json()["version"]
         gates = {
             g["gate"]: g for g in pub.call("GET", path(version, "templates") + "/publishing-gates").json()
         }
         failing = {name for name, g in gates.items() if not g["passed"]}
-        assert failing == {"slot_clauses_published", "alternatives_have_options", "unique_ids", "conditions_valid",
-                           "parameters_fed", "answer_rules_match_interview"}  # fmt: skip
+        assert failing == {
+            "slot_clauses_published",
+            "alternatives_have_options",
+            "unique_ids",
+            "conditions_valid",
+            "parameters_fed",
+            "answer_rules_match_interview",
+        }
         assert any("Entwurf" in m for m in gates["slot_clauses_published"]["messages"])
         assert gates["parameters_fed"]["messages"] == [
             "Parameter 'gehalt' der Klausel 'Vergütung' wird von keiner Frage befüllt und hat keinen Standardwert."
@@ -226,7 +300,9 @@ class TestAcrossTenants:
             "clause.version_not_found",
         )
         assert codes(pub.call("POST", f"/clauses/{published['entityId']}/versions", firm, json={})) == (
-            404, "clause.not_found")  # fmt: skip
+            404,
+            "clause.not_found",
+        )
         assert codes(pub.call("POST", f"{path(published)}/deprecate", firm)) == (
             404,
             "clause.not_found",
@@ -241,14 +317,32 @@ class TestAcrossTenants:
 def test_rule_graph_for_the_editor(pub: Publisher) -> None:
     a = pub.clause(title="Pauschalvergütung")
     b = pub.clause(title="Stundenvergütung")
-    c = pub.clause(title="Wettbewerbsverbot", rules=[
-        {"type": "scoped_to", "jurisdictions": ["DE"], "severity": "hard", "message": "nur DE"}])  # fmt: skip
-    pub.call("PATCH", path(a), json={"rules": [
-        {"type": "incompatible_with", "targetClauseIds": [b["entityId"]], "severity": "hard", "message": "entweder"},
-        {"type": "requires", "targetClauseIds": [c["entityId"]], "severity": "soft", "message": "braucht"}]})  # fmt: skip
-    structure = {"sections": [{"id": "v", "title": "Vergütung", "slots": [
-        {"id": "pauschal", "clauseId": a["entityId"], "type": "optional"},
-        {"id": "stunde", "clauseId": b["entityId"], "type": "optional"}]}]}  # fmt: skip
+    c = pub.clause(
+        title="Wettbewerbsverbot",
+        rules=[{"type": "scoped_to", "jurisdictions": ["DE"], "severity": "hard", "message": "nur DE"}],
+    )
+    pub.call(
+        "PATCH",
+        path(a),
+        json={
+            "rules": [
+                rule("incompatible_with", b["entityId"], "hard", "entweder"),
+                rule("requires", c["entityId"], "soft", "braucht"),
+            ]
+        },
+    )
+    structure = {
+        "sections": [
+            {
+                "id": "v",
+                "title": "Vergütung",
+                "slots": [
+                    {"id": "pauschal", "clauseId": a["entityId"], "type": "optional"},
+                    {"id": "stunde", "clauseId": b["entityId"], "type": "optional"},
+                ],
+            }
+        ]
+    }
     t = pub.call("POST", "/templates", json={"title": "Dienstvertrag", "structure": structure}).json()
     graph = pub.call("GET", "/rule-graph", params={"templateId": t["id"]}).json()
     assert {n["title"]: n["slotId"] for n in graph["nodes"]} == {
@@ -256,7 +350,9 @@ def test_rule_graph_for_the_editor(pub: Publisher) -> None:
         "Stundenvergütung": "stunde",
     }
     assert sorted((e["type"], e["severity"], e["targetInTemplate"]) for e in graph["edges"]) == [
-        ("incompatible_with", "hard", True), ("requires", "soft", False)]  # fmt: skip
+        ("incompatible_with", "hard", True),
+        ("requires", "soft", False),
+    ]
     assert codes(pub.call("GET", "/rule-graph", params={"templateId": str(uuid.uuid4())})) == (
         404,
         "template.not_found",

@@ -53,10 +53,17 @@ def test_co_author_cannot_review_the_draft_they_edited(pub: Publisher, su: psyco
     # the review history shows E1's edit, the changelog every contributor with their name
     history = pub.call("GET", f"{path(v1)}/reviews").json()
     assert [(h["action"], h["actorId"]) for h in history] == [
-        ("create", e2), ("edit", e1), ("submit", e2), ("approve", other), ("publish", e1)]  # fmt: skip
+        ("create", e2),
+        ("edit", e1),
+        ("submit", e2),
+        ("approve", other),
+        ("publish", e1),
+    ]
     changelog = pub.call("GET", f"/clauses/{v1['entityId']}/changelog").json()
-    assert changelog[0]["contributors"] == [{"id": e2, "displayName": "redakteur"},
-                                            {"id": e1, "displayName": "pruefer"}]  # fmt: skip
+    assert changelog[0]["contributors"] == [
+        {"id": e2, "displayName": "redakteur"},
+        {"id": e1, "displayName": "pruefer"},
+    ]
     assert [h["action"] for h in pub.call("GET", "/changelog").json()["items"]].count("edit") == 1
 
 
@@ -76,7 +83,9 @@ def test_reviewer_who_edits_after_being_named_cannot_approve(pub: Publisher, su:
     assert submit(pub, v1, other).json()["status"] == "review"
     assert codes(pub.call("POST", f"{path(v1)}/approve", pub.admin)) == (403, "content.four_eyes")
     assert codes(pub.call("POST", f"{path(v1)}/reject", pub.admin, json={"comment": "x"})) == (
-        403, "content.four_eyes")  # fmt: skip
+        403,
+        "content.four_eyes",
+    )
     assert codes(pub.call("POST", f"{path(v1)}/approve", pub.reviewer)) == (403, "content.four_eyes")
     assert pub.call("POST", f"{path(v1)}/approve", pub.other).json()["status"] == "approved"
 

@@ -84,8 +84,23 @@ def test_cli_import_publishes_and_the_catalog_shows_it(
     vendor = make_tenant("verlag-demo", type="vendor")
     login_as(api, su, vendor, "admin", "admin@verlag-demo.de")
     packs = [str(p) for p in shipped_packs()]
-    run = subprocess.run([sys.executable, "-m", "servanda", "content", "import", *packs, "--tenant", "verlag-demo",
-                          "--publish"], env=cli_env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "servanda",
+            "content",
+            "import",
+            *packs,
+            "--tenant",
+            "verlag-demo",
+            "--publish",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     entries = len(PACKS["arbeitsvertrag.json"]["clauses"]) + 1  # and its template
     assert (
@@ -105,14 +120,24 @@ def test_cli_import_publishes_and_the_catalog_shows_it(
     assert event is not None
     assert event[0]["publish"] is True
     bad = Path(packs[0]).parent / "does-not-exist.json"
-    missing = subprocess.run([sys.executable, "-m", "servanda", "content", "import", str(bad), "--tenant", "verlag-demo"],
-                             env=cli_env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    missing = subprocess.run(
+        [sys.executable, "-m", "servanda", "content", "import", str(bad), "--tenant", "verlag-demo"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 1
     assert "content.unreadable_pack" in missing.stderr
 
 
 def test_cli_prints_the_schema(cli_env: dict[str, str]) -> None:
-    run = subprocess.run([sys.executable, "-m", "servanda", "content", "schema"], env=cli_env, capture_output=True,
-                         text=True, timeout=60)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "servanda", "content", "schema"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     schema = json.loads(run.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/draft/2020-12")

@@ -865,8 +865,16 @@ def test_arbeitsvertrag_covers_section_2_nachwg(arbeitsvertrag: Pack) -> None:
         "Ausschlussfristen",
         "Schlussbestimmungen",
     } <= headings
-    for needle in ("Fortbildung", "Ruhepausen", "Ruhezeit", "Überstunden", "fällig", "bargeldlos",
-                   "Zuschläge", "wechselnden Einsatzorten"):  # fmt: skip
+    for needle in (
+        "Fortbildung",
+        "Ruhepausen",
+        "Ruhezeit",
+        "Überstunden",
+        "fällig",
+        "bargeldlos",
+        "Zuschläge",
+        "wechselnden Einsatzorten",
+    ):
         assert needle in text, needle
 
 
@@ -937,7 +945,8 @@ def test_choice_options_carry_the_words_the_sentence_needs(arbeitsvertrag: Pack)
     de = next(o for o in gebiet if o["value"] == "de")
     assert (de["label"], de["insertText"]) == ("Bundesrepublik Deutschland", "der Bundesrepublik Deutschland")
     assert (
-        "im Gebiet {{wettbewerbsverbot_gebiet}}" in _pack_clause(arbeitsvertrag, "av-wettbewerbsverbot")["content"]
+        "im Gebiet {{wettbewerbsverbot_gebiet}}"
+        in _pack_clause(arbeitsvertrag, "av-wettbewerbsverbot")["content"]
     )
 
 
@@ -952,10 +961,14 @@ def test_gate_refuses_a_placeholder_in_another_syntax_and_names_the_valid_one() 
 
     def run(content: str) -> dict[str, list[str]]:
         results = clause_gates(
-            clause_id=uuid.uuid4(), title="T", content=content,
-            parameters={"gehalt": Parameter(type="currency", label="Gehalt")}, rules=[], known={},
+            clause_id=uuid.uuid4(),
+            title="T",
+            content=content,
+            parameters={"gehalt": Parameter(type="currency", label="Gehalt")},
+            rules=[],
+            known={},
             published_requires={},
-        )  # fmt: skip
+        )
         return {r.gate: r.messages for r in results if not r.passed}
 
     assert run("Gehalt {{gehalt}} und {{ gehalt }}.") == {}
@@ -977,18 +990,41 @@ def test_template_gates_check_select_when_and_the_document_settings() -> None:
     from servanda.engine.shapes import Question, Structure
 
     a, b = uuid.uuid4(), uuid.uuid4()
-    structure = Structure.model_validate({
-        "sections": [{"id": "s", "title": "S", "slots": [{
-            "id": "alt", "type": "alternative", "clauseId": str(a), "alternativeClauseIds": [str(b)],
-            "selectWhen": [{"clauseId": str(b), "condition": {"question": "fehlt", "operator": "equals", "value": "x"}}],
-        }]}],
-        "document": {"parties": [{"role": "A", "nameQuestion": "name", "addressQuestion": "unbekannt"}],
-                     "signature": {"dateQuestion": "name"}},
-    })  # fmt: skip
+    structure = Structure.model_validate(
+        {
+            "sections": [
+                {
+                    "id": "s",
+                    "title": "S",
+                    "slots": [
+                        {
+                            "id": "alt",
+                            "type": "alternative",
+                            "clauseId": str(a),
+                            "alternativeClauseIds": [str(b)],
+                            "selectWhen": [
+                                {
+                                    "clauseId": str(b),
+                                    "condition": {"question": "fehlt", "operator": "equals", "value": "x"},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+            "document": {
+                "parties": [{"role": "A", "nameQuestion": "name", "addressQuestion": "unbekannt"}],
+                "signature": {"dateQuestion": "name"},
+            },
+        }
+    )
     questions = [Question(key="name", text="Name?", type="text")]
     clauses = {c: ClauseInfo(c, "K", {}, []) for c in (a, b)}
-    failed = {r.gate: r.messages for r in template_gates(structure=structure, interview=questions, clauses=clauses)
-              if not r.passed}  # fmt: skip
+    failed = {
+        r.gate: r.messages
+        for r in template_gates(structure=structure, interview=questions, clauses=clauses)
+        if not r.passed
+    }
     assert failed["conditions_valid"] == ["Slot 'alt': selectWhen 1 verweist auf unbekannte Frage."]
     assert failed["document_settings"] == [
         "Dokument 'parties.0.addressQuestion': Frage 'unbekannt' gibt es im Fragebogen nicht.",

@@ -75,8 +75,9 @@ def slot(contract: dict[str, Any], slot_id: str) -> dict[str, Any]:
     return next(s for s in contract["slots"] if s["slotId"] == slot_id)
 
 
-def test_a_new_contract_is_incomplete_until_everything_is_answered(api: TestClient, lawyer: dict[str, Any],
-                                                                   su: psycopg.Connection) -> None:  # fmt: skip
+def test_a_new_contract_is_incomplete_until_everything_is_answered(
+    api: TestClient, lawyer: dict[str, Any], su: psycopg.Connection
+) -> None:
     contract = create(api, lawyer)
     assert contract["validation"] == {"validationState": "incomplete", "messages": []}
     stored = su.execute("SELECT validation_state FROM contracts WHERE id = %s", (contract["id"],)).fetchone()
@@ -91,9 +92,19 @@ def test_a_new_contract_is_incomplete_until_everything_is_answered(api: TestClie
 
 def test_answers_choose_clauses_and_an_override_is_a_warning(api: TestClient, lawyer: dict[str, Any]) -> None:
     ids = lawyer["clause"]
-    contract = patch(api, lawyer, create(api, lawyer), {"answers": {**ANSWERS, "vertragstyp": "befristet_mit_sachgrund",
-                                                                    "befristung_bis": "2027-03-31",
-                                                                    "sachgrund": "Vertretung während der Elternzeit"}})  # fmt: skip
+    contract = patch(
+        api,
+        lawyer,
+        create(api, lawyer),
+        {
+            "answers": {
+                **ANSWERS,
+                "vertragstyp": "befristet_mit_sachgrund",
+                "befristung_bis": "2027-03-31",
+                "sachgrund": "Vertretung während der Elternzeit",
+            }
+        },
+    )
     laufzeit = slot(contract, "laufzeit")
     assert (laufzeit["clauseId"], laufzeit["source"]) == (ids["av-beginn-befristet-mit-sachgrund"], "answers")
     assert slot(contract, "probezeit")["clauseId"] == ids["av-probezeit"]
@@ -113,10 +124,15 @@ def test_answers_choose_clauses_and_an_override_is_a_warning(api: TestClient, la
     assert slot(back, "laufzeit")["clauseId"] == ids["av-beginn-befristet-mit-sachgrund"]
 
 
-def test_hidden_answers_are_listed_as_inactive_and_stay_out_of_the_document(api: TestClient,
-                                                                             lawyer: dict[str, Any]) -> None:  # fmt: skip
-    contract = patch(api, lawyer, create(api, lawyer), {"answers": {**ANSWERS, "verguetungsmodell": "stundenlohn",
-                                                                    "stundenlohn": "19.50"}})  # fmt: skip
+def test_hidden_answers_are_listed_as_inactive_and_stay_out_of_the_document(
+    api: TestClient, lawyer: dict[str, Any]
+) -> None:
+    contract = patch(
+        api,
+        lawyer,
+        create(api, lawyer),
+        {"answers": {**ANSWERS, "verguetungsmodell": "stundenlohn", "stundenlohn": "19.50"}},
+    )
     contract = patch(api, lawyer, contract, {"answers": {"verguetungsmodell": "monatsgehalt"}})
     assert contract["answers"]["stundenlohn"] == "19.50"  # kept: it comes back with its question
     assert contract["inactiveAnswers"] == [
@@ -148,8 +164,12 @@ def test_preview_reads_as_a_contract(api: TestClient, lawyer: dict[str, Any]) ->
 def test_a_clause_version_carries_its_display_heading_and_the_syntax_gate_refuses_brackets(pub: Any) -> None:
     from tests.content_helpers import codes, path
 
-    v1 = pub.clause(title="Vergütung (Pauschal)", heading="Vergütung", content="Gehalt [[gehalt]].",
-                    parameters={"gehalt": {"type": "currency", "label": "Gehalt"}})  # fmt: skip
+    v1 = pub.clause(
+        title="Vergütung (Pauschal)",
+        heading="Vergütung",
+        content="Gehalt [[gehalt]].",
+        parameters={"gehalt": {"type": "currency", "label": "Gehalt"}},
+    )
     assert (v1["heading"], v1["content"]) == ("Vergütung", "Gehalt [[gehalt]].")
     gates = {g["gate"]: g for g in pub.call("GET", f"{path(v1)}/publishing-gates").json()}
     assert not gates["placeholder_syntax"]["passed"]

@@ -52,8 +52,10 @@ def test_archiving_and_metadata_stay_possible(
     completed: TenantRows, connect_as: Callable[..., psycopg.Connection], su: psycopg.Connection
 ) -> None:
     conn = connect_as(APP, tenant=completed.tenant_id)
-    conn.execute("UPDATE contracts SET title = 'Arbeitsvertrag Müller', status = 'archived' WHERE id = %s",
-                 (completed.contract_id,))  # fmt: skip
+    conn.execute(
+        "UPDATE contracts SET title = 'Arbeitsvertrag Müller', status = 'archived' WHERE id = %s",
+        (completed.contract_id,),
+    )
     conn.commit()
     assert su.execute(
         "SELECT status, title FROM contracts WHERE id = %s", (completed.contract_id,)
@@ -63,8 +65,11 @@ def test_archiving_and_metadata_stay_possible(
     )
 
 
-def test_drafts_change_freely(su: psycopg.Connection, make_tenant: Callable[..., uuid.UUID],
-                              connect_as: Callable[..., psycopg.Connection]) -> None:  # fmt: skip
+def test_drafts_change_freely(
+    su: psycopg.Connection,
+    make_tenant: Callable[..., uuid.UUID],
+    connect_as: Callable[..., psycopg.Connection],
+) -> None:
     rows = tenant_rows(su, make_tenant("kanzlei-b"), "b")
     conn = connect_as(APP, tenant=rows.tenant_id)
     assert (

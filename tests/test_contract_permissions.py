@@ -27,10 +27,15 @@ ACTORS = (*SEES, "outsider")
 
 
 def team(su: psycopg.Connection, tenant: uuid.UUID, name: str, *emails: str) -> str:
-    team_id = su.execute("INSERT INTO teams (tenant_id, name) VALUES (%s, %s) RETURNING id", (tenant, name)).fetchone()[0]  # type: ignore[index]  # fmt: skip
+    team_id = su.execute(
+        "INSERT INTO teams (tenant_id, name) VALUES (%s, %s) RETURNING id", (tenant, name)
+    ).fetchone()[0]  # type: ignore[index]
     for email in emails:
-        su.execute("INSERT INTO team_members (tenant_id, team_id, user_id) SELECT tenant_id, %s, id FROM users "
-                   "WHERE email = %s", (team_id, email))  # fmt: skip
+        su.execute(
+            "INSERT INTO team_members (tenant_id, team_id, user_id) SELECT tenant_id, %s, id FROM users "
+            "WHERE email = %s",
+            (team_id, email),
+        )
     return str(team_id)
 
 
@@ -54,8 +59,9 @@ def shared(api: TestClient, world: dict[str, Any], su: psycopg.Connection) -> di
 
 
 def state(su: psycopg.Connection, contract_id: str) -> tuple[Any, ...] | None:
-    return su.execute("SELECT visibility, team_id::text, status, title FROM contracts WHERE id = %s",
-                      (contract_id,)).fetchone()  # fmt: skip
+    return su.execute(
+        "SELECT visibility, team_id::text, status, title FROM contracts WHERE id = %s", (contract_id,)
+    ).fetchone()
 
 
 def sharing_events(su: psycopg.Connection) -> list[Any]:
@@ -72,11 +78,14 @@ def act(api: TestClient, action: str, s: dict[str, Any], who: dict[str, str]) ->
         "team": lambda: api.patch(url, json={"teamId": s["team_b"]}, headers=who),
         "delete": lambda: api.delete(url, headers=who),
         "archive": lambda: api.post(f"{url}/archive", headers=who),
-        "content": lambda: api.patch(url, json={"title": "Neuer Titel", "answers": {"branche": "IT"}}, headers=who),
+        "content": lambda: api.patch(
+            url, json={"title": "Neuer Titel", "answers": {"branche": "IT"}}, headers=who
+        ),
         # the current visibility and team sent back with a content change: not a sharing change
-        "content_with_same_sharing": lambda: api.patch(url, json={"title": "Neuer Titel", "visibility": "team",
-                                                                  "teamId": s["team_a"]}, headers=who),
-    }[action]()  # fmt: skip
+        "content_with_same_sharing": lambda: api.patch(
+            url, json={"title": "Neuer Titel", "visibility": "team", "teamId": s["team_a"]}, headers=who
+        ),
+    }[action]()
 
 
 MANAGE_ACTIONS = ("visibility", "team", "delete", "archive")
@@ -85,8 +94,9 @@ CONTENT_ACTIONS = ("content", "content_with_same_sharing")
 
 @pytest.mark.parametrize("action", MANAGE_ACTIONS + CONTENT_ACTIONS)
 @pytest.mark.parametrize("actor", ACTORS)
-def test_every_actor_against_every_action(api: TestClient, su: psycopg.Connection, shared: dict[str, Any],
-                                          actor: str, action: str) -> None:  # fmt: skip
+def test_every_actor_against_every_action(
+    api: TestClient, su: psycopg.Connection, shared: dict[str, Any], actor: str, action: str
+) -> None:
     contract_id = shared["contract"]["id"]
     before = state(su, contract_id)
     response = act(api, action, shared, shared["callers"][actor])
@@ -117,17 +127,23 @@ def test_every_actor_against_every_action(api: TestClient, su: psycopg.Connectio
         assert after == expected[action]
     events = sharing_events(su)
     if action == "visibility":
-        assert events == [{"from": {"visibility": "team", "teamId": team_a},
-                           "to": {"visibility": "private", "teamId": None}}]  # fmt: skip
+        assert events == [
+            {
+                "from": {"visibility": "team", "teamId": team_a},
+                "to": {"visibility": "private", "teamId": None},
+            }
+        ]
     elif action == "team":
-        assert events == [{"from": {"visibility": "team", "teamId": team_a},
-                           "to": {"visibility": "team", "teamId": team_b}}]  # fmt: skip
+        assert events == [
+            {"from": {"visibility": "team", "teamId": team_a}, "to": {"visibility": "team", "teamId": team_b}}
+        ]
     else:
         assert events == []
 
 
-def test_the_reported_attack_fails(api: TestClient, su: psycopg.Connection, shared: dict[str, Any],
-                                   world: dict[str, Any]) -> None:  # fmt: skip
+def test_the_reported_attack_fails(
+    api: TestClient, su: psycopg.Connection, shared: dict[str, Any], world: dict[str, Any]
+) -> None:
     """Issue 8, defect 2: a team member moved the creator's contract to their own team, made it private
     to themselves and deleted it. Each step is now refused; the creator and the team keep it."""
     contract_id = shared["contract"]["id"]
@@ -147,8 +163,9 @@ def test_the_reported_attack_fails(api: TestClient, su: psycopg.Connection, shar
     assert state(su, contract_id)[3] == "Arbeitsvertrag Müller"  # type: ignore[index]
 
 
-def test_moving_to_a_team_needs_the_actor_in_it_not_the_creator(api: TestClient, su: psycopg.Connection,
-                                                                shared: dict[str, Any], world: dict[str, Any]) -> None:  # fmt: skip
+def test_moving_to_a_team_needs_the_actor_in_it_not_the_creator(
+    api: TestClient, su: psycopg.Connection, shared: dict[str, Any], world: dict[str, Any]
+) -> None:
     contract_id = shared["contract"]["id"]
     foreign = team(su, world["firm"], "Ohne Ersteller", "kollegin@kanzlei-demo.de")
     own = api.patch(f"{K}/{contract_id}", json={"teamId": foreign}, headers=shared["callers"]["creator"])
@@ -170,20 +187,35 @@ LFT_MANAGES = ("creator", "admin")
 
 @pytest.mark.parametrize("action", ["delete", "content"])
 @pytest.mark.parametrize("actor", [*LFT_SEES, "outsider"])
-def test_lawfirm_template_actor_against_action(api: TestClient, su: psycopg.Connection, world: dict[str, Any],
-                                               actor: str, action: str) -> None:  # fmt: skip
+def test_lawfirm_template_actor_against_action(
+    api: TestClient, su: psycopg.Connection, world: dict[str, Any], actor: str, action: str
+) -> None:
     firm = world["firm"]
-    emails = {"creator": "redakteur@kanzlei-demo.de", "member": "redakteurin@kanzlei-demo.de",
-              "outsider": "fremd-redakteur@kanzlei-demo.de"}  # fmt: skip
+    emails = {
+        "creator": "redakteur@kanzlei-demo.de",
+        "member": "redakteurin@kanzlei-demo.de",
+        "outsider": "fremd-redakteur@kanzlei-demo.de",
+    }
     callers = {k: login_as(api, su, firm, "editor", e) for k, e in emails.items()} | {"admin": world["admin"]}
     team_id = team(su, firm, "Vorlagen", emails["creator"], emails["member"])
-    created = api.post(L, json={"templateId": world["template_id"], "title": "Kanzleistandard",
-                                "visibility": "team", "teamId": team_id}, headers=callers["creator"])  # fmt: skip
+    created = api.post(
+        L,
+        json={
+            "templateId": world["template_id"],
+            "title": "Kanzleistandard",
+            "visibility": "team",
+            "teamId": team_id,
+        },
+        headers=callers["creator"],
+    )
     assert created.status_code == 201, created.text
     url = f"{L}/{created.json()['id']}"
     who = callers[actor]
-    response = (api.delete(url, headers=who) if action == "delete"
-                else api.patch(url, json={"title": "Neu", "tags": ["it"]}, headers=who))  # fmt: skip
+    response = (
+        api.delete(url, headers=who)
+        if action == "delete"
+        else api.patch(url, json={"title": "Neu", "tags": ["it"]}, headers=who)
+    )
     allowed = actor in (LFT_MANAGES if action == "delete" else LFT_SEES)
     row = su.execute("SELECT title FROM lawfirm_templates WHERE id = %s", (created.json()["id"],)).fetchone()
     if actor not in LFT_SEES:
@@ -203,10 +235,22 @@ def test_lawfirm_template_actor_against_action(api: TestClient, su: psycopg.Conn
 
 def principal(role: str, user_id: uuid.UUID) -> Principal:
     return Principal(
-        user_id=user_id, tenant_id=uuid.uuid4(), tenant_slug="t", tenant_type="lawfirm", email="x@y.de",
-        display_name="x", role=role, status="active", mfa_enabled=False, platform_admin=False, provider="local",
-        session_id=None, mfa_setup_required=False, request_id=None, ip_address=None,
-    )  # fmt: skip
+        user_id=user_id,
+        tenant_id=uuid.uuid4(),
+        tenant_slug="t",
+        tenant_type="lawfirm",
+        email="x@y.de",
+        display_name="x",
+        role=role,
+        status="active",
+        mfa_enabled=False,
+        platform_admin=False,
+        provider="local",
+        session_id=None,
+        mfa_setup_required=False,
+        request_id=None,
+        ip_address=None,
+    )
 
 
 def test_can_manage_and_requested_sharing() -> None:

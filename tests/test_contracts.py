@@ -61,8 +61,11 @@ def world(api: TestClient, su: psycopg.Connection, make_tenant: Any, clean_db: D
 
 
 def create(api: TestClient, world: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    response = api.post(K, json={"templateId": world["template_id"], "title": "Arbeitsvertrag Müller", **extra},
-                        headers=world["lawyer"])  # fmt: skip
+    response = api.post(
+        K,
+        json={"templateId": world["template_id"], "title": "Arbeitsvertrag Müller", **extra},
+        headers=world["lawyer"],
+    )
     assert response.status_code == 201, response.text
     return dict(response.json())
 
@@ -87,8 +90,11 @@ def sample(question: dict[str, Any]) -> Any:
 
 def answer_everything(api: TestClient, world: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
     for _ in range(5):  # conditional questions may appear after answers
-        missing = {q["key"]: sample(q) for q in contract["interview"] if q["visible"] and q["required"]
-                   and q["answer"] is None}  # fmt: skip
+        missing = {
+            q["key"]: sample(q)
+            for q in contract["interview"]
+            if q["visible"] and q["required"] and q["answer"] is None
+        }
         if not missing:
             return contract
         response = api.patch(f"{K}/{contract['id']}", json={"answers": missing}, headers=world["lawyer"])
@@ -111,14 +117,20 @@ def test_create_pins_every_clause_and_shows_the_interview(api: TestClient, world
 
 def test_autosave_is_all_or_nothing(api: TestClient, world: dict[str, Any]) -> None:
     contract = create(api, world)
-    bad = api.patch(f"{K}/{contract['id']}", json={"answers": {"mitarbeiterzahl": "viele", "branche": "IT",
-                                                                "gibt_es_nicht": 1}}, headers=world["lawyer"])  # fmt: skip
+    bad = api.patch(
+        f"{K}/{contract['id']}",
+        json={"answers": {"mitarbeiterzahl": "viele", "branche": "IT", "gibt_es_nicht": 1}},
+        headers=world["lawyer"],
+    )
     assert bad.status_code == 422
     assert bad.json()["code"] == "contract.invalid_input"
     assert {e["field"] for e in bad.json()["errors"]} == {"answers.mitarbeiterzahl", "answers.gibt_es_nicht"}
     assert api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json()["answers"] == {}
-    ok = api.patch(f"{K}/{contract['id']}", json={"answers": {"mitarbeiterzahl": 25, "branche": "IT"}},
-                   headers=world["lawyer"])  # fmt: skip
+    ok = api.patch(
+        f"{K}/{contract['id']}",
+        json={"answers": {"mitarbeiterzahl": 25, "branche": "IT"}},
+        headers=world["lawyer"],
+    )
     assert ok.json()["answers"] == {"mitarbeiterzahl": 25, "branche": "IT"}
     cleared = api.patch(f"{K}/{contract['id']}", json={"answers": {"branche": None}}, headers=world["lawyer"])
     assert cleared.json()["answers"] == {"mitarbeiterzahl": 25}
@@ -127,23 +139,31 @@ def test_autosave_is_all_or_nothing(api: TestClient, world: dict[str, Any]) -> N
 def test_r01_appears_offers_a_fix_and_goes_away(api: TestClient, world: dict[str, Any]) -> None:
     c03, c04 = world["clause"]["c03"], world["clause"]["c04"]
     contract = create(api, world)
-    contract = api.patch(f"{K}/{contract['id']}", json={"selectedSlots": {slot_of(contract, c04): c04}},
-                         headers=world["lawyer"]).json()  # fmt: skip
-    r01 = [m for m in contract["validation"]["messages"] if m["ruleType"] == "incompatible_with"
-           and {m["sourceClauseId"], *m["targetClauseIds"]} == {c03, c04}]  # fmt: skip
+    contract = api.patch(
+        f"{K}/{contract['id']}",
+        json={"selectedSlots": {slot_of(contract, c04): c04}},
+        headers=world["lawyer"],
+    ).json()
+    r01 = [
+        m
+        for m in contract["validation"]["messages"]
+        if m["ruleType"] == "incompatible_with" and {m["sourceClauseId"], *m["targetClauseIds"]} == {c03, c04}
+    ]
     assert len(r01) == 1
     assert r01[0]["severity"] == "hard"
     assert contract["validation"]["validationState"] == "has_conflicts"
     option = next(
         o for o in r01[0]["resolutionOptions"] if o["action"] == "remove_clause" and o["autoApplicable"]
     )
-    fixed = api.patch(f"{K}/{contract['id']}", json={"selectedSlots": {option["slotId"]: None}},
-                      headers=world["lawyer"]).json()  # fmt: skip
+    fixed = api.patch(
+        f"{K}/{contract['id']}", json={"selectedSlots": {option["slotId"]: None}}, headers=world["lawyer"]
+    ).json()
     assert not [m for m in fixed["validation"]["messages"] if m["fingerprint"] == r01[0]["fingerprint"]]
 
 
-def test_complete_needs_answers_and_no_conflicts_then_freezes(api: TestClient, world: dict[str, Any],
-                                                               su: psycopg.Connection) -> None:  # fmt: skip
+def test_complete_needs_answers_and_no_conflicts_then_freezes(
+    api: TestClient, world: dict[str, Any], su: psycopg.Connection
+) -> None:
     contract = create(api, world)
     incomplete = api.post(f"{K}/{contract['id']}/complete", headers=world["lawyer"])
     assert (incomplete.status_code, incomplete.json()["code"]) == (409, "contract.incomplete")
@@ -152,12 +172,21 @@ def test_complete_needs_answers_and_no_conflicts_then_freezes(api: TestClient, w
     hard = [m for m in contract["validation"]["messages"] if m["severity"] == "hard"]
     for violation in hard:  # resolve by the first auto-applicable option
         option = next(o for o in violation["resolutionOptions"] if o["autoApplicable"])
-        contract = api.patch(f"{K}/{contract['id']}", json={"selectedSlots": {
-            option["slotId"]: option["clauseId"] if option["action"] == "add_clause" else None}},
-            headers=world["lawyer"]).json()  # fmt: skip
+        contract = api.patch(
+            f"{K}/{contract['id']}",
+            json={
+                "selectedSlots": {
+                    option["slotId"]: option["clauseId"] if option["action"] == "add_clause" else None
+                }
+            },
+            headers=world["lawyer"],
+        ).json()
     for warning in [m for m in contract["validation"]["messages"] if m["severity"] == "soft"]:
-        contract = api.patch(f"{K}/{contract['id']}", json={"dismissedWarnings": [
-            *contract["dismissedWarnings"], warning["fingerprint"]]}, headers=world["lawyer"]).json()  # fmt: skip
+        contract = api.patch(
+            f"{K}/{contract['id']}",
+            json={"dismissedWarnings": [*contract["dismissedWarnings"], warning["fingerprint"]]},
+            headers=world["lawyer"],
+        ).json()
     done = api.post(f"{K}/{contract['id']}/complete", headers=world["lawyer"])
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed"
@@ -177,19 +206,26 @@ def test_complete_needs_answers_and_no_conflicts_then_freezes(api: TestClient, w
 def test_dismissing_a_hard_violation_is_refused(api: TestClient, world: dict[str, Any]) -> None:
     c04 = world["clause"]["c04"]
     contract = create(api, world)
-    contract = api.patch(f"{K}/{contract['id']}", json={"selectedSlots": {slot_of(contract, c04): c04}},
-                         headers=world["lawyer"]).json()  # fmt: skip
+    contract = api.patch(
+        f"{K}/{contract['id']}",
+        json={"selectedSlots": {slot_of(contract, c04): c04}},
+        headers=world["lawyer"],
+    ).json()
     hard = next(m for m in contract["validation"]["messages"] if m["severity"] == "hard")
-    refused = api.patch(f"{K}/{contract['id']}", json={"dismissedWarnings": [hard["fingerprint"]]},
-                        headers=world["lawyer"])  # fmt: skip
+    refused = api.patch(
+        f"{K}/{contract['id']}", json={"dismissedWarnings": [hard["fingerprint"]]}, headers=world["lawyer"]
+    )
     assert (refused.status_code, refused.json()["code"]) == (422, "contract.cannot_dismiss")
 
 
 def test_preview_escapes_answers(api: TestClient, world: dict[str, Any]) -> None:
     contract = create(api, world)
     text_question = next(q for q in contract["interview"] if q["type"] == "text")
-    api.patch(f"{K}/{contract['id']}", json={"answers": {text_question["key"]: "<script>alert(1)</script>"}},
-              headers=world["lawyer"])  # fmt: skip
+    api.patch(
+        f"{K}/{contract['id']}",
+        json={"answers": {text_question["key"]: "<script>alert(1)</script>"}},
+        headers=world["lawyer"],
+    )
     preview = api.get(f"{K}/{contract['id']}/preview", headers=world["lawyer"]).json()
     assert "<script>" not in preview["html"]
     assert preview["outline"]
@@ -203,19 +239,24 @@ def test_private_contracts_stay_private(
     assert api.get(f"{K}/{contract['id']}", headers=world["colleague"]).status_code == 404
     assert api.get(f"{K}/{contract['id']}", headers=world["admin"]).status_code == 200
     assert api.get(K, headers=world["colleague"]).json()["total"] == 0
-    team = su.execute("INSERT INTO teams (tenant_id, name) VALUES (%s, 'Arbeitsrecht') RETURNING id",
-                      (world["firm"],)).fetchone()[0]  # type: ignore[index]  # fmt: skip
+    team = su.execute(
+        "INSERT INTO teams (tenant_id, name) VALUES (%s, 'Arbeitsrecht') RETURNING id", (world["firm"],)
+    ).fetchone()[0]  # type: ignore[index]
     for email in ("anwalt@kanzlei-demo.de", "kollegin@kanzlei-demo.de"):
-        su.execute("INSERT INTO team_members (tenant_id, team_id, user_id) SELECT tenant_id, %s, id FROM users "
-                   "WHERE email = %s", (team, email))  # fmt: skip
+        su.execute(
+            "INSERT INTO team_members (tenant_id, team_id, user_id) SELECT tenant_id, %s, id FROM users "
+            "WHERE email = %s",
+            (team, email),
+        )
     shared = create(api, world, visibility="team", teamId=str(team))
     assert api.get(f"{K}/{shared['id']}", headers=world["colleague"]).status_code == 200
     other = login_as(api, su, world["firm"], "user", "fremd@kanzlei-demo.de")
     assert api.get(f"{K}/{shared['id']}", headers=other).status_code == 404
 
 
-def test_a_deprecated_template_cannot_start_a_contract(api: TestClient, world: dict[str, Any],
-                                                        su: psycopg.Connection) -> None:  # fmt: skip
+def test_a_deprecated_template_cannot_start_a_contract(
+    api: TestClient, world: dict[str, Any], su: psycopg.Connection
+) -> None:
     su.execute("UPDATE template_versions SET status = 'deprecated'")
     su.execute("UPDATE templates SET current_published_version_id = NULL")
     response = api.post(K, json={"templateId": world["template_id"], "title": "X"}, headers=world["lawyer"])
@@ -226,11 +267,15 @@ def test_a_deprecated_template_cannot_start_a_contract(api: TestClient, world: d
     )
 
 
-def test_upgrade_preview_upgrade_and_derive(api: TestClient, world: dict[str, Any], clean_db: DbUnderTest,
-                                            su: psycopg.Connection) -> None:  # fmt: skip
+def test_upgrade_preview_upgrade_and_derive(
+    api: TestClient, world: dict[str, Any], clean_db: DbUnderTest, su: psycopg.Connection
+) -> None:
     contract = create(api, world)
-    contract = api.patch(f"{K}/{contract['id']}", json={"answers": {"mitarbeiterzahl": 5, "branche": "IT"}},
-                         headers=world["lawyer"]).json()  # fmt: skip
+    contract = api.patch(
+        f"{K}/{contract['id']}",
+        json={"answers": {"mitarbeiterzahl": 5, "branche": "IT"}},
+        headers=world["lawyer"],
+    ).json()
     assert contract["versionInfo"]["newerVersionAvailable"] is False
     changed = json.loads(json.dumps(PACK))
     c10 = next(c for c in changed["clauses"] if c["key"] == "c10")
@@ -254,8 +299,10 @@ def test_upgrade_preview_upgrade_and_derive(api: TestClient, world: dict[str, An
     assert {"op": "insert", "text": "Die beschäftigte Person"} in diff
     assert preview["droppedAnswers"] == ["branche"]
     assert "mitarbeiterzahl" in preview["migratedAnswers"]
-    assert api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json()["answers"] == {"mitarbeiterzahl": 5,
-                                                                                             "branche": "IT"}  # fmt: skip
+    assert api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json()["answers"] == {
+        "mitarbeiterzahl": 5,
+        "branche": "IT",
+    }
 
     upgraded = api.post(f"{K}/{contract['id']}/upgrade", json={}, headers=world["lawyer"])
     assert upgraded.status_code == 200, upgraded.text
@@ -274,19 +321,33 @@ def test_upgrade_preview_upgrade_and_derive(api: TestClient, world: dict[str, An
     assert derived.json()["status"] == "draft"
 
 
-def test_law_firm_templates_prefill_contracts_and_respect_the_plan(api: TestClient, world: dict[str, Any],
-                                                                   su: psycopg.Connection) -> None:  # fmt: skip
+def test_law_firm_templates_prefill_contracts_and_respect_the_plan(
+    api: TestClient, world: dict[str, Any], su: psycopg.Connection
+) -> None:
     editor = login_as(api, su, world["firm"], "editor", "redakteur@kanzlei-demo.de")
     c04 = world["clause"]["c04"]
     base = create(api, world)
-    created = api.post("/api/v1/lawfirm-templates", json={
-        "templateId": world["template_id"], "title": "Arbeitsvertrag IT (Kanzleistandard)",
-        "customAnswers": {"branche": "IT", "mitarbeiterzahl": 40},
-        "customSlotSelections": {slot_of(base, c04): c04}}, headers=editor)  # fmt: skip
+    created = api.post(
+        "/api/v1/lawfirm-templates",
+        json={
+            "templateId": world["template_id"],
+            "title": "Arbeitsvertrag IT (Kanzleistandard)",
+            "customAnswers": {"branche": "IT", "mitarbeiterzahl": 40},
+            "customSlotSelections": {slot_of(base, c04): c04},
+        },
+        headers=editor,
+    )
     assert created.status_code == 201, created.text
     lft = created.json()
-    bad = api.post("/api/v1/lawfirm-templates", json={"templateId": world["template_id"], "title": "X",
-                                                       "customAnswers": {"mitarbeiterzahl": "viele"}}, headers=editor)  # fmt: skip
+    bad = api.post(
+        "/api/v1/lawfirm-templates",
+        json={
+            "templateId": world["template_id"],
+            "title": "X",
+            "customAnswers": {"mitarbeiterzahl": "viele"},
+        },
+        headers=editor,
+    )
     assert (bad.status_code, bad.json()["code"]) == (422, "lawfirm_template.invalid_prefill")
     assert (
         api.get("/api/v1/lawfirm-templates", headers=world["lawyer"]).status_code == 403
@@ -301,10 +362,19 @@ def test_law_firm_templates_prefill_contracts_and_respect_the_plan(api: TestClie
     assert saved.status_code == 201, saved.text
     assert saved.json()["sourceContractId"] == contract["id"]
     for n in range(3):  # starter plan: 5 law-firm templates at most
-        assert api.post("/api/v1/lawfirm-templates", json={"templateId": world["template_id"], "title": f"V{n}"},
-                        headers=editor).status_code == 201  # fmt: skip
-    over = api.post("/api/v1/lawfirm-templates", json={"templateId": world["template_id"], "title": "Zu viel"},
-                    headers=editor)  # fmt: skip
+        assert (
+            api.post(
+                "/api/v1/lawfirm-templates",
+                json={"templateId": world["template_id"], "title": f"V{n}"},
+                headers=editor,
+            ).status_code
+            == 201
+        )
+    over = api.post(
+        "/api/v1/lawfirm-templates",
+        json={"templateId": world["template_id"], "title": "Zu viel"},
+        headers=editor,
+    )
     assert (over.status_code, over.json()["code"]) == (409, "lawfirm_template.plan_limit")
     assert api.delete(f"/api/v1/lawfirm-templates/{lft['id']}", headers=editor).status_code == 204
     actions = {
@@ -345,11 +415,18 @@ def test_archive_hides_and_locks_a_contract(api: TestClient, world: dict[str, An
 def test_team_visibility_needs_membership(
     api: TestClient, world: dict[str, Any], su: psycopg.Connection
 ) -> None:
-    team = su.execute("INSERT INTO teams (tenant_id, name) VALUES (%s, 'Ohne mich') RETURNING id",
-                      (world["firm"],)).fetchone()[0]  # type: ignore[index]  # fmt: skip
-    response = api.post(K, json={"templateId": world["template_id"], "title": "X", "visibility": "team",
-                                 "teamId": str(team)}, headers=world["lawyer"])  # fmt: skip
+    team = su.execute(
+        "INSERT INTO teams (tenant_id, name) VALUES (%s, 'Ohne mich') RETURNING id", (world["firm"],)
+    ).fetchone()[0]  # type: ignore[index]
+    response = api.post(
+        K,
+        json={"templateId": world["template_id"], "title": "X", "visibility": "team", "teamId": str(team)},
+        headers=world["lawyer"],
+    )
     assert (response.status_code, response.json()["code"]) == (422, "contract.invalid_team")
-    missing = api.post(K, json={"templateId": world["template_id"], "title": "X", "visibility": "team"},
-                       headers=world["lawyer"])  # fmt: skip
+    missing = api.post(
+        K,
+        json={"templateId": world["template_id"], "title": "X", "visibility": "team"},
+        headers=world["lawyer"],
+    )
     assert missing.status_code == 422

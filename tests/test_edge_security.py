@@ -59,8 +59,9 @@ def test_api_answers_are_not_stored_by_caches(
     )
     cid = contract.json()["id"]
     answers = {
-        "login (failed)": api.post("/api/v1/auth/login", json={"tenant": "kanzlei-cache", "email": "x@y.de",
-                                                                "password": "falsch"}),
+        "login (failed)": api.post(
+            "/api/v1/auth/login", json={"tenant": "kanzlei-cache", "email": "x@y.de", "password": "falsch"}
+        ),
         "auth config": api.get("/api/v1/auth/config"),
         "me": api.get("/api/v1/identity/me", headers=lawyer),
         "contract created": contract,
@@ -71,7 +72,7 @@ def test_api_answers_are_not_stored_by_caches(
         "catalog": api.get("/api/v1/catalog/templates", headers=lawyer),
         "401 problem": api.get("/api/v1/identity/me"),
         "404 problem": api.get(f"/api/v1/contracts/{uuid.uuid4()}", headers=lawyer),
-    }  # fmt: skip
+    }
     assert {name: r.headers.get("cache-control") for name, r in answers.items()} == dict.fromkeys(
         answers, "no-store"
     )
@@ -89,8 +90,9 @@ def test_a_route_may_choose_its_own_caching(
     svg = (
         b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
     )
-    uploaded = api.put("/api/v1/tenant/branding/logo", files={"file": ("logo.svg", svg, "image/svg+xml")},
-                       headers=admin)  # fmt: skip
+    uploaded = api.put(
+        "/api/v1/tenant/branding/logo", files={"file": ("logo.svg", svg, "image/svg+xml")}, headers=admin
+    )
     assert uploaded.status_code in (200, 201), uploaded.text
     logo = api.get("/api/v1/tenant/branding/logo", headers=admin)
     assert (logo.status_code, logo.headers["cache-control"]) == (200, "private, no-cache")
@@ -141,8 +143,14 @@ def test_metrics_on_their_own_port(clean_db: DbUnderTest) -> None:
 def real_server(db: DbUnderTest, pem: str, **env: str) -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        environment = {**os.environ, "DATABASE_URL": db.app, "SERVANDA_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING",
-                       "SERVANDA_JWT_PRIVATE_KEY": pem, **env}  # fmt: skip
+        environment = {
+            **os.environ,
+            "DATABASE_URL": db.app,
+            "SERVANDA_DATA_DIR": data_dir,
+            "LOG_LEVEL": "WARNING",
+            "SERVANDA_JWT_PRIVATE_KEY": pem,
+            **env,
+        }
         if "FORWARDED_ALLOW_IPS" not in env:
             environment.pop("FORWARDED_ALLOW_IPS", None)
         server = subprocess.Popen(
@@ -174,17 +182,23 @@ def test_forwarding_headers_count_only_from_a_configured_proxy(
     key = RSAKey.generate_key(2048, private=True)
     key.ensure_kid()
     tenant = make_tenant("kanzlei-proxy")
-    admin = uuid.UUID(str(su.execute(
-        "INSERT INTO users (tenant_id, email, display_name, role, status) "
-        "VALUES (%s, 'admin@kanzlei-proxy.de', 'Admin', 'admin', 'active') RETURNING id", (tenant,)
-    ).fetchone()[0]))  # type: ignore[index]  # fmt: skip
+    admin = uuid.UUID(
+        str(
+            su.execute(
+                "INSERT INTO users (tenant_id, email, display_name, role, status) "
+                "VALUES (%s, 'admin@kanzlei-proxy.de', 'Admin', 'admin', 'active') RETURNING id",
+                (tenant,),
+            ).fetchone()[0]
+        )
+    )  # type: ignore[index]
     session = su.execute(
         "INSERT INTO auth_sessions (tenant_id, user_id, expires_at) VALUES (%s, %s, now() + interval '1 day') "
         "RETURNING id",
         (tenant, admin),
     ).fetchone()[0]  # type: ignore[index]
-    token = LocalTokens(key).issue(user_id=admin, tenant_id=tenant, email="admin@kanzlei-proxy.de", role="admin",
-                                   session_id=session)  # fmt: skip
+    token = LocalTokens(key).issue(
+        user_id=admin, tenant_id=tenant, email="admin@kanzlei-proxy.de", role="admin", session_id=session
+    )
     forged = {"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.7"}
 
     def recorded_address(base: str, team: str) -> str:

@@ -209,8 +209,11 @@ class TestMfa:
         assert stored is not None
         assert setup["secret"] not in stored[0]  # encrypted at rest
         totp = pyotp.TOTP(setup["secret"])
-        wrong = api.post("/api/v1/auth/mfa/enable", json={"code": "000000" if totp.now() != "000000" else "111111"},
-                         headers=headers)  # fmt: skip
+        wrong = api.post(
+            "/api/v1/auth/mfa/enable",
+            json={"code": "000000" if totp.now() != "000000" else "111111"},
+            headers=headers,
+        )
         assert wrong.status_code == 422
         assert (
             api.post("/api/v1/auth/mfa/enable", json={"code": totp.now()}, headers=headers).status_code == 204
@@ -314,17 +317,20 @@ class TestUsers:
         other = make_tenant("kanzlei-nord")
         foreign_user = ensure_user(su, other, "user", "x@nord.de")
         headers = auth(login(api).json())
-        for method, path in (("GET", f"/api/v1/identity/users/{foreign_user}"),
-                             ("POST", f"/api/v1/identity/users/{foreign_user}/deactivate"),
-                             ("DELETE", f"/api/v1/identity/users/{foreign_user}")):  # fmt: skip
+        for method, path in (
+            ("GET", f"/api/v1/identity/users/{foreign_user}"),
+            ("POST", f"/api/v1/identity/users/{foreign_user}/deactivate"),
+            ("DELETE", f"/api/v1/identity/users/{foreign_user}"),
+        ):
             response = api.request(method, path, headers=headers)
             assert (response.status_code, response.json()["code"]) == (404, "user.not_found"), path
         assert su.execute("SELECT status FROM users WHERE id = %s", (foreign_user,)).fetchone() == ("active",)
 
 
 class TestTeams:
-    def test_team_lifecycle(self, api: TestClient, firm: uuid.UUID, su: psycopg.Connection,
-                            make_tenant: Callable[..., uuid.UUID]) -> None:  # fmt: skip
+    def test_team_lifecycle(
+        self, api: TestClient, firm: uuid.UUID, su: psycopg.Connection, make_tenant: Callable[..., uuid.UUID]
+    ) -> None:
         headers = auth(login(api).json())
         team = api.post("/api/v1/identity/teams", json={"name": "Arbeitsrecht"}, headers=headers)
         assert team.status_code == 201
@@ -333,8 +339,11 @@ class TestTeams:
         assert (dup.status_code, dup.json()["code"]) == (409, "team.name_taken")
         member = ensure_user(su, firm, "user", "m@kanzlei-demo.de")
         foreign = ensure_user(su, make_tenant("kanzlei-x"), "user", "f@x.de")
-        bad = api.put(f"/api/v1/identity/teams/{team_id}/members", json={"userIds": [str(member), str(foreign)]},
-                      headers=headers)  # fmt: skip
+        bad = api.put(
+            f"/api/v1/identity/teams/{team_id}/members",
+            json={"userIds": [str(member), str(foreign)]},
+            headers=headers,
+        )
         assert (bad.status_code, bad.json()["code"]) == (422, "team.unknown_members")
         ok = api.put(
             f"/api/v1/identity/teams/{team_id}/members", json={"userIds": [str(member)]}, headers=headers
@@ -347,8 +356,11 @@ class TestTeams:
         assert api.delete(f"/api/v1/identity/teams/{team_id}", headers=headers).status_code == 204
         assert api.get(f"/api/v1/identity/teams/{team_id}", headers=headers).status_code == 404
         assert [a for a in actions(su) if a.startswith("team.")] == [
-            "team.create", "team.update", "team.update", "team.delete"
-        ]  # fmt: skip
+            "team.create",
+            "team.update",
+            "team.update",
+            "team.delete",
+        ]
 
 
 def test_tenant_settings_merge_and_audit(api: TestClient, firm: uuid.UUID, su: psycopg.Connection) -> None:
@@ -358,10 +370,13 @@ def test_tenant_settings_merge_and_audit(api: TestClient, firm: uuid.UUID, su: p
     assert initial["retentionDays"] == 90
     patched = api.patch(
         "/api/v1/tenant/settings",
-        json={"profile": {"name": "Kanzlei Demo Partner mbB"}, "branding": {"colors": {"primary": "#123456"}},
-              "retentionDays": 60},  # the starter plan allows at most 90 (tests/test_plan_limits.py)
+        json={
+            "profile": {"name": "Kanzlei Demo Partner mbB"},
+            "branding": {"colors": {"primary": "#123456"}},
+            "retentionDays": 60,
+        },  # the starter plan allows at most 90 (tests/test_plan_limits.py)
         headers=headers,
-    ).json()  # fmt: skip
+    ).json()
     assert patched["profile"]["name"] == "Kanzlei Demo Partner mbB"
     assert patched["branding"]["colors"] == {"primary": "#123456"}
     again = api.patch(

@@ -126,36 +126,74 @@ def test_no_secret_reaches_the_log(
         "unique": api.get(f"/api/v1/probe/unique/{firm}").status_code,
         "raise": api.get("/api/v1/probe/raise").status_code,
         # failed logins: unknown tenant, unknown e-mail, wrong password
-        "login tenant": api.post("/api/v1/auth/login", json={"tenant": "gibt-es-nicht", "email": SECRETS["email"],
-                                                              "password": SECRETS["password"]}).status_code,
-        "login email": api.post("/api/v1/auth/login", json={"tenant": "kanzlei-log", "email": SECRETS["email"],
-                                                             "password": SECRETS["password"]}).status_code,
-        "login password": api.post("/api/v1/auth/login", json={"tenant": "kanzlei-log", "email": "anwalt@kanzlei-log.de",
-                                                                "password": SECRETS["password"]}).status_code,
+        "login tenant": api.post(
+            "/api/v1/auth/login",
+            json={"tenant": "gibt-es-nicht", "email": SECRETS["email"], "password": SECRETS["password"]},
+        ).status_code,
+        "login email": api.post(
+            "/api/v1/auth/login",
+            json={"tenant": "kanzlei-log", "email": SECRETS["email"], "password": SECRETS["password"]},
+        ).status_code,
+        "login password": api.post(
+            "/api/v1/auth/login",
+            json={"tenant": "kanzlei-log", "email": "anwalt@kanzlei-log.de", "password": SECRETS["password"]},
+        ).status_code,
         # 401 / 403 / 404 / 409 / 413 / 422
-        "401": api.get("/api/v1/identity/me", headers={"Authorization": f"Bearer {SECRETS['token']}"}).status_code,
+        "401": api.get(
+            "/api/v1/identity/me", headers={"Authorization": f"Bearer {SECRETS['token']}"}
+        ).status_code,
         "403": api.post("/api/v1/identity/teams", json={"name": SECRETS["row"]}, headers=lawyer).status_code,
-        "404 object": api.get(f"{K}/{uuid.uuid4()}", params={"q": SECRETS["param"]}, headers=lawyer).status_code,
+        "404 object": api.get(
+            f"{K}/{uuid.uuid4()}", params={"q": SECRETS["param"]}, headers=lawyer
+        ).status_code,
         "404 path": api.get(f"/api/v1/{SECRETS['path']}", headers=lawyer).status_code,
-        "409 created": api.post("/api/v1/identity/teams", json={"name": SECRETS["row"]}, headers=admin).status_code,
+        "409 created": api.post(
+            "/api/v1/identity/teams", json={"name": SECRETS["row"]}, headers=admin
+        ).status_code,
         "409": api.post("/api/v1/identity/teams", json={"name": SECRETS["row"]}, headers=admin).status_code,
-        "413": api.post("/api/v1/identity/teams", content=b'{"name": "' + SECRETS["row"].encode() * 80_000 + b'"}',
-                        headers={**admin, "Content-Type": "application/json"}).status_code,
-        "422 answers": api.patch(f"{K}/{cid}", json={"answers": {"name": 5, SECRETS["answer"]: SECRETS["answer"]}},
-                                 headers=lawyer).status_code,
-        "422 schema": api.post("/api/v1/identity/teams", json={"name": SECRETS["row"] * 20}, headers=admin).status_code,
-        "422 nul": api.patch(f"{K}/{cid}", json={"title": SECRETS["nul"] + "\u0000"}, headers=lawyer).status_code,
-        "422 clause": pub.call("PATCH", f"/clauses/{draft['entityId']}/versions/{draft['id']}",
-                               json={"content": SECRETS["clause"], "unknown": SECRETS["clause"]}).status_code,
-        "saved answer": api.patch(f"{K}/{cid}", json={"answers": {"name": SECRETS["answer"]}},
-                                  headers=lawyer).status_code,
-    }  # fmt: skip
+        "413": api.post(
+            "/api/v1/identity/teams",
+            content=b'{"name": "' + SECRETS["row"].encode() * 80_000 + b'"}',
+            headers={**admin, "Content-Type": "application/json"},
+        ).status_code,
+        "422 answers": api.patch(
+            f"{K}/{cid}", json={"answers": {"name": 5, SECRETS["answer"]: SECRETS["answer"]}}, headers=lawyer
+        ).status_code,
+        "422 schema": api.post(
+            "/api/v1/identity/teams", json={"name": SECRETS["row"] * 20}, headers=admin
+        ).status_code,
+        "422 nul": api.patch(
+            f"{K}/{cid}", json={"title": SECRETS["nul"] + "\u0000"}, headers=lawyer
+        ).status_code,
+        "422 clause": pub.call(
+            "PATCH",
+            f"/clauses/{draft['entityId']}/versions/{draft['id']}",
+            json={"content": SECRETS["clause"], "unknown": SECRETS["clause"]},
+        ).status_code,
+        "saved answer": api.patch(
+            f"{K}/{cid}", json={"answers": {"name": SECRETS["answer"]}}, headers=lawyer
+        ).status_code,
+    }
     assert statuses == {
-        "cast": 500, "unique": 500, "raise": 500,
-        "login tenant": 401, "login email": 401, "login password": 401,
-        "401": 401, "403": 403, "404 object": 404, "404 path": 404, "409 created": 201, "409": 409, "413": 413,
-        "422 answers": 422, "422 schema": 422, "422 nul": 422, "422 clause": 422, "saved answer": 200,
-    }  # fmt: skip
+        "cast": 500,
+        "unique": 500,
+        "raise": 500,
+        "login tenant": 401,
+        "login email": 401,
+        "login password": 401,
+        "401": 401,
+        "403": 403,
+        "404 object": 404,
+        "404 path": 404,
+        "409 created": 201,
+        "409": 409,
+        "413": 413,
+        "422 answers": 422,
+        "422 schema": 422,
+        "422 nul": 422,
+        "422 clause": 422,
+        "saved answer": 200,
+    }
 
     captured = capsys.readouterr()
     output = log_buffer.getvalue() + captured.out + captured.err

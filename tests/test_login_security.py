@@ -64,8 +64,12 @@ def world(su: psycopg.Connection, make_tenant: Callable[..., uuid.UUID]) -> dict
     }
 
 
-def login(api: TestClient, email: str = "admin@kanzlei-demo.de", password: str = PASSWORD,
-          tenant: str = "kanzlei-demo") -> Any:  # fmt: skip
+def login(
+    api: TestClient,
+    email: str = "admin@kanzlei-demo.de",
+    password: str = PASSWORD,
+    tenant: str = "kanzlei-demo",
+) -> Any:
     return api.post(LOGIN, json={"tenant": tenant, "email": email, "password": password})
 
 

@@ -53,23 +53,42 @@ Case = Callable[[dict[str, Any]], tuple[str, str, str | None, dict[str, Any]]]
 # name -> (method, url, who, request kwargs), expected field path
 CASES: dict[str, tuple[Case, str]] = {
     "login tenant": (
-        lambda w: ("POST", "/api/v1/auth/login", None,
-                   {"json": {"tenant": f"kanzlei{NUL}nul", "email": "anwalt@kanzlei-nul.de", "password": "x"}}),
+        lambda w: (
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            {"json": {"tenant": f"kanzlei{NUL}nul", "email": "anwalt@kanzlei-nul.de", "password": "x"}},
+        ),
         "tenant",
     ),
     "login email": (
-        lambda w: ("POST", "/api/v1/auth/login", None,
-                   {"json": {"tenant": "kanzlei-nul", "email": f"anwalt{NUL}@kanzlei-nul.de", "password": "x"}}),
+        lambda w: (
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            {"json": {"tenant": "kanzlei-nul", "email": f"anwalt{NUL}@kanzlei-nul.de", "password": "x"}},
+        ),
         "email",
     ),
-    "contracts q": (lambda w: ("GET", "/api/v1/contracts", "lawyer", {"params": {"q": f"Ver{NUL}trag"}}), "query.q"),
-    "catalog q": (
-        lambda w: ("GET", "/api/v1/catalog/templates", "lawyer", {"params": {"q": f"Muster{NUL}"}}), "query.q"
+    "contracts q": (
+        lambda w: ("GET", "/api/v1/contracts", "lawyer", {"params": {"q": f"Ver{NUL}trag"}}),
+        "query.q",
     ),
-    "users q": (lambda w: ("GET", "/api/v1/identity/users", "admin", {"params": {"q": f"{NUL}anwalt"}}), "query.q"),
+    "catalog q": (
+        lambda w: ("GET", "/api/v1/catalog/templates", "lawyer", {"params": {"q": f"Muster{NUL}"}}),
+        "query.q",
+    ),
+    "users q": (
+        lambda w: ("GET", "/api/v1/identity/users", "admin", {"params": {"q": f"{NUL}anwalt"}}),
+        "query.q",
+    ),
     "contract title (create)": (
-        lambda w: ("POST", "/api/v1/contracts", "lawyer",
-                   {"json": {"templateId": w["template"], "title": f"Arbeits{NUL}vertrag"}}),
+        lambda w: (
+            "POST",
+            "/api/v1/contracts",
+            "lawyer",
+            {"json": {"templateId": w["template"], "title": f"Arbeits{NUL}vertrag"}},
+        ),
         "title",
     ),
     "contract title (patch)": (
@@ -77,33 +96,50 @@ CASES: dict[str, tuple[Case, str]] = {
         "title",
     ),
     "contract answer": (
-        lambda w: ("PATCH", f"/api/v1/contracts/{w['contract']}", "lawyer",
-                   {"json": {"answers": {"name": f"Muster{NUL}GmbH", "ort": "Berlin"}}}),
+        lambda w: (
+            "PATCH",
+            f"/api/v1/contracts/{w['contract']}",
+            "lawyer",
+            {"json": {"answers": {"name": f"Muster{NUL}GmbH", "ort": "Berlin"}}},
+        ),
         "answers.name",
     ),
     "team name (create)": (
-        lambda w: ("POST", "/api/v1/identity/teams", "admin", {"json": {"name": f"Team{NUL}B"}}), "name"
+        lambda w: ("POST", "/api/v1/identity/teams", "admin", {"json": {"name": f"Team{NUL}B"}}),
+        "name",
     ),
     "team name (patch)": (
-        lambda w: ("PATCH", f"/api/v1/identity/teams/{w['team']}", "admin", {"json": {"name": f"{NUL}"}}), "name"
+        lambda w: ("PATCH", f"/api/v1/identity/teams/{w['team']}", "admin", {"json": {"name": f"{NUL}"}}),
+        "name",
     ),
     "clause content (create)": (
-        lambda w: ("POST", "/api/v1/content/clauses", "author",
-                   {"json": {"title": "Haftung", "content": f"Die Haftung{NUL} ist beschränkt."}}),
+        lambda w: (
+            "POST",
+            "/api/v1/content/clauses",
+            "author",
+            {"json": {"title": "Haftung", "content": f"Die Haftung{NUL} ist beschränkt."}},
+        ),
         "content",
     ),
     "clause content (draft patch)": (
-        lambda w: ("PATCH",
-                   f"/api/v1/content/clauses/{w['clause']['entityId']}/versions/{w['clause']['id']}",
-                   "author", {"json": {"content": f"Neu{NUL}"}}),
+        lambda w: (
+            "PATCH",
+            f"/api/v1/content/clauses/{w['clause']['entityId']}/versions/{w['clause']['id']}",
+            "author",
+            {"json": {"content": f"Neu{NUL}"}},
+        ),
         "content",
     ),
     "settings address": (
-        lambda w: ("PATCH", "/api/v1/tenant/settings", "admin",
-                   {"json": {"profile": {"address": {"street": f"Haupt{NUL}str. 1", "city": "Berlin"}}}}),
+        lambda w: (
+            "PATCH",
+            "/api/v1/tenant/settings",
+            "admin",
+            {"json": {"profile": {"address": {"street": f"Haupt{NUL}str. 1", "city": "Berlin"}}}},
+        ),
         "profile.address.street",
     ),
-}  # fmt: skip
+}
 
 
 def snapshot(su: psycopg.Connection) -> dict[str, str]:
@@ -190,8 +226,13 @@ def test_an_escape_split_across_body_chunks_is_found() -> None:
         async def send(message: Message) -> None:
             sent.append(message)
 
-        scope = {"type": "http", "method": "POST", "path": "/api/v1/x", "query_string": b"",
-                 "headers": [(b"content-type", b"application/json")]}  # fmt: skip
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/api/v1/x",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json")],
+        }
         await RequestContextMiddleware(app)(scope, receive, send)
         return int(sent[0]["status"])
 

@@ -22,8 +22,9 @@ L = "/api/v1/lawfirm-templates"
 S = "/api/v1/tenant/settings"
 
 
-def test_parallel_creations_stop_exactly_at_the_plan_limit(api: TestClient, su: psycopg.Connection,
-                                                           world: dict[str, Any]) -> None:  # fmt: skip
+def test_parallel_creations_stop_exactly_at_the_plan_limit(
+    api: TestClient, su: psycopg.Connection, world: dict[str, Any]
+) -> None:
     """Issue 8, defect 3: 12 parallel POSTs on the starter plan (limit 5, 2 existing) gave 11 x 201.
 
     The requests run at the same time: each thread's request is scheduled on the app's event loop at
@@ -31,8 +32,8 @@ def test_parallel_creations_stop_exactly_at_the_plan_limit(api: TestClient, su: 
     interleave unless they are serialised."""
     editor = login_as(api, su, world["firm"], "editor", "redakteur@kanzlei-demo.de")
     for n in range(2):
-        assert api.post(L, json={"templateId": world["template_id"], "title": f"Bestand {n}"},
-                        headers=editor).status_code == 201  # fmt: skip
+        body = {"templateId": world["template_id"], "title": f"Bestand {n}"}
+        assert api.post(L, json=body, headers=editor).status_code == 201
     start = threading.Barrier(12)
 
     def post(n: int) -> int:
@@ -53,15 +54,16 @@ def test_parallel_creations_stop_exactly_at_the_plan_limit(api: TestClient, su: 
     assert su.execute("SELECT count(*) FROM lawfirm_templates").fetchone() == (5,)
 
 
-def test_unlimited_plans_take_no_limit_lock(api: TestClient, su: psycopg.Connection,
-                                            world: dict[str, Any]) -> None:  # fmt: skip
+def test_unlimited_plans_take_no_limit_lock(
+    api: TestClient, su: psycopg.Connection, world: dict[str, Any]
+) -> None:
     su.execute(
         'UPDATE tenants SET settings = settings || \'{"plan": "pro"}\' WHERE id = %s', (world["firm"],)
     )
     editor = login_as(api, su, world["firm"], "editor", "redakteur@kanzlei-demo.de")
     for n in range(6):
-        assert api.post(L, json={"templateId": world["template_id"], "title": f"V{n}"},
-                        headers=editor).status_code == 201  # fmt: skip
+        body = {"templateId": world["template_id"], "title": f"V{n}"}
+        assert api.post(L, json=body, headers=editor).status_code == 201
 
 
 # -- retention ---------------------------------------------------------------------------------------------
@@ -74,15 +76,22 @@ def firm_admin(api: TestClient, su: psycopg.Connection, make_tenant: Any) -> tup
 
 
 def set_plan(su: psycopg.Connection, tenant: uuid.UUID, plan: str) -> None:
-    su.execute("UPDATE tenants SET settings = jsonb_set(settings, '{plan}', to_jsonb(%s::text)) WHERE id = %s",
-               (plan, tenant))  # fmt: skip
+    su.execute(
+        "UPDATE tenants SET settings = jsonb_set(settings, '{plan}', to_jsonb(%s::text)) WHERE id = %s",
+        (plan, tenant),
+    )
 
 
 @pytest.mark.parametrize(
     ("plan", "most"), [("starter", 90), ("team", 180), ("pro", 365), ("enterprise", 3650)]
 )
-def test_retention_is_bounded_by_the_plan(api: TestClient, su: psycopg.Connection, plan: str, most: int,
-                                          firm_admin: tuple[uuid.UUID, dict[str, str]]) -> None:  # fmt: skip
+def test_retention_is_bounded_by_the_plan(
+    api: TestClient,
+    su: psycopg.Connection,
+    plan: str,
+    most: int,
+    firm_admin: tuple[uuid.UUID, dict[str, str]],
+) -> None:
     tenant, admin = firm_admin
     set_plan(su, tenant, plan)
     assert api.patch(S, json={"retentionDays": most}, headers=admin).json()["retentionDays"] == most
@@ -118,8 +127,11 @@ def test_a_downgrade_lowers_a_retention_the_new_plan_does_not_allow(
 
     asyncio.run(downgrade("team"))
     assert api.get(S, headers=admin).json()["retentionDays"] == 180
-    details = su.execute("SELECT details FROM audit_events WHERE tenant_id = %s AND action = "
-                         "'tenant.settings_change' ORDER BY seq DESC LIMIT 1", (tenant,)).fetchone()[0]  # type: ignore[index]  # fmt: skip
+    details = su.execute(
+        "SELECT details FROM audit_events WHERE tenant_id = %s AND action = "
+        "'tenant.settings_change' ORDER BY seq DESC LIMIT 1",
+        (tenant,),
+    ).fetchone()[0]  # type: ignore[index]
     assert details["retentionDays"] == {"from": 300, "to": 180}
     asyncio.run(downgrade("pro"))  # an upgrade leaves the configured value alone
     assert api.get(S, headers=admin).json()["retentionDays"] == 180

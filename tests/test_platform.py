@@ -20,18 +20,27 @@ def operator(api: TestClient, su: psycopg.Connection, tenant: uuid.UUID) -> dict
 def test_platform_admin_manages_tenants(api: TestClient, su: psycopg.Connection, make_tenant: Any) -> None:
     home = make_tenant("verlag-betrieb", type="vendor")
     headers = operator(api, su, home)
-    created = api.post("/api/v1/platform/tenants", json={"slug": "kanzlei-neu", "name": "Kanzlei Neu",
-                                                         "type": "lawfirm", "jurisdiction": "AT"}, headers=headers)  # fmt: skip
+    created = api.post(
+        "/api/v1/platform/tenants",
+        json={"slug": "kanzlei-neu", "name": "Kanzlei Neu", "type": "lawfirm", "jurisdiction": "AT"},
+        headers=headers,
+    )
     assert created.status_code == 201, created.text
     tenant = created.json()
     assert (tenant["slug"], tenant["defaultJurisdiction"], tenant["plan"]) == ("kanzlei-neu", "AT", "starter")
-    duplicate = api.post("/api/v1/platform/tenants", json={"slug": "kanzlei-neu", "name": "X", "type": "lawfirm"},
-                         headers=headers)  # fmt: skip
+    duplicate = api.post(
+        "/api/v1/platform/tenants",
+        json={"slug": "kanzlei-neu", "name": "X", "type": "lawfirm"},
+        headers=headers,
+    )
     assert (duplicate.status_code, duplicate.json()["code"]) == (409, "tenant.slug_taken")
     slugs = [t["slug"] for t in api.get("/api/v1/platform/tenants", headers=headers).json()]
     assert slugs == ["kanzlei-neu", "verlag-betrieb"]
-    patched = api.patch(f"/api/v1/platform/tenants/{tenant['id']}", json={"status": "suspended", "plan": "pro"},
-                        headers=headers)  # fmt: skip
+    patched = api.patch(
+        f"/api/v1/platform/tenants/{tenant['id']}",
+        json={"status": "suspended", "plan": "pro"},
+        headers=headers,
+    )
     assert (patched.json()["status"], patched.json()["plan"]) == ("suspended", "pro")
     missing = api.patch(
         f"/api/v1/platform/tenants/{uuid.uuid4()}", json={"status": "active"}, headers=headers
@@ -54,8 +63,11 @@ def test_tenant_admins_are_not_platform_admins(
 ) -> None:
     tenant = make_tenant("kanzlei-a")
     headers = login_as(api, su, tenant, "admin")
-    for method, path in (("GET", "/api/v1/platform/tenants"), ("GET", "/api/v1/platform/stats"),
-                         ("PATCH", f"/api/v1/platform/tenants/{tenant}")):  # fmt: skip
+    for method, path in (
+        ("GET", "/api/v1/platform/tenants"),
+        ("GET", "/api/v1/platform/stats"),
+        ("PATCH", f"/api/v1/platform/tenants/{tenant}"),
+    ):
         response = api.request(method, path, headers=headers, json={"status": "suspended"})
         assert (response.status_code, response.json()["code"]) == (403, "auth.forbidden")
     assert su.execute("SELECT status FROM tenants").fetchone() == ("active",)

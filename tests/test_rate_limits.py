@@ -51,8 +51,12 @@ def test_defaults_stop_a_burst_of_300_requests(
     limited_api: Callable[..., Any], su: psycopg.Connection, make_tenant: Any
 ) -> None:
     defaults = {name: Settings.model_fields[name].default for name in LIMITS}
-    assert defaults == {"rate_limit_user_per_s": 20.0, "rate_limit_user_burst": 60,
-                        "rate_limit_tenant_per_s": 200.0, "rate_limit_tenant_burst": 1000}  # fmt: skip
+    assert defaults == {
+        "rate_limit_user_per_s": 20.0,
+        "rate_limit_user_burst": 60,
+        "rate_limit_tenant_per_s": 200.0,
+        "rate_limit_tenant_burst": 1000,
+    }
     with limited_api(**defaults) as api:
         user = login_as(api, su, make_tenant("kanzlei-a"), "user")
         started = time.monotonic()
@@ -87,8 +91,12 @@ def test_user_limit_answers_429_with_retry_after_and_recovers(
 def test_tenant_limit_covers_all_its_users_only(
     limited_api: Callable[..., Any], su: psycopg.Connection, make_tenant: Any
 ) -> None:
-    with limited_api(rate_limit_user_per_s=100, rate_limit_user_burst=100, rate_limit_tenant_per_s=0.5,
-                     rate_limit_tenant_burst=4) as api:  # fmt: skip
+    with limited_api(
+        rate_limit_user_per_s=100,
+        rate_limit_user_burst=100,
+        rate_limit_tenant_per_s=0.5,
+        rate_limit_tenant_burst=4,
+    ) as api:
         tenant = make_tenant("kanzlei-a")
         a, b = login_as(api, su, tenant, "user"), login_as(api, su, tenant, "editor")
         other = login_as(api, su, make_tenant("kanzlei-b"), "user")

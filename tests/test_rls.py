@@ -16,8 +16,18 @@ from servanda.platform.db import Database
 from tests.conftest import APP, OWNER, DbUnderTest
 from tests.factories import TenantRows, content, tenant_rows
 
-STRICT = ("users", "teams", "team_members", "contracts", "lawfirm_templates", "export_jobs", "audit_events",
-          "auth_sessions", "refresh_tokens", "user_invites")  # fmt: skip
+STRICT = (
+    "users",
+    "teams",
+    "team_members",
+    "contracts",
+    "lawfirm_templates",
+    "export_jobs",
+    "audit_events",
+    "auth_sessions",
+    "refresh_tokens",
+    "user_invites",
+)
 TENANT_OWNED = (*STRICT, "clauses", "clause_versions", "templates", "template_versions", "style_templates")
 Connect = Callable[..., psycopg.Connection]
 

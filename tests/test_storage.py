@@ -242,8 +242,13 @@ def _s3(endpoint: str, bucket: str) -> S3Storage:
 
 
 def _raw_client(endpoint: str) -> Any:
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test-access-key",
-                        aws_secret_access_key="test-secret-key", region_name="us-east-1")  # fmt: skip
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="test-access-key",
+        aws_secret_access_key="test-secret-key",
+        region_name="us-east-1",
+    )
 
 
 def test_s3_bucket_is_created_only_when_asked(s3_endpoint: str) -> None:

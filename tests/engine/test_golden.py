@@ -99,8 +99,11 @@ DEMO_ANSWERS: dict[str, dict[str, Any]] = {
         "unterzeichnungsort": "München",
     },
 }
-TEMPLATES = {"arbeitsvertrag.json": "arbeitsvertrag", "nda.json": "geheimhaltungsvereinbarung",
-             "dienstleistungsvertrag.json": "dienstleistungsvertrag"}  # fmt: skip
+TEMPLATES = {
+    "arbeitsvertrag.json": "arbeitsvertrag",
+    "nda.json": "geheimhaltungsvereinbarung",
+    "dienstleistungsvertrag.json": "dienstleistungsvertrag",
+}
 _BLOCKS = {"p", "h1", "h2", "h3"}
 _BLOCK_DIVS = {"document-header", "document-footer"}
 

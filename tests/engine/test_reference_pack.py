@@ -129,8 +129,13 @@ def test_jurisdiction_at_with_all_four_selected() -> None:
 
 
 def test_answer_dependent_rules() -> None:
-    answers = {**COMPLETE_ANSWERS, "mitarbeiterzahl": 11, "branche": "IT", "vertragstyp": "befristet",
-               "befristung_bis": "2027-03-31"}  # fmt: skip
+    answers = {
+        **COMPLETE_ANSWERS,
+        "mitarbeiterzahl": 11,
+        "branche": "IT",
+        "vertragstyp": "befristet",
+        "befristung_bis": "2027-03-31",
+    }
     evaluation = evaluate(answers, choose={"c10": False})
     assert keys(evaluation) == [
         ("requires_answer", "c11"),  # RA01 hard

@@ -287,7 +287,14 @@ def storage_from_settings(settings: Settings) -> DirectoryStorage | S3Storage:
         return DirectoryStorage(settings.servanda_data_dir.resolve() / "storage")
     bucket, access_key, secret_key = settings.s3_bucket, settings.s3_access_key, settings.s3_secret_key
     if not bucket or not access_key or not secret_key:
-        missing = [name for name, value in (("S3_BUCKET", bucket), ("S3_ACCESS_KEY", access_key),
-                                            ("S3_SECRET_KEY", secret_key)) if not value]  # fmt: skip
+        missing = [
+            name
+            for name, value in (
+                ("S3_BUCKET", bucket),
+                ("S3_ACCESS_KEY", access_key),
+                ("S3_SECRET_KEY", secret_key),
+            )
+            if not value
+        ]
         raise ConfigError(f"configuration error: {', '.join(missing)}: required when S3_ENDPOINT is set")
     return S3Storage(settings.s3_endpoint, bucket, access_key, secret_key)
