@@ -21,6 +21,7 @@ from servanda.content.models import Clause, Template, TemplateVersion
 from servanda.engine.shapes import Structure
 from servanda.identity.principal import Principal
 from servanda.platform import errors
+from servanda.platform.paging import count_rows
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,18 @@ async def _publishers(session: AsyncSession, tenant_ids: set[uuid.UUID]) -> dict
 
 
 _ENTRY_COLUMNS = (
-    Template.id, Template.tenant_id, Template.title, Template.description, Template.category, Template.legal_area,
-    Template.jurisdiction, Template.tags, TemplateVersion.id.label("version_id"), TemplateVersion.version_number,
+    Template.id,
+    Template.tenant_id,
+    Template.title,
+    Template.description,
+    Template.category,
+    Template.legal_area,
+    Template.jurisdiction,
+    Template.tags,
+    TemplateVersion.id.label("version_id"),
+    TemplateVersion.version_number,
     TemplateVersion.published_at,
-)  # fmt: skip
+)
 PUBLISHER_NAMES_TTL_S = 60.0
 
 
@@ -79,8 +88,9 @@ class CatalogService:
                 cache[tenant_id] = (now + PUBLISHER_NAMES_TTL_S, found.get(tenant_id))
         return {t: cache[t][1] for t in tenant_ids}
 
-    async def search(self, principal: Principal, filters: CatalogFilters, page: int,
-                     page_size: int) -> tuple[list[CatalogEntry], int]:  # fmt: skip
+    async def search(
+        self, principal: Principal, filters: CatalogFilters, page: int, page_size: int
+    ) -> tuple[list[CatalogEntry], int]:
         """One statement: the page of entries plus the total (window count), only the columns shown."""
         session = self.session
         query = (
@@ -107,12 +117,17 @@ class CatalogService:
             )
         ).all()
         if not rows and page > 1:  # beyond the last page: the window count is not there to read
-            total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+            total = await count_rows(session, query)
         else:
             total = rows[0].total if rows else 0
         names = await self._names(session, {row.tenant_id for row in rows})
-        entries = [CatalogEntry(**{k: v for k, v in row._mapping.items() if k != "total"},
-                                publisher_name=names.get(row.tenant_id)) for row in rows]  # fmt: skip
+        entries = [
+            CatalogEntry(
+                **{k: v for k, v in row._mapping.items() if k != "total"},
+                publisher_name=names.get(row.tenant_id),
+            )
+            for row in rows
+        ]
         return entries, total or 0
 
     async def detail(
@@ -144,13 +159,16 @@ class CatalogService:
                 "id": section.id,
                 "title": section.title,
                 "slots": [
-                    {"id": slot.id, "type": slot.type,
-                     "clauses": [{"id": c, "title": titles.get(c, "")} for c in slot.clause_ids()]}
+                    {
+                        "id": slot.id,
+                        "type": slot.type,
+                        "clauses": [{"id": c, "title": titles.get(c, "")} for c in slot.clause_ids()],
+                    }
                     for slot in sorted(section.slots, key=lambda s: s.order)
                 ],
             }
             for section in sorted(structure.sections, key=lambda s: s.order)
-        ]  # fmt: skip
+        ]
         names = await self._names(session, {row.tenant_id})
         fields = {k: v for k, v in row._mapping.items() if k not in ("structure", "interview")}
         entry = CatalogEntry(**fields, publisher_name=names.get(row.tenant_id))

@@ -34,7 +34,15 @@ from servanda.content.schemas import (
     VersionOut,
     VersionSummary,
 )
-from servanda.content.service import KINDS, ContentService, Kind, contributors, rule_graph
+from servanda.content.service import (
+    CLAUSES,
+    KINDS,
+    TEMPLATES,
+    AnyKind,
+    ContentService,
+    contributors,
+    rule_graph,
+)
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.identity.principal import Principal
 from servanda.platform.api_models import Page
@@ -87,7 +95,7 @@ VERSION_COLUMNS = (
 )
 
 
-def version_out(kind: Kind, version: ClauseVersion | TemplateVersion) -> VersionOut:
+def version_out(kind: AnyKind, version: ClauseVersion | TemplateVersion) -> VersionOut:
     data = {column: getattr(version, column) for column in (*VERSION_COLUMNS, *kind.version_fields)}
     data["entity_id"] = getattr(version, kind.parent)
     data["contributor_ids"] = contributors(version)
@@ -151,7 +159,7 @@ async def content_rule_graph(
 
 
 async def _create(
-    kind: Kind, body: ClauseCreate | TemplateCreate, principal: Principal, service: ContentService
+    kind: AnyKind, body: ClauseCreate | TemplateCreate, principal: Principal, service: ContentService
 ) -> CreatedEntity:
     data = body.model_dump(exclude_unset=True)
     fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
@@ -161,7 +169,7 @@ async def _create(
 
 
 async def _create_version(
-    kind: Kind,
+    kind: AnyKind,
     entity_id: uuid.UUID,
     body: ClauseVersionCreate | TemplateVersionCreate,
     principal: Principal,
@@ -174,7 +182,7 @@ async def _create_version(
 
 
 async def _update_version(
-    kind: Kind,
+    kind: AnyKind,
     entity_id: uuid.UUID,
     version_id: uuid.UUID,
     body: ClauseFields | TemplateFields,
@@ -184,9 +192,6 @@ async def _update_version(
     fields = {k: getattr(body, k) for k in body.model_dump(exclude_unset=True)}
     version = await service.update_version(principal, kind, entity_id, version_id, fields)
     return version_out(kind, version)
-
-
-CLAUSES, TEMPLATES = KINDS["clauses"], KINDS["templates"]
 
 
 async def clause_create(body: ClauseCreate, principal: CurrentPrincipal, service: Content) -> CreatedEntity:

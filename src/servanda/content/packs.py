@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import repository as audit
 from servanda.content.models import Clause, Template
-from servanda.content.service import KINDS, ContentService, _jsonable
+from servanda.content.service import CLAUSES, KINDS, TEMPLATES, ContentService, _jsonable
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.identity.principal import Principal
 from servanda.platform import errors
@@ -45,8 +45,10 @@ def schema() -> dict[str, Any]:
 
 def shipped_packs() -> list[Path]:
     """The packs the product ships: inside the installed package, or in the source checkout."""
-    for candidate in (Path(str(resources.files("servanda"))) / "content-packs",
-                      Path(__file__).resolve().parents[3] / "content-packs"):  # fmt: skip
+    for candidate in (
+        Path(str(resources.files("servanda"))) / "content-packs",
+        Path(__file__).resolve().parents[3] / "content-packs",
+    ):
         if candidate.is_dir():
             return sorted(candidate.glob("*.json"))
     return []
@@ -67,8 +69,12 @@ class ImportReport:
     published: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "newVersion": self.new_version, "unchanged": self.unchanged,
-                "published": self.published}  # fmt: skip
+        return {
+            "created": self.created,
+            "newVersion": self.new_version,
+            "unchanged": self.unchanged,
+            "published": self.published,
+        }
 
 
 def validate(pack: Any) -> list[dict[str, str]]:
@@ -96,18 +102,30 @@ def validate(pack: Any) -> list[dict[str, str]]:
         for j, rule in enumerate(clause.get("rules", [])):
             for k, target in enumerate(rule.get("targets", [])):
                 if isinstance(target, str) and target not in known:
-                    errors.append({"field": f"$.clauses[{i}].rules[{j}].targets[{k}]",
-                                   "message": f"Unbekannte Klausel '{target}'."})  # fmt: skip
+                    errors.append(
+                        {
+                            "field": f"$.clauses[{i}].rules[{j}].targets[{k}]",
+                            "message": f"Unbekannte Klausel '{target}'.",
+                        }
+                    )
     for i, template in enumerate(pack.get("templates", [])):
         for s, section in enumerate(template.get("structure", [])):
             for t, slot in enumerate(section.get("slots", [])):
-                for name, ref in [("clause", slot.get("clause"))] + [
-                    (f"alternatives[{a}]", alt) for a, alt in enumerate(slot.get("alternatives", []))
-                ] + [(f"selectWhen[{w}].clause", entry.get("clause"))
-                     for w, entry in enumerate(slot.get("selectWhen", []))]:  # fmt: skip
+                for name, ref in (
+                    [("clause", slot.get("clause"))]
+                    + [(f"alternatives[{a}]", alt) for a, alt in enumerate(slot.get("alternatives", []))]
+                    + [
+                        (f"selectWhen[{w}].clause", entry.get("clause"))
+                        for w, entry in enumerate(slot.get("selectWhen", []))
+                    ]
+                ):
                     if isinstance(ref, str) and ref not in known:
-                        errors.append({"field": f"$.templates[{i}].structure[{s}].slots[{t}].{name}",
-                                       "message": f"Unbekannte Klausel '{ref}'."})  # fmt: skip
+                        errors.append(
+                            {
+                                "field": f"$.templates[{i}].structure[{s}].slots[{t}].{name}",
+                                "message": f"Unbekannte Klausel '{ref}'.",
+                            }
+                        )
     return errors
 
 
@@ -136,16 +154,22 @@ def _template_fields(template: dict[str, Any], ids: dict[str, uuid.UUID]) -> dic
     for s, section in enumerate(template.get("structure", [])):
         slots = []
         for t, slot in enumerate(section.get("slots", [])):
-            converted: dict[str, Any] = {"id": slot["id"], "type": slot["type"], "clauseId": _ref(slot["clause"], ids),
-                                         "order": t}  # fmt: skip
+            converted: dict[str, Any] = {
+                "id": slot["id"],
+                "type": slot["type"],
+                "clauseId": _ref(slot["clause"], ids),
+                "order": t,
+            }
             if slot.get("alternatives"):
                 converted["alternativeClauseIds"] = [_ref(a, ids) for a in slot["alternatives"]]
             for key in ("defaultSelected", "includeWhen"):
                 if key in slot:
                     converted[key] = slot[key]
             if slot.get("selectWhen"):
-                converted["selectWhen"] = [{"clauseId": _ref(w["clause"], ids), "condition": w["condition"]}
-                                           for w in slot["selectWhen"]]  # fmt: skip
+                converted["selectWhen"] = [
+                    {"clauseId": _ref(w["clause"], ids), "condition": w["condition"]}
+                    for w in slot["selectWhen"]
+                ]
             slots.append(converted)
         extra = {key: section[key] for key in ("placement", "showHeading") if key in section}
         sections.append({"id": section["id"], "title": section["title"], "order": s, "slots": slots, **extra})
@@ -157,9 +181,14 @@ def _template_fields(template: dict[str, Any], ids: dict[str, uuid.UUID]) -> dic
 
 
 def _entity_fields(entry: dict[str, Any]) -> dict[str, Any]:
-    return {"title": entry["title"], "tags": entry.get("tags", []), "jurisdiction": entry.get("jurisdiction"),
-            "legal_area": entry.get("legalArea"), "description": entry.get("description", ""),
-            "category": entry.get("category")}  # fmt: skip
+    return {
+        "title": entry["title"],
+        "tags": entry.get("tags", []),
+        "jurisdiction": entry.get("jurisdiction"),
+        "legal_area": entry.get("legalArea"),
+        "description": entry.get("description", ""),
+        "category": entry.get("category"),
+    }
 
 
 def _same(version: Any, fields: dict[str, Any], kind_fields: tuple[str, ...]) -> bool:
@@ -175,48 +204,95 @@ async def import_pack(
     """Import ``pack`` in the service's transaction (the caller's unit of work): all or nothing."""
     problems = validate(pack)
     if problems:
-        raise errors.Invalid("content.invalid_pack", "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
-                             errors=problems)  # fmt: skip
+        raise errors.Invalid(
+            "content.invalid_pack",
+            "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
+            errors=problems,
+        )
     report = ImportReport()
     session = service.session
     try:
         ids = await _ensure_clauses(service, session, principal, pack, report)
         touched: list[tuple[str, Any, Any]] = []
         for clause in pack.get("clauses", []):
-            touched.append(await _sync(service, session, principal, "clauses", clause, _clause_fields(clause, ids),
-                                       ids[clause["key"]], report))  # fmt: skip
+            touched.append(
+                await _sync(
+                    service,
+                    session,
+                    principal,
+                    "clauses",
+                    clause,
+                    _clause_fields(clause, ids),
+                    ids[clause["key"]],
+                    report,
+                )
+            )
         for template in pack.get("templates", []):
-            existing = await session.scalar(select(Template).where(Template.external_key == template["key"],
-                                                                   Template.tenant_id == principal.tenant_id))  # fmt: skip
+            existing = await session.scalar(
+                select(Template).where(
+                    Template.external_key == template["key"], Template.tenant_id == principal.tenant_id
+                )
+            )
             fields = _template_fields(template, ids)
             if existing is None:
-                entity, version = await service.create(principal, KINDS["templates"], _entity_fields(template), fields,
-                                                       template["key"])  # fmt: skip
+                entity, version = await service.create(
+                    principal, TEMPLATES, _entity_fields(template), fields, template["key"]
+                )
                 report.created.append({"kind": "template", "key": template["key"], "id": str(entity.id)})
                 touched.append(("templates", entity, version))
             else:
-                touched.append(await _sync(service, session, principal, "templates", template, fields, existing.id,
-                                           report, entity=existing))  # fmt: skip
+                touched.append(
+                    await _sync(
+                        service,
+                        session,
+                        principal,
+                        "templates",
+                        template,
+                        fields,
+                        existing.id,
+                        report,
+                        entity=existing,
+                    )
+                )
         if publish:
             for path, entity, version in touched:  # clauses first: template gates need them published
                 if version.status in ("draft", "approved"):
                     await service.publish(principal, KINDS[path], entity.id, version.id, skip_review=True)
-                    report.published.append({"kind": KINDS[path].name, "key": entity.external_key,
-                                             "versionNumber": version.version_number})  # fmt: skip
+                    report.published.append(
+                        {
+                            "kind": KINDS[path].name,
+                            "key": entity.external_key,
+                            "versionNumber": version.version_number,
+                        }
+                    )
         await audit.record(
-            session, principal, "content.import", "content_pack", str(pack.get("name", ""))[:100],
-            {"format": pack.get("format"), "name": pack.get("name"), "publish": publish,
-             "created": len(report.created), "newVersion": len(report.new_version),
-             "unchanged": len(report.unchanged), "published": len(report.published)},
-        )  # fmt: skip
+            session,
+            principal,
+            "content.import",
+            "content_pack",
+            str(pack.get("name", ""))[:100],
+            {
+                "format": pack.get("format"),
+                "name": pack.get("name"),
+                "publish": publish,
+                "created": len(report.created),
+                "newVersion": len(report.new_version),
+                "unchanged": len(report.unchanged),
+                "published": len(report.published),
+            },
+        )
     except ValidationError as error:  # a shape the schema let through but the engine refuses
-        raise errors.Invalid("content.invalid_pack", "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
-                      errors=[{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()]) from None  # fmt: skip
+        raise errors.Invalid(
+            "content.invalid_pack",
+            "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
+            errors=[{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()],
+        ) from None
     return report
 
 
-async def _ensure_clauses(service: ContentService, session: AsyncSession, principal: Principal, pack: Any,
-                          report: ImportReport) -> dict[str, uuid.UUID]:  # fmt: skip
+async def _ensure_clauses(
+    service: ContentService, session: AsyncSession, principal: Principal, pack: Any, report: ImportReport
+) -> dict[str, uuid.UUID]:
     """Pack key → clause id; new clauses are created first (without rules) so rules can point at them."""
     keys = [c["key"] for c in pack.get("clauses", [])]
     existing: dict[str, uuid.UUID] = {
@@ -231,25 +307,32 @@ async def _ensure_clauses(service: ContentService, session: AsyncSession, princi
     for clause in pack.get("clauses", []):
         if clause["key"] in existing:
             continue
-        fields = {"content": clause.get("content", ""), "heading": clause.get("heading"),
-                  "parameters": PARAMETERS.validate_python(clause.get("parameters", {})),
-                  "change_note": clause.get("changeNote")}  # fmt: skip
-        entity, _ = await service.create(
-            principal, KINDS["clauses"], _entity_fields(clause), fields, clause["key"]
-        )
+        fields = {
+            "content": clause.get("content", ""),
+            "heading": clause.get("heading"),
+            "parameters": PARAMETERS.validate_python(clause.get("parameters", {})),
+            "change_note": clause.get("changeNote"),
+        }
+        entity, _ = await service.create(principal, CLAUSES, _entity_fields(clause), fields, clause["key"])
         existing[clause["key"]] = entity.id
         report.created.append({"kind": "clause", "key": clause["key"], "id": str(entity.id)})
     return existing
 
 
-async def _sync(service: ContentService, session: AsyncSession, principal: Principal, path: str, entry: dict[str, Any],
-                fields: dict[str, Any], entity_id: uuid.UUID, report: ImportReport,
-                entity: Any = None) -> tuple[str, Any, Any]:  # fmt: skip
+async def _sync(
+    service: ContentService,
+    session: AsyncSession,
+    principal: Principal,
+    path: str,
+    entry: dict[str, Any],
+    fields: dict[str, Any],
+    entity_id: uuid.UUID,
+    report: ImportReport,
+    entity: Any = None,
+) -> tuple[str, Any, Any]:
     kind = KINDS[path]
     entity = entity or await session.get(kind.entity, entity_id)
-    parent = getattr(kind.version, kind.parent)
-    latest = await session.scalar(select(kind.version).where(parent == entity_id)
-                                  .order_by(kind.version.version_number.desc()).limit(1))  # fmt: skip
+    latest = await service.latest_version(kind, entity_id)
     assert latest is not None, "every entity has a version"
     created_now = any(r["key"] == entry["key"] and r["kind"] == kind.name for r in report.created)
     if created_now:  # version 1 was made without rules (forward references); complete it
@@ -260,6 +343,12 @@ async def _sync(service: ContentService, session: AsyncSession, principal: Princ
         report.unchanged.append({"kind": kind.name, "key": entry["key"], "id": str(entity_id)})
         return path, entity, latest
     version = await service.create_version(principal, kind, entity_id, latest.id, fields)
-    report.new_version.append({"kind": kind.name, "key": entry["key"], "id": str(entity_id),
-                               "versionNumber": version.version_number})  # fmt: skip
+    report.new_version.append(
+        {
+            "kind": kind.name,
+            "key": entry["key"],
+            "id": str(entity_id),
+            "versionNumber": version.version_number,
+        }
+    )
     return path, entity, version

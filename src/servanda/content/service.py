@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
@@ -39,38 +39,65 @@ from servanda.export.repository import style_template_exists
 from servanda.identity.principal import Principal
 from servanda.identity.repository import UserRepository
 from servanda.platform import errors
+from servanda.platform.paging import paginate
 
 RULES = TypeAdapter(list[Rule])
 PARAMETERS = TypeAdapter(dict[str, Parameter])
 QUESTIONS = TypeAdapter(list[Question])
 
 
+Entity = Clause | Template
+Version = ClauseVersion | TemplateVersion
+E = TypeVar("E", bound=Entity)
+V = TypeVar("V", bound=Version)
+E_co = TypeVar("E_co", bound=Entity, covariant=True)
+V_co = TypeVar("V_co", bound=Version, covariant=True)
+
+
 @dataclass(frozen=True)
-class Kind:
-    name: str  # clause | template (audit prefix, review kind)
-    entity: Any  # type[Clause] | type[Template]: both share the columns used here
-    version: Any  # type[ClauseVersion] | type[TemplateVersion]
-    parent: str  # foreign key column of the version
+class Kind(Generic[E_co, V_co]):
+    """Clauses or templates: the tables and columns one implementation of authoring works on.
+
+    The service's methods are generic in the kind, so a caller holding ``CLAUSES`` gets
+    ``Clause``/``ClauseVersion`` back; ``KINDS`` (by URL path) holds either.
+    """
+
+    name: Literal["clause", "template"]  # audit prefix, review kind
+    entity: type[E_co]  # both share the columns used here
+    version: type[V_co]
+    parent: Literal["clause_id", "template_id"]  # foreign key column of the version
     entity_fields: tuple[str, ...]
     version_fields: tuple[str, ...]
     label: str  # German, for messages
 
 
-KINDS: dict[str, Kind] = {
-    "clauses": Kind("clause", Clause, ClauseVersion, "clause_id", ("title", "tags", "jurisdiction", "legal_area"),
-                    ("content", "heading", "parameters", "rules", "change_note", "valid_from", "valid_until"),
-                    "Klausel"),
-    "templates": Kind("template", Template, TemplateVersion, "template_id",
-                      ("title", "tags", "jurisdiction", "legal_area", "description", "category"),
-                      ("structure", "interview", "default_style_template_id", "change_note"), "Vorlage"),
-}  # fmt: skip
+CLAUSES: Kind[Clause, ClauseVersion] = Kind(
+    name="clause",
+    entity=Clause,
+    version=ClauseVersion,
+    parent="clause_id",
+    entity_fields=("title", "tags", "jurisdiction", "legal_area"),
+    version_fields=("content", "heading", "parameters", "rules", "change_note", "valid_from", "valid_until"),
+    label="Klausel",
+)
+TEMPLATES: Kind[Template, TemplateVersion] = Kind(
+    name="template",
+    entity=Template,
+    version=TemplateVersion,
+    parent="template_id",
+    entity_fields=("title", "tags", "jurisdiction", "legal_area", "description", "category"),
+    version_fields=("structure", "interview", "default_style_template_id", "change_note"),
+    label="Vorlage",
+)
+AnyKind = Kind[Entity, Version]
+KINDS: dict[str, AnyKind] = {"clauses": CLAUSES, "templates": TEMPLATES}
 
 
-def not_found(kind: Kind) -> errors.NotFound:
+def not_found(kind: AnyKind) -> errors.NotFound:
     return errors.NotFound(f"{kind.name}.not_found", f"Die {kind.label} wurde nicht gefunden.")
 
 
-def version_not_found(kind: Kind) -> errors.NotFound:
+def version_not_found(kind: AnyKind) -> errors.NotFound:
     return errors.NotFound(
         f"{kind.name}.version_not_found", f"Die Fassung der {kind.label} wurde nicht gefunden."
     )
@@ -81,7 +108,7 @@ def version_not_found(kind: Kind) -> errors.NotFound:
 UNREVIEWED = ("draft", "review")
 
 
-def contributors(version: Any) -> list[uuid.UUID]:
+def contributors(version: Version) -> list[uuid.UUID]:
     """The author and every editor of the version, in order, without duplicates."""
     ids = [version.author_id, *(version.contributor_ids or [])]
     return list(dict.fromkeys(i for i in ids if i is not None))
@@ -95,7 +122,7 @@ def four_eyes(detail: str) -> errors.Forbidden:
     return errors.Forbidden("content.four_eyes", detail)
 
 
-def wrong_status(version: Any, action: str, allowed: str) -> errors.Conflict:
+def wrong_status(version: Version, action: str, allowed: str) -> errors.Conflict:
     return errors.Conflict(
         "content.invalid_transition",
         f"'{action}' ist im Status '{version.status}' nicht möglich (erwartet: {allowed}).",
@@ -127,8 +154,11 @@ async def _require_style(session: AsyncSession, fields: dict[str, Any]) -> None:
     or one of its own (RLS hides every other tenant's styles, so ``get`` finds exactly those)."""
     style_id = fields.get("default_style_template_id")
     if style_id is not None and not await style_template_exists(session, style_id):
-        raise errors.Invalid("content.unknown_style_template", "Die Formatvorlage gibt es nicht.",
-                      errors=[{"field": "defaultStyleTemplateId", "message": "unbekannte Formatvorlage"}])  # fmt: skip
+        raise errors.Invalid(
+            "content.unknown_style_template",
+            "Die Formatvorlage gibt es nicht.",
+            errors=[{"field": "defaultStyleTemplateId", "message": "unbekannte Formatvorlage"}],
+        )
 
 
 class ContentService:
@@ -140,25 +170,51 @@ class ContentService:
     # -- helpers -----------------------------------------------------------------------------
 
     @staticmethod
-    async def _history(session: AsyncSession, principal: Principal, kind: Kind, version: Any, action: str,
-                       from_status: str | None, comment: str | None = None) -> None:  # fmt: skip
+    async def _history(
+        session: AsyncSession,
+        principal: Principal,
+        kind: Kind[E, V],
+        version: V,
+        action: str,
+        from_status: str | None,
+        comment: str | None = None,
+    ) -> None:
         session.add(
             ContentReview(
-                tenant_id=principal.tenant_id, kind=kind.name, entity_id=getattr(version, kind.parent),
-                version_id=version.id, version_number=version.version_number, action=action,
-                from_status=from_status, to_status=version.status, actor_id=principal.user_id, comment=comment,
+                tenant_id=principal.tenant_id,
+                kind=kind.name,
+                entity_id=getattr(version, kind.parent),
+                version_id=version.id,
+                version_number=version.version_number,
+                action=action,
+                from_status=from_status,
+                to_status=version.status,
+                actor_id=principal.user_id,
+                comment=comment,
             )
-        )  # fmt: skip
+        )
 
-    async def _own_entity(self, session: AsyncSession, principal: Principal, kind: Kind, entity_id: uuid.UUID,
-                          lock: bool = False) -> Any:  # fmt: skip
+    async def _own_entity(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_id: uuid.UUID,
+        lock: bool = False,
+    ) -> E:
         entity = await session.get(kind.entity, entity_id, with_for_update=lock)
         if entity is None or entity.tenant_id != principal.tenant_id:
             raise not_found(kind)
         return entity
 
-    async def _own_version(self, session: AsyncSession, principal: Principal, kind: Kind, entity_id: uuid.UUID,
-                           version_id: uuid.UUID) -> Any:  # fmt: skip
+    async def _own_version(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+    ) -> V:
         version = await session.get(kind.version, version_id, with_for_update=True)
         if (
             version is None
@@ -170,52 +226,64 @@ class ContentService:
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def list_entities(self, principal: Principal, kind: Kind, page: int, page_size: int,
-                            q: str | None = None) -> tuple[list[tuple[Any, Any]], int]:  # fmt: skip
+    async def list_entities(
+        self, principal: Principal, kind: Kind[E, V], page: int, page_size: int, q: str | None = None
+    ) -> tuple[list[tuple[E, V | None]], int]:
         session = self.session
         query = select(kind.entity).where(kind.entity.tenant_id == principal.tenant_id)
         if q:
             query = query.where(func.lower(kind.entity.title).contains(q.lower(), autoescape=True))
-        total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        entities = list(
-            (await session.scalars(query.order_by(func.lower(kind.entity.title), kind.entity.id)
-                                   .offset((page - 1) * page_size).limit(page_size))).all()
-        )  # fmt: skip
+        query = query.order_by(func.lower(kind.entity.title), kind.entity.id)
+        entities, total = await paginate(session, query, page, page_size)
         latest = await self._latest_versions(session, kind, [e.id for e in entities])
         return [(e, latest.get(e.id)) for e in entities], total
 
     @staticmethod
     async def _latest_versions(
-        session: AsyncSession, kind: Kind, ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, Any]:
+        session: AsyncSession, kind: Kind[E, V], ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, V]:
         if not ids:
             return {}
         parent = getattr(kind.version, kind.parent)
         rows = await session.scalars(
-            select(kind.version).where(parent.in_(ids)).order_by(parent, kind.version.version_number.desc())
+            select(kind.version)
+            .where(parent.in_(ids))
+            .order_by(parent, kind.version.version_number.desc())
             .ext(distinct_on(parent))
-        )  # fmt: skip
+        )
         return {getattr(v, kind.parent): v for v in rows}
 
-    async def get_entity(self, principal: Principal, kind: Kind, entity_id: uuid.UUID) -> tuple[Any, Any]:
+    async def get_entity(
+        self, principal: Principal, kind: Kind[E, V], entity_id: uuid.UUID
+    ) -> tuple[E, V | None]:
         session = self.session
         entity = await session.get(kind.entity, entity_id)
         if entity is None:
             raise not_found(kind)
         return entity, (await self._latest_versions(session, kind, [entity.id])).get(entity.id)
 
-    async def list_versions(self, principal: Principal, kind: Kind, entity_id: uuid.UUID) -> list[Any]:
+    async def list_versions(self, principal: Principal, kind: Kind[E, V], entity_id: uuid.UUID) -> list[V]:
         session = self.session
         if await session.get(kind.entity, entity_id) is None:
             raise not_found(kind)
         parent = getattr(kind.version, kind.parent)
         return list(
-            (await session.scalars(select(kind.version).where(parent == entity_id)
-                                   .order_by(kind.version.version_number))).all()
-        )  # fmt: skip
+            (
+                await session.scalars(
+                    select(kind.version).where(parent == entity_id).order_by(kind.version.version_number)
+                )
+            ).all()
+        )
 
-    async def get_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
-                          version_id: uuid.UUID) -> Any:  # fmt: skip
+    async def latest_version(self, kind: Kind[E, V], entity_id: uuid.UUID) -> V | None:
+        """The entity's version with the highest number (None: no such entity)."""
+        parent = getattr(kind.version, kind.parent)
+        query = select(kind.version).where(parent == entity_id).order_by(kind.version.version_number.desc())
+        return await self.session.scalar(query.limit(1))
+
+    async def get_version(
+        self, principal: Principal, kind: Kind[E, V], entity_id: uuid.UUID, version_id: uuid.UUID
+    ) -> V:
         session = self.session
         version = await session.get(kind.version, version_id)
         if version is None or getattr(version, kind.parent) != entity_id:
@@ -224,8 +292,14 @@ class ContentService:
 
     # -- authoring ---------------------------------------------------------------------------
 
-    async def create(self, principal: Principal, kind: Kind, entity_fields: dict[str, Any],
-                     version_fields: dict[str, Any], external_key: str | None = None) -> tuple[Any, Any]:  # fmt: skip
+    async def create(
+        self,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_fields: dict[str, Any],
+        version_fields: dict[str, Any],
+        external_key: str | None = None,
+    ) -> tuple[E, V]:
         session = self.session
         await _require_style(session, version_fields)
         values = {k: v for k, v in entity_fields.items() if k in kind.entity_fields and v is not None}
@@ -233,30 +307,58 @@ class ContentService:
         session.add(entity)
         await session.flush()
         version = kind.version(
-            tenant_id=principal.tenant_id, version_number=1, status="draft", author_id=principal.user_id,
-            contributor_ids=[principal.user_id], **{kind.parent: entity.id},
-            **{k: v for k, v in _jsonable(version_fields).items() if k in kind.version_fields and v is not None},
-        )  # fmt: skip
+            tenant_id=principal.tenant_id,
+            version_number=1,
+            status="draft",
+            author_id=principal.user_id,
+            contributor_ids=[principal.user_id],
+            **{kind.parent: entity.id},
+            **{
+                k: v
+                for k, v in _jsonable(version_fields).items()
+                if k in kind.version_fields and v is not None
+            },
+        )
         session.add(version)
         await session.flush()
         await self._history(session, principal, kind, version, "create", None)
-        await audit.record(session, principal, f"{kind.name}.create", kind.name, entity.id,
-                          {"title": entity.title, "versionId": str(version.id)})  # fmt: skip
+        await audit.record(
+            session,
+            principal,
+            f"{kind.name}.create",
+            kind.name,
+            entity.id,
+            {"title": entity.title, "versionId": str(version.id)},
+        )
         await session.refresh(entity)
         await session.refresh(version)
         return entity, version
 
-    async def create_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
-                             based_on: uuid.UUID | None, fields: dict[str, Any]) -> Any:  # fmt: skip
+    async def create_version(
+        self,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_id: uuid.UUID,
+        based_on: uuid.UUID | None,
+        fields: dict[str, Any],
+    ) -> V:
         session = self.session
         entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
         parent = getattr(kind.version, kind.parent)
-        versions = list((await session.scalars(select(kind.version).where(parent == entity.id)
-                                               .order_by(kind.version.version_number))).all())  # fmt: skip
+        versions = list(
+            (
+                await session.scalars(
+                    select(kind.version).where(parent == entity.id).order_by(kind.version.version_number)
+                )
+            ).all()
+        )
         source = next((v for v in versions if v.id == based_on), None) if based_on else versions[-1]
         if source is None:
-            raise errors.Invalid("content.unknown_base_version", "Die Ausgangsfassung gehört nicht zu diesem Eintrag.",
-                          errors=[{"field": "basedOnVersionId", "message": "unbekannte Fassung"}])  # fmt: skip
+            raise errors.Invalid(
+                "content.unknown_base_version",
+                "Die Ausgangsfassung gehört nicht zu diesem Eintrag.",
+                errors=[{"field": "basedOnVersionId", "message": "unbekannte Fassung"}],
+            )
         await _require_style(session, fields)
         copied = {f: getattr(source, f) for f in kind.version_fields}
         copied.update(
@@ -264,26 +366,48 @@ class ContentService:
         )
         inherited = contributors(source) if source.status in UNREVIEWED else []
         version = kind.version(
-            tenant_id=principal.tenant_id, version_number=versions[-1].version_number + 1, status="draft",
-            author_id=principal.user_id, contributor_ids=contributors_with([principal.user_id], inherited),
-            **{kind.parent: entity.id}, **copied,
-        )  # fmt: skip
+            tenant_id=principal.tenant_id,
+            version_number=versions[-1].version_number + 1,
+            status="draft",
+            author_id=principal.user_id,
+            contributor_ids=contributors_with([principal.user_id], inherited),
+            **{kind.parent: entity.id},
+            **copied,
+        )
         session.add(version)
         await session.flush()
         await self._history(session, principal, kind, version, "create", None)
-        await audit.record(session, principal, f"{kind.name}.version_create", kind.name, entity.id,
-                          {"versionId": str(version.id), "versionNumber": version.version_number,
-                           "basedOn": str(source.id)})  # fmt: skip
+        await audit.record(
+            session,
+            principal,
+            f"{kind.name}.version_create",
+            kind.name,
+            entity.id,
+            {
+                "versionId": str(version.id),
+                "versionNumber": version.version_number,
+                "basedOn": str(source.id),
+            },
+        )
         await session.refresh(version)
         return version
 
-    async def update_version(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
-                             version_id: uuid.UUID, fields: dict[str, Any]) -> Any:  # fmt: skip
+    async def update_version(
+        self,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+        fields: dict[str, Any],
+    ) -> V:
         session = self.session
         version = await self._own_version(session, principal, kind, entity_id, version_id)
         if version.status != "draft":
-            raise errors.Conflict("content.version_not_draft", "Nur Entwürfe können bearbeitet werden.",
-                          extra={"status": version.status})  # fmt: skip
+            raise errors.Conflict(
+                "content.version_not_draft",
+                "Nur Entwürfe können bearbeitet werden.",
+                extra={"status": version.status},
+            )
         await _require_style(session, fields)
         changed = sorted(k for k in fields if k in kind.version_fields)
         for key, value in _jsonable(fields).items():
@@ -294,41 +418,54 @@ class ContentService:
             # co-authoring is allowed; the co-author can no longer review this version
             version.contributor_ids = contributors_with(contributors(version), [principal.user_id])
             await self._history(session, principal, kind, version, "edit", "draft")
-        await audit.record(session, principal, f"{kind.name}.update", kind.name, entity_id,
-                          {"versionId": str(version.id), "fields": changed})  # fmt: skip
+        await audit.record(
+            session,
+            principal,
+            f"{kind.name}.update",
+            kind.name,
+            entity_id,
+            {"versionId": str(version.id), "fields": changed},
+        )
         await session.flush()
         await session.refresh(version)
         return version
 
     # -- gates -------------------------------------------------------------------------------
 
-    async def gate_results(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
-                           version_id: uuid.UUID) -> list[gates.GateResult]:  # fmt: skip
+    async def gate_results(
+        self, principal: Principal, kind: Kind[E, V], entity_id: uuid.UUID, version_id: uuid.UUID
+    ) -> list[gates.GateResult]:
         session = self.session
         version = await session.get(kind.version, version_id)
         if version is None or getattr(version, kind.parent) != entity_id:
             raise version_not_found(kind)
         return await self._gates(session, kind, version)
 
-    async def _gates(self, session: AsyncSession, kind: Kind, version: Any) -> list[gates.GateResult]:
-        if kind.name == "clause":
+    async def _gates(self, session: AsyncSession, kind: Kind[E, V], version: V) -> list[gates.GateResult]:
+        if isinstance(version, ClauseVersion):
             clause = await session.get(Clause, version.clause_id)
             assert clause is not None
             known = {row.id: row.title for row in await session.execute(select(Clause.id, Clause.title))}
             published = await session.execute(
-                select(ClauseVersion.clause_id, ClauseVersion.rules).where(ClauseVersion.status == "published",
-                                                                          ClauseVersion.clause_id != clause.id)
-            )  # fmt: skip
+                select(ClauseVersion.clause_id, ClauseVersion.rules).where(
+                    ClauseVersion.status == "published", ClauseVersion.clause_id != clause.id
+                )
+            )
             requires: dict[uuid.UUID, set[uuid.UUID]] = {}
             for clause_id, rules in published:
                 for rule in RULES.validate_python(rules or []):
                     if rule.type == "requires":
                         requires.setdefault(clause_id, set()).update(rule.target_clause_ids)
             return gates.clause_gates(
-                clause_id=clause.id, title=clause.title, content=version.content or "",
+                clause_id=clause.id,
+                title=clause.title,
+                content=version.content or "",
                 parameters=PARAMETERS.validate_python(version.parameters or {}),
-                rules=RULES.validate_python(version.rules or []), known=known, published_requires=requires,
-            )  # fmt: skip
+                rules=RULES.validate_python(version.rules or []),
+                known=known,
+                published_requires=requires,
+            )
+        assert isinstance(version, TemplateVersion)
         structure = Structure.model_validate(version.structure or {})
         interview = QUESTIONS.validate_python(version.interview or [])
         ids = {c for slot in structure.slots() for c in slot.clause_ids()}
@@ -338,7 +475,7 @@ class ContentService:
                 select(Clause.id, Clause.title, ClauseVersion.parameters, ClauseVersion.rules)
                 .outerjoin(ClauseVersion, ClauseVersion.id == Clause.current_published_version_id)
                 .where(Clause.id.in_(ids))
-            )  # fmt: skip
+            )
             for clause_id, title, parameters, rules in rows:
                 has_published = parameters is not None  # outer join: NULL without a published version
                 infos[clause_id] = gates.ClauseInfo(
@@ -349,26 +486,38 @@ class ContentService:
                 )
         return gates.template_gates(structure=structure, interview=interview, clauses=infos)
 
-    async def _require_gates(self, session: AsyncSession, kind: Kind, version: Any) -> None:
+    async def _require_gates(self, session: AsyncSession, kind: Kind[E, V], version: V) -> None:
         results = await self._gates(session, kind, version)
         failing = gates.failed(results)
         if failing:
-            raise errors.GateFailed("content.gates_failed", "Die Veröffentlichungsprüfungen sind nicht bestanden.",
-                          errors=[{"field": f["gate"], "message": m} for f in failing for m in f["messages"]],
-                          extra={"gates": failing})  # fmt: skip
+            raise errors.GateFailed(
+                "content.gates_failed",
+                "Die Veröffentlichungsprüfungen sind nicht bestanden.",
+                errors=[{"field": f["gate"], "message": m} for f in failing for m in f["messages"]],
+                extra={"gates": failing},
+            )
 
     # -- workflow ----------------------------------------------------------------------------
 
-    async def submit(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
-                     reviewer_id: uuid.UUID) -> Any:  # fmt: skip
+    async def submit(
+        self,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+        reviewer_id: uuid.UUID,
+    ) -> V:
         session = self.session
         version = await self._own_version(session, principal, kind, entity_id, version_id)
         if version.status != "draft":
             raise wrong_status(version, "submit", "draft")
         reviewer = await UserRepository(session).ref(reviewer_id)
         if reviewer is None or reviewer.status != "active" or reviewer.role not in ("editor", "admin"):
-            raise errors.Invalid("content.invalid_reviewer", "Prüfer muss ein aktiver Redakteur oder Admin sein.",
-                          errors=[{"field": "reviewerId", "message": "kein geeigneter Prüfer"}])  # fmt: skip
+            raise errors.Invalid(
+                "content.invalid_reviewer",
+                "Prüfer muss ein aktiver Redakteur oder Admin sein.",
+                errors=[{"field": "reviewerId", "message": "kein geeigneter Prüfer"}],
+            )
         if reviewer.id == version.author_id:
             raise four_eyes("Autor und Prüfer müssen verschiedene Personen sein.")
         if reviewer.id in contributors(version):
@@ -376,13 +525,19 @@ class ContentService:
         await self._require_gates(session, kind, version)
         version.status, version.reviewer_id = "review", reviewer.id
         await self._history(session, principal, kind, version, "submit", "draft")
-        await audit.record(session, principal, f"{kind.name}.submit", kind.name, entity_id,
-                          {"versionId": str(version.id), "reviewerId": str(reviewer.id)})  # fmt: skip
+        await audit.record(
+            session,
+            principal,
+            f"{kind.name}.submit",
+            kind.name,
+            entity_id,
+            {"versionId": str(version.id), "reviewerId": str(reviewer.id)},
+        )
         await session.flush()
         await session.refresh(version)
         return version
 
-    def _may_review(self, principal: Principal, version: Any) -> None:
+    def _may_review(self, principal: Principal, version: V) -> None:
         if principal.user_id == version.author_id:
             raise errors.Forbidden(
                 "content.own_version", "Eigene Fassungen dürfen nicht selbst geprüft werden."
@@ -395,8 +550,8 @@ class ContentService:
             )
 
     async def approve(
-        self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID
-    ) -> Any:
+        self, principal: Principal, kind: Kind[E, V], entity_id: uuid.UUID, version_id: uuid.UUID
+    ) -> V:
         session = self.session
         version = await self._own_version(session, principal, kind, entity_id, version_id)
         if version.status != "review":
@@ -416,12 +571,22 @@ class ContentService:
         await session.refresh(version)
         return version
 
-    async def send_back(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
-                        action: str, comment: str) -> Any:  # fmt: skip
+    async def send_back(
+        self,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+        action: str,
+        comment: str,
+    ) -> V:
         """``reject`` or ``request_changes``: back to draft, with a mandatory comment."""
         if not comment.strip():
-            raise errors.Invalid("content.comment_required", "Bitte begründen Sie die Entscheidung.",
-                          errors=[{"field": "comment", "message": "Ein Kommentar ist erforderlich."}])  # fmt: skip
+            raise errors.Invalid(
+                "content.comment_required",
+                "Bitte begründen Sie die Entscheidung.",
+                errors=[{"field": "comment", "message": "Ein Kommentar ist erforderlich."}],
+            )
         session = self.session
         version = await self._own_version(session, principal, kind, entity_id, version_id)
         if version.status != "review":
@@ -429,14 +594,27 @@ class ContentService:
         self._may_review(principal, version)
         version.status = "draft"
         await self._history(session, principal, kind, version, action, "review", comment.strip())
-        await audit.record(session, principal, f"{kind.name}.{action}", kind.name, entity_id,
-                          {"versionId": str(version.id), "comment": comment.strip()})  # fmt: skip
+        await audit.record(
+            session,
+            principal,
+            f"{kind.name}.{action}",
+            kind.name,
+            entity_id,
+            {"versionId": str(version.id), "comment": comment.strip()},
+        )
         await session.flush()
         await session.refresh(version)
         return version
 
-    async def publish(self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID,
-                      *, skip_review: bool = False) -> Any:  # fmt: skip
+    async def publish(
+        self,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+        *,
+        skip_review: bool = False,
+    ) -> V:
         session = self.session
         entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
         version = await self._own_version(session, principal, kind, entity_id, version_id)
@@ -454,22 +632,44 @@ class ContentService:
             )
             if previous is not None and previous.status == "published":
                 previous.status = "deprecated"
-                await self._history(session, principal, kind, previous, "deprecate", "published",
-                                    f"abgelöst durch Fassung {version.version_number}")  # fmt: skip
-                await audit.record(session, principal, f"{kind.name}.deprecate", kind.name, entity_id,
-                                  {"versionId": str(previous.id), "supersededBy": str(version.id)})  # fmt: skip
+                await self._history(
+                    session,
+                    principal,
+                    kind,
+                    previous,
+                    "deprecate",
+                    "published",
+                    f"abgelöst durch Fassung {version.version_number}",
+                )
+                await audit.record(
+                    session,
+                    principal,
+                    f"{kind.name}.deprecate",
+                    kind.name,
+                    entity_id,
+                    {"versionId": str(previous.id), "supersededBy": str(version.id)},
+                )
         version.status, version.published_at = "published", now
         entity.current_published_version_id = version.id
         await self._history(session, principal, kind, version, "publish", previous_status)
-        await audit.record(session, principal, f"{kind.name}.publish", kind.name, entity_id,
-                          {"versionId": str(version.id), "versionNumber": version.version_number,
-                           **({"withoutReview": True} if previous_status == "draft" else {})})  # fmt: skip
+        await audit.record(
+            session,
+            principal,
+            f"{kind.name}.publish",
+            kind.name,
+            entity_id,
+            {
+                "versionId": str(version.id),
+                "versionNumber": version.version_number,
+                **({"withoutReview": True} if previous_status == "draft" else {}),
+            },
+        )
         await session.flush()
         await session.refresh(version)
         return version
 
     @staticmethod
-    async def _approved_by_other(session: AsyncSession, version: Any) -> None:
+    async def _approved_by_other(session: AsyncSession, version: V) -> None:
         """Check the approval again at publish: its approver must not be a contributor.
 
         Contributors cannot change after submit, so this refuses only approvals given
@@ -487,8 +687,8 @@ class ContentService:
             )
 
     async def deprecate(
-        self, principal: Principal, kind: Kind, entity_id: uuid.UUID, version_id: uuid.UUID
-    ) -> Any:
+        self, principal: Principal, kind: Kind[E, V], entity_id: uuid.UUID, version_id: uuid.UUID
+    ) -> V:
         session = self.session
         entity = await self._own_entity(session, principal, kind, entity_id, lock=True)
         version = await self._own_version(session, principal, kind, entity_id, version_id)
@@ -512,8 +712,9 @@ class ContentService:
 
     # -- history -----------------------------------------------------------------------------
 
-    async def reviews(self, principal: Principal, kind: Kind, entity_id: uuid.UUID,
-                      version_id: uuid.UUID) -> list[ContentReview]:  # fmt: skip
+    async def reviews(
+        self, principal: Principal, kind: Kind[E, V], entity_id: uuid.UUID, version_id: uuid.UUID
+    ) -> list[ContentReview]:
         session = self.session
         version = await session.get(kind.version, version_id)
         if (
@@ -522,56 +723,82 @@ class ContentService:
             or getattr(version, kind.parent) != entity_id
         ):
             raise version_not_found(kind)
-        return list((await session.scalars(select(ContentReview).where(ContentReview.version_id == version.id)
-                                           .order_by(ContentReview.created_at))).all())  # fmt: skip
+        return list(
+            (
+                await session.scalars(
+                    select(ContentReview)
+                    .where(ContentReview.version_id == version.id)
+                    .order_by(ContentReview.created_at)
+                )
+            ).all()
+        )
 
     async def changelog(
-        self, principal: Principal, kind: Kind, entity_id: uuid.UUID
-    ) -> list[tuple[Any, list[Any], list[tuple[uuid.UUID, str | None]]]]:
+        self, principal: Principal, kind: Kind[E, V], entity_id: uuid.UUID
+    ) -> list[tuple[V, list[ContentReview], list[tuple[uuid.UUID, str | None]]]]:
         """Versions (newest first), each with its history and its contributors (id, display name)."""
         session = self.session
         await self._own_entity(session, principal, kind, entity_id)
         parent = getattr(kind.version, kind.parent)
-        versions = (await session.scalars(select(kind.version).where(parent == entity_id)
-                                          .order_by(kind.version.version_number.desc()))).all()  # fmt: skip
-        history = (await session.scalars(select(ContentReview).where(ContentReview.entity_id == entity_id)
-                                         .order_by(ContentReview.created_at))).all()  # fmt: skip
+        versions = (
+            await session.scalars(
+                select(kind.version).where(parent == entity_id).order_by(kind.version.version_number.desc())
+            )
+        ).all()
+        history = (
+            await session.scalars(
+                select(ContentReview)
+                .where(ContentReview.entity_id == entity_id)
+                .order_by(ContentReview.created_at)
+            )
+        ).all()
         ids = {i for v in versions for i in contributors(v)}
         names = await UserRepository(session).display_names(ids)
-        return [(v, [h for h in history if h.version_id == v.id], [(i, names.get(i)) for i in contributors(v)])
-                for v in versions]  # fmt: skip
+        return [
+            (v, [h for h in history if h.version_id == v.id], [(i, names.get(i)) for i in contributors(v)])
+            for v in versions
+        ]
 
     async def feed(self, principal: Principal, page: int, page_size: int) -> tuple[list[ContentReview], int]:
-        session = self.session
-        total = await session.scalar(select(func.count()).select_from(ContentReview)) or 0
-        rows = await session.scalars(select(ContentReview).order_by(ContentReview.created_at.desc())
-                                     .offset((page - 1) * page_size).limit(page_size))  # fmt: skip
-        return list(rows.all()), total
+        query = select(ContentReview).order_by(ContentReview.created_at.desc())
+        return await paginate(self.session, query, page, page_size)
 
     async def review_queue(self, principal: Principal) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        session = self.session
-        for kind in KINDS.values():
-            parent = getattr(kind.version, kind.parent)
-            submitted = (
-                select(func.max(ContentReview.created_at))
-                .where(ContentReview.version_id == kind.version.id, ContentReview.action == "submit")
-                .scalar_subquery()
-            )
-            rows = await session.execute(
-                select(kind.version, kind.entity.title, submitted)
-                .join(kind.entity, kind.entity.id == parent)
-                .where(kind.version.status == "review", kind.version.reviewer_id == principal.user_id)
-            )
-            for version, title, submitted_at in rows:
-                items.append({"kind": kind.name, "entity_id": getattr(version, kind.parent), "title": title,
-                              "version_id": version.id, "version_number": version.version_number,
-                              "author_id": version.author_id, "submitted_at": submitted_at})  # fmt: skip
+        items = [
+            *await self._awaiting_review(principal, CLAUSES),
+            *await self._awaiting_review(principal, TEMPLATES),
+        ]
         return sorted(items, key=lambda i: i["submitted_at"] or datetime.min.replace(tzinfo=UTC))
 
+    async def _awaiting_review(self, principal: Principal, kind: Kind[E, V]) -> list[dict[str, Any]]:
+        parent = getattr(kind.version, kind.parent)
+        submitted = (
+            select(func.max(ContentReview.created_at))
+            .where(ContentReview.version_id == kind.version.id, ContentReview.action == "submit")
+            .scalar_subquery()
+        )
+        rows = await self.session.execute(
+            select(kind.version, kind.entity.title, submitted)
+            .join(kind.entity, kind.entity.id == parent)
+            .where(kind.version.status == "review", kind.version.reviewer_id == principal.user_id)
+        )
+        return [
+            {
+                "kind": kind.name,
+                "entity_id": getattr(version, kind.parent),
+                "title": title,
+                "version_id": version.id,
+                "version_number": version.version_number,
+                "author_id": version.author_id,
+                "submitted_at": submitted_at,
+            }
+            for version, title, submitted_at in rows
+        ]
 
-async def rule_graph(session: AsyncSession, principal: Principal, template_id: uuid.UUID,
-                     version_id: uuid.UUID | None = None) -> dict[str, Any]:  # fmt: skip
+
+async def rule_graph(
+    session: AsyncSession, principal: Principal, template_id: uuid.UUID, version_id: uuid.UUID | None = None
+) -> dict[str, Any]:
     """Nodes (the template's clauses, with their slots) and typed rule edges, for the editor.
 
     Uses the given template version, else its latest; each clause contributes the
@@ -579,16 +806,16 @@ async def rule_graph(session: AsyncSession, principal: Principal, template_id: u
     """
     template = await session.get(Template, template_id)
     if template is None:
-        raise not_found(KINDS["templates"])
+        raise not_found(TEMPLATES)
     query = select(TemplateVersion).where(TemplateVersion.template_id == template.id)
     query = query.where(TemplateVersion.id == version_id) if version_id else query
     version = await session.scalar(query.order_by(TemplateVersion.version_number.desc()).limit(1))
     if version is None:
-        raise version_not_found(KINDS["templates"])
+        raise version_not_found(TEMPLATES)
     structure = Structure.model_validate(version.structure or {})
     slot_of = {c: (slot.id, slot.type) for slot in structure.slots() for c in slot.clause_ids()}
     clauses = {c.id: c for c in (await session.scalars(select(Clause).where(Clause.id.in_(slot_of)))).all()}
-    latest = await ContentService._latest_versions(session, KINDS["clauses"], list(clauses))
+    latest = await ContentService._latest_versions(session, CLAUSES, list(clauses))
     published_ids = [
         c.current_published_version_id for c in clauses.values() if c.current_published_version_id
     ]
@@ -603,14 +830,30 @@ async def rule_graph(session: AsyncSession, principal: Principal, template_id: u
         clause = clauses.get(clause_id)
         source = published.get(clause_id) or latest.get(clause_id)
         rules = RULES.validate_python(source.rules or []) if source is not None else []
-        nodes.append({"id": clause_id, "title": clause.title if clause else "?", "slotId": slot_id,
-                      "slotType": slot_type, "versionId": source.id if source else None,
-                      "published": clause_id in published,
-                      "scopedTo": sorted({j for r in rules if r.type == "scoped_to" for j in r.jurisdictions}),
-                      "requiresAnswer": [r.condition.model_dump(by_alias=True) for r in rules
-                                         if r.type == "requires_answer"]})  # fmt: skip
+        nodes.append(
+            {
+                "id": clause_id,
+                "title": clause.title if clause else "?",
+                "slotId": slot_id,
+                "slotType": slot_type,
+                "versionId": source.id if source else None,
+                "published": clause_id in published,
+                "scopedTo": sorted({j for r in rules if r.type == "scoped_to" for j in r.jurisdictions}),
+                "requiresAnswer": [
+                    r.condition.model_dump(by_alias=True) for r in rules if r.type == "requires_answer"
+                ],
+            }
+        )
         for rule in rules:
             for target in getattr(rule, "target_clause_ids", []):
-                edges.append({"source": clause_id, "target": target, "type": rule.type, "severity": rule.severity,
-                              "message": rule.message, "targetInTemplate": target in slot_of})  # fmt: skip
+                edges.append(
+                    {
+                        "source": clause_id,
+                        "target": target,
+                        "type": rule.type,
+                        "severity": rule.severity,
+                        "message": rule.message,
+                        "targetInTemplate": target in slot_of,
+                    }
+                )
     return {"templateId": template_id, "versionId": version.id, "nodes": nodes, "edges": edges}
