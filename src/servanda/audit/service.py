@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import chain
@@ -32,6 +32,7 @@ from servanda.identity.principal import Principal
 from servanda.platform import errors
 from servanda.platform.api_models import ApiModel, Page
 from servanda.platform.db import Database
+from servanda.platform.paging import paginate
 from servanda.tenants.repository import TenantRepository
 
 MAX_PAGE_SIZE = 100
@@ -181,16 +182,10 @@ async def list_events(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise _invalid("pageSize", f"Die Seitengröße liegt zwischen 1 und {MAX_PAGE_SIZE}.")
     conditions = _conditions(principal.tenant_id, filters)
-    total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
-    events = await session.scalars(
-        select(AuditEvent)
-        .where(*conditions)
-        .order_by(AuditEvent.seq.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
+    query = select(AuditEvent).where(*conditions).order_by(AuditEvent.seq.desc())
+    events, total = await paginate(session, query, page, page_size)
     items = [AuditEventOut.of(e) for e in events]
-    return Page[AuditEventOut](items=items, total=total or 0, page=page, page_size=page_size)
+    return Page[AuditEventOut](items=items, total=total, page=page, page_size=page_size)
 
 
 async def _batches(
