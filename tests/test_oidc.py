@@ -46,9 +46,10 @@ from joserfc.jwk import OctKey, RSAKey
 
 from servanda.app import create_app
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
+from servanda.platform import errors
 from servanda.platform.config import ConfigError, load_settings
 from servanda.platform.oidc import OidcVerifier
-from servanda.platform.problems import Problem
+from servanda.platform.problems import problem_of
 from servanda.platform.tokens import Claims, TokenError, role_from
 from tests.auth_helpers import ensure_user
 from tests.conftest import DbUnderTest, repo_root
@@ -772,13 +773,13 @@ def test_an_unusable_idp_answers_503_and_recovers(key_server: KeyServer, failure
     else:
         key_server.keys = []
 
-    with pytest.raises(Problem) as problem:
+    with pytest.raises(errors.Unavailable) as problem:
         asyncio.run(verifier.verify(token))
-    assert (problem.value.status, problem.value.code) == (503, "auth.idp_unavailable")
+    assert (problem_of(problem.value).status, problem.value.code) == (503, "auth.idp_unavailable")
     attempts = sum(key_server.hits.values())
 
     # Within the back-off, answer at once without asking the IdP again.
-    with pytest.raises(Problem):
+    with pytest.raises(errors.Unavailable):
         asyncio.run(verifier.verify(token))
     assert sum(key_server.hits.values()) == attempts
 

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from servanda.app import create_app
+from servanda.platform import errors
 from servanda.platform.config import Settings, load_settings
-from servanda.platform.problems import Problem
 from servanda.platform.ratelimit import RequestRateLimiter, TokenBuckets
 from tests.auth_helpers import login_as
 from tests.conftest import DbUnderTest
@@ -136,7 +136,7 @@ def test_a_refused_tenant_request_costs_the_user_nothing() -> None:
     tenant = uuid.uuid4()
     limiter.check(tenant, "u1")
     for _ in range(5):
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(errors.TooManyRequests) as refused:
             limiter.check(tenant, "u1")
         assert refused.value.code == "request.rate_limited"
     assert limiter.users is not None and limiter.users.take((tenant, "u1"), time.monotonic()) == 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +29,19 @@ def _json_dumps(value: Any) -> str:
 
 
 SET_TENANT = text("SELECT set_config('app.current_tenant_id', :tenant, true)")
+_AFTER_COMMIT = "servanda.after_commit"
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` once the session's transaction has committed (never if it rolls back).
+
+    For effects outside the database that must follow the committed state, e.g.
+    removing a stored object no record points to any more. Sessions from
+    :meth:`Database.session` (and so the request's unit of work) run them.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
 _STATEMENT_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 
@@ -87,11 +100,18 @@ class Database:
 
     @asynccontextmanager
     async def session(self, tenant_id: uuid.UUID | None) -> AsyncIterator[AsyncSession]:
-        """One transaction scoped to ``tenant_id`` (None: no tenant, no tenant rows)."""
-        async with self.sessionmaker() as session, session.begin():
-            if tenant_id is not None:
-                await session.execute(SET_TENANT, {"tenant": str(tenant_id)})
-            yield session
+        """One transaction scoped to ``tenant_id`` (None: no tenant, no tenant rows).
+
+        Committed when the block ends without an exception, then the session's
+        :func:`after_commit` actions run; rolled back otherwise.
+        """
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                if tenant_id is not None:
+                    await session.execute(SET_TENANT, {"tenant": str(tenant_id)})
+                yield session
+            for action in session.info.pop(_AFTER_COMMIT, []):
+                await action()
 
     def pool_in_use(self) -> int:
         pool = self.engine.pool

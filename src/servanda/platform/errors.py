@@ -33,6 +33,10 @@ class DomainError(Exception):
         self.retry_after = retry_after
 
 
+class BadRequest(DomainError):
+    """The request cannot be used as sent (e.g. an invalid, spent or expired one-time token)."""
+
+
 class Unauthenticated(DomainError):
     """The caller is not (or no longer) signed in."""
 

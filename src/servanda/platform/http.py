@@ -72,12 +72,13 @@ async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 
     The principal lookup runs first inside it and sets the tenant for the whole
     transaction (``servanda_principal()``); every service the endpoint calls gets
-    this session. An exception rolls everything back. Declared with
+    this session. An exception rolls everything back; after the commit, the
+    session's ``after_commit`` actions run (``platform.db``). Declared with
     ``scope="function"`` so the commit happens before the response leaves: a
     client never sees 200 for a write that did not commit.
     """
     db: Database = request.app.state.db
-    async with db.sessionmaker() as session, session.begin():
+    async with db.session(None) as session:  # no tenant: the principal lookup (or a public route's) sets it
         yield session
 
 

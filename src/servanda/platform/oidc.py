@@ -37,8 +37,8 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeySet, RSAKey
 
+from servanda.platform import errors
 from servanda.platform.logs import get_logger
-from servanda.platform.problems import Problem
 from servanda.platform.tokens import (
     ALGORITHM,
     Claims,
@@ -63,12 +63,11 @@ class IdpError(Exception):
     """The IdP's discovery document or key set could not be fetched or is unusable."""
 
 
-def idp_unavailable() -> Problem:
-    return Problem(
-        503,
+def idp_unavailable() -> errors.Unavailable:
+    return errors.Unavailable(
         "auth.idp_unavailable",
         "Der Anmeldedienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es gleich erneut.",
-        headers={"Retry-After": "30"},
+        retry_after=30,
     )
 
 

@@ -114,6 +114,7 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 # The one mapping from domain errors (raised by services) to HTTP statuses.
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
+    errors.BadRequest: 400,
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,

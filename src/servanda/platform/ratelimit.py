@@ -14,7 +14,7 @@ import math
 import time
 import uuid
 
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 SWEEP_INTERVAL_S = 60.0
 
@@ -60,13 +60,12 @@ class TokenBuckets:
         return len(self._buckets)
 
 
-def rate_limited(wait_s: float) -> Problem:
+def rate_limited(wait_s: float) -> errors.TooManyRequests:
     retry = max(1, math.ceil(wait_s))
-    return Problem(
-        429,
+    return errors.TooManyRequests(
         "request.rate_limited",
         f"Zu viele Anfragen. Bitte versuchen Sie es in {retry} Sekunden erneut.",
-        headers={"Retry-After": str(retry)},
+        retry_after=retry,
     )
 
 
