@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from servanda.contracts.evaluation import Evaluated
 from servanda.contracts.lawfirm_templates import LawFirmTemplateService
+from servanda.contracts.lifecycle import ContractLifecycle
 from servanda.contracts.schemas import (
     ContractCreate,
     ContractPatch,
@@ -26,7 +28,7 @@ from servanda.contracts.schemas import (
     ValidationResult,
     VersionInfo,
 )
-from servanda.contracts.service import ContractLifecycle, Evaluated
+from servanda.contracts.service import ContractService
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import ApiInput, Page
 from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork
@@ -35,7 +37,11 @@ router = APIRouter(prefix=f"{API_PREFIX}/contracts", tags=["contracts"])
 USE = [allow(Permission.CONTRACTS_USE)]
 
 
-def _contracts(session: UnitOfWork) -> ContractLifecycle:
+def _contracts(session: UnitOfWork) -> ContractService:
+    return ContractService(session)
+
+
+def _lifecycle(session: UnitOfWork) -> ContractLifecycle:
     return ContractLifecycle(session)
 
 
@@ -44,7 +50,8 @@ def _lawfirm_templates(session: UnitOfWork) -> LawFirmTemplateService:
 
 
 # The request's services, on its unit of work (the session the principal was resolved in).
-Contracts = Annotated[ContractLifecycle, Depends(_contracts)]
+Contracts = Annotated[ContractService, Depends(_contracts)]
+Lifecycle = Annotated[ContractLifecycle, Depends(_lifecycle)]
 LawFirmTemplates = Annotated[LawFirmTemplateService, Depends(_lawfirm_templates)]
 
 
@@ -228,19 +235,19 @@ class UpgradeRequest(ApiInput):
 async def contract_upgrade_preview(
     contract_id: uuid.UUID,
     principal: CurrentPrincipal,
-    contracts: Contracts,
+    lifecycle: Lifecycle,
     target: Annotated[uuid.UUID | None, Query(alias="targetTemplateVersionId")] = None,
 ) -> MigrationReport:
-    report = await contracts.upgrade_preview(principal, contract_id, target)
+    report = await lifecycle.upgrade_preview(principal, contract_id, target)
     return MigrationReport.model_validate(report)
 
 
 @router.post("/{contract_id}/upgrade", dependencies=USE)
 async def contract_upgrade(
-    contract_id: uuid.UUID, body: UpgradeRequest, principal: CurrentPrincipal, contracts: Contracts
+    contract_id: uuid.UUID, body: UpgradeRequest, principal: CurrentPrincipal, lifecycle: Lifecycle
 ) -> UpgradeResult:
     target = body.target_template_version_id
-    evaluated, report = await contracts.upgrade(principal, contract_id, target)
+    evaluated, report = await lifecycle.upgrade(principal, contract_id, target)
     return UpgradeResult(
         contract=contract_view(evaluated), migration_report=MigrationReport.model_validate(report)
     )
@@ -248,9 +255,9 @@ async def contract_upgrade(
 
 @router.post("/{contract_id}/derive", status_code=201, dependencies=USE)
 async def contract_derive(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
+    contract_id: uuid.UUID, principal: CurrentPrincipal, lifecycle: Lifecycle
 ) -> DerivedContract:
-    evaluated, report = await contracts.derive(principal, contract_id)
+    evaluated, report = await lifecycle.derive(principal, contract_id)
     view = contract_view(evaluated)
     return DerivedContract(**dict(view), migration_report=MigrationReport.model_validate(report))
 
@@ -261,9 +268,9 @@ async def contract_derive(
 async def save_as_template(
     contract_id: uuid.UUID, body: SaveAsTemplate, principal: CurrentPrincipal, templates: LawFirmTemplates
 ) -> LawFirmTemplateOut:
-    entity = await templates.create(
+    entity = await templates.save_contract(
         principal,
-        contract_id=contract_id,
+        contract_id,
         title=body.title,
         description=body.description,
         visibility=body.visibility,

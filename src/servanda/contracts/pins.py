@@ -17,7 +17,15 @@ from servanda.content.published import ClauseVersionPin, TemplateRef, TemplateVe
 from servanda.engine.shapes import Structure
 from servanda.platform import errors
 
-__all__ = ["ClauseVersionPin", "PinnedClause", "Pins", "TemplateVersionPin", "load_pins", "resolve_pins"]
+__all__ = [
+    "ClauseVersionPin",
+    "PinnedClause",
+    "Pins",
+    "TemplateVersionPin",
+    "load_pins",
+    "resolve_pins",
+    "version_pins",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,20 @@ async def resolve_pins(session: AsyncSession, template_id: uuid.UUID) -> Pins:
     version = await published.template_version(session, template.current_published_version_id)
     assert version is not None
     return Pins(template, version, await current_clauses(session, slot_clause_ids(version)))
+
+
+async def version_pins(
+    session: AsyncSession, template_version_id: uuid.UUID, *, clauses: bool
+) -> Pins | None:
+    """A given template version (a law-firm template's), with the current published version of its
+    clauses when ``clauses`` (409 naming those without one), else without clauses; None when not visible."""
+    version = await published.template_version(session, template_version_id)
+    if version is None:
+        return None
+    template = await published.template(session, version.template_id)
+    assert template is not None
+    pinned = await current_clauses(session, slot_clause_ids(version)) if clauses else {}
+    return Pins(template, version, pinned)
 
 
 async def current_clauses(

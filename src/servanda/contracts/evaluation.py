@@ -1,0 +1,146 @@
+"""Contract evaluation: the engine's inputs from a contract's pins, the evaluation, its stored result.
+
+Every read and write evaluates the contract with the pure engine
+(``engine.evaluate.evaluate_contract``) from its pins and its snapshot, so the
+API, the live preview and the export all see the same document. The services
+(``service``, ``lifecycle``, ``lawfirm_templates``) share these functions; none
+inherits from another.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.content import published
+from servanda.contracts.models import ContractInstance
+from servanda.contracts.pins import Pins
+from servanda.engine.document import DocumentMeta, Pin
+from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, evaluate_contract
+from servanda.engine.shapes import Parameter, Question, Rule, Structure
+
+RULES = TypeAdapter(list[Rule])
+PARAMETERS = TypeAdapter(dict[str, Parameter])
+QUESTIONS = TypeAdapter(list[Question])
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    """The parsed template version and pinned clauses, as the engine takes them."""
+
+    structure: Structure
+    questions: list[Question]
+    clauses: dict[uuid.UUID, ClauseVersion]
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A contract with its pins and evaluation: what every contract answer is built from."""
+
+    contract: ContractInstance
+    pins: Pins
+    questions: list[Question]
+    structure: Structure
+    evaluation: ContractEvaluation
+    latest_template_version: tuple[uuid.UUID, int] | None  # current published version of the template
+
+
+# Pinned (published or deprecated) versions never change, so their parsed form is
+# cached per process, keyed by the exact version ids (a bounded, insertion-ordered cache).
+_PARSED: dict[tuple[uuid.UUID, tuple[uuid.UUID, ...]], EngineInputs] = {}
+_PARSED_MAX = 512
+
+
+def engine_inputs(pins: Pins) -> EngineInputs:
+    """The engine's inputs of ``pins`` (cached unless the template version is a draft)."""
+    key = (pins.template_version.id, tuple(p.version.id for p in pins.clauses.values()))
+    cached = _PARSED.get(key)
+    if cached is None or pins.template_version.status == "draft":
+        cached = _parse(pins)
+        if pins.template_version.status != "draft":
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.pop(next(iter(_PARSED)))
+            _PARSED[key] = cached
+    return cached
+
+
+def _parse(pins: Pins) -> EngineInputs:
+    structure = Structure.model_validate(pins.template_version.structure or {})
+    questions = QUESTIONS.validate_python(pins.template_version.interview or [])
+    clauses = {
+        cid: ClauseVersion(
+            cid,
+            p.title,
+            p.version.content or "",
+            PARAMETERS.validate_python(p.version.parameters or {}),
+            RULES.validate_python(p.version.rules or []),
+            p.version.heading,
+        )
+        for cid, p in pins.clauses.items()
+    }
+    return EngineInputs(structure, questions, clauses)
+
+
+def evaluate(
+    contract: ContractInstance,
+    pins: Pins,
+    *,
+    answers: dict[str, Any] | None = None,
+    selected_slots: dict[str, Any] | None = None,
+    dismissed: list[str] | None = None,
+) -> ContractEvaluation:
+    """Evaluate ``contract`` on ``pins``; ``answers``, ``selected_slots``, ``dismissed`` replace its own."""
+    inputs = engine_inputs(pins)
+    meta = DocumentMeta(
+        title=contract.title,
+        client_reference=contract.client_reference,
+        date=(contract.completed_at or contract.created_at or datetime.now(UTC)).date(),
+        template_title=pins.template.title,
+        template_version=pins.template_version.version_number,
+        draft=contract.completed_at is None,
+        template_version_id=pins.template_version.id,
+        pins=tuple(
+            Pin(cid, p.title, p.version.version_number, p.version.id) for cid, p in pins.clauses.items()
+        ),
+    )
+    return evaluate_contract(
+        inputs.structure,
+        inputs.questions,
+        inputs.clauses,
+        contract.answers if answers is None else answers,
+        contract.selected_slots if selected_slots is None else selected_slots,
+        contract.jurisdiction,
+        contract.dismissed_warnings if dismissed is None else dismissed,
+        meta=meta,
+    )
+
+
+def store_validation(contract: ContractInstance, evaluation: ContractEvaluation) -> None:
+    """Keep the evaluation's state and messages on the row (list filters and exports read them)."""
+    contract.validation_state = evaluation.validation_state
+    contract.validation_messages = evaluation.validation.messages_json()
+
+
+async def evaluated(
+    session: AsyncSession,
+    contract: ContractInstance,
+    pins: Pins,
+    evaluation: ContractEvaluation | None = None,
+) -> Evaluated:
+    """The contract's answer: ``evaluation`` (evaluated here when not given) and the latest template version."""
+    inputs = engine_inputs(pins)
+    if evaluation is None:
+        evaluation = evaluate(contract, pins)
+    latest = None
+    current = pins.template.current_published_version_id  # the template row loaded with the pins
+    if current == pins.template_version.id:
+        latest = (current, pins.template_version.version_number)  # pinned to the latest: no query
+    elif current is not None:
+        number = await published.version_number(session, current)
+        latest = (current, number) if number is not None else None
+    return Evaluated(contract, pins, inputs.questions, inputs.structure, evaluation, latest)
