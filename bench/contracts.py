@@ -123,8 +123,8 @@ def seed(db_super: str, app_url: str) -> tuple[uuid.UUID, list[tuple[uuid.UUID, 
     async def publish() -> None:
         db = Database(app_url, pool_size=1)
         try:
-            principal = await acting_user(db, "verlag-b")
-            async with db.session(principal.tenant_id) as session:
+            async with db.session(None) as session:
+                principal = await acting_user(session, "verlag-b")
                 await import_pack(ContentService(session), principal, pack(), publish=True)
         finally:
             await db.dispose()

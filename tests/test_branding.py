@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from servanda.platform.problems import Problem
+from servanda.platform import errors
+from servanda.platform.problems import problem_of
 from servanda.tenants.logo import validate_logo
 from tests.auth_helpers import login_as
 
@@ -388,9 +389,9 @@ def test_a_refused_upload_keeps_the_previous_logo(
     ids=["truncated", "trailing-data", "bad-crc", "zero-size", "malformed-xml", "not-utf8"],
 )
 def test_malformed_images_are_refused(data: bytes, reason: str) -> None:
-    with pytest.raises(Problem) as raised:
+    with pytest.raises(errors.Invalid) as raised:
         validate_logo(data)
-    assert raised.value.status == 422
+    assert problem_of(raised.value).status == 422
     assert raised.value.code == "branding.invalid_image"
     assert reason in (raised.value.detail or "")
 

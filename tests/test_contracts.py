@@ -31,8 +31,8 @@ def publish_pack(url: str, tenant_slug: str, pack: dict[str, Any]) -> None:
     async def run() -> None:
         db = Database(url, pool_size=1)
         try:
-            principal = await acting_user(db, tenant_slug)
-            async with db.session(principal.tenant_id) as session:
+            async with db.session(None) as session:
+                principal = await acting_user(session, tenant_slug)
                 await import_pack(ContentService(session), principal, pack, publish=True)
         finally:
             await db.dispose()

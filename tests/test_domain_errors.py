@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -57,3 +60,48 @@ def test_a_raised_domain_error_answers_problem_json() -> None:
     assert body["status"] == 429
     assert body["code"] == "auth.too_many_attempts"
     assert body["detail"] == "Zu viele Versuche."
+
+
+# Where ``Problem`` (an HTTP answer) may still be built: the HTTP layer only.
+SRC = Path(__file__).resolve().parents[1] / "src" / "servanda"
+HTTP_LAYER = {
+    "platform/http.py",  # middleware: body limits, NUL bytes, the 500 answer
+    "platform/problems.py",  # the mapping itself
+    "platform/health.py",
+    "identity/dependencies.py",  # the 401 with its WWW-Authenticate challenge
+}
+
+
+def _http_layer(relative: str) -> bool:
+    return relative in HTTP_LAYER or relative.endswith("endpoints.py") or relative == "app.py"
+
+
+def problem_uses(root: Path) -> list[str]:
+    """``file:line`` of every import or use of ``Problem`` outside the HTTP layer below ``root``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if _http_layer(relative):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            imported = isinstance(node, ast.ImportFrom) and any(a.name == "Problem" for a in node.names)
+            named = isinstance(node, ast.Name) and node.id == "Problem"
+            attribute = isinstance(node, ast.Attribute) and node.attr == "Problem"
+            if imported or named or attribute:
+                found.append(f"{relative}:{getattr(node, 'lineno', 0)}")
+    return found
+
+
+def test_services_raise_domain_errors_not_problems() -> None:
+    """Services, repositories, gates, packs, the CLI and platform adapters raise ``platform.errors``;
+    only the HTTP layer builds ``Problem`` documents (``problem_of`` maps the rest in one place)."""
+    assert problem_uses(SRC) == []
+
+
+def test_the_problem_walk_finds_a_use(tmp_path: Path) -> None:
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "service.py").write_text(
+        "from servanda.platform.problems import Problem\n\ndef f():\n    raise Problem(404, 'x')\n"
+    )
+    (tmp_path / "content" / "endpoints.py").write_text("from servanda.platform.problems import Problem\n")
+    assert problem_uses(tmp_path) == ["content/service.py:1", "content/service.py:4"]

@@ -121,7 +121,8 @@ def test_a_downgrade_lowers_a_retention_the_new_plan_does_not_allow(
     async def downgrade(plan: str) -> None:
         db = Database(clean_db.app, pool_size=1)
         try:
-            await PlatformService(db).update_tenant(tenant, plan=plan)
+            async with db.session(None) as session:
+                await PlatformService(session).update_tenant(tenant, plan=plan)
         finally:
             await db.dispose()
 

@@ -24,7 +24,7 @@ from servanda.platform import errors
 from servanda.platform.db import Database
 from servanda.platform.http import UnitOfWork
 from servanda.platform.problems import install_problem_handlers
-from tests.auth_helpers import login_as
+from tests.auth_helpers import ensure_user, login_as
 from tests.conftest import DbUnderTest
 
 
@@ -144,3 +144,60 @@ def test_the_tenant_of_the_principal_scopes_the_whole_transaction(
     rows = su.execute("SELECT tenant_id, name FROM teams ORDER BY name").fetchall()
     assert rows == [(tenant, "Eins"), (other, "Zwei")]
     assert all(isinstance(r[0], uuid.UUID) for r in rows)
+
+
+# -- the deliberate exceptions: what a refusal must leave committed ---------------------------
+
+PASSWORD = "ein-langes-passwort"
+
+
+def _password_user(su: psycopg.Connection, tenant: uuid.UUID, email: str) -> uuid.UUID:
+    from servanda.identity.passwords import hash_password
+
+    user = ensure_user(su, tenant, "admin", email)
+    su.execute("UPDATE users SET password_hash = %s WHERE id = %s", (hash_password(PASSWORD), user))
+    return user
+
+
+def test_a_failed_login_commits_its_count_and_event_in_one_transaction(
+    api: TestClient, su: psycopg.Connection, make_tenant: Any
+) -> None:
+    """The attempt is its own transaction (the refusal commits it); the request's unit of work stays unused."""
+    tenant = make_tenant("kanzlei-fehlversuch")
+    _password_user(su, tenant, "a@fehlversuch.de")
+    recorder = Recorder(api.app.state.db.engine)  # type: ignore[attr-defined]
+    body = {"tenant": "kanzlei-fehlversuch", "email": "a@fehlversuch.de", "password": "falsch-falsch-falsch"}
+    refused = api.post("/api/v1/auth/login", json=body)
+    assert (refused.status_code, refused.json()["code"]) == (401, "auth.invalid_credentials")
+    assert (recorder.events.count("BEGIN"), recorder.events.count("COMMIT")) == (1, 1)
+    assert "ROLLBACK" not in recorder.events
+    failed = su.execute(
+        "SELECT details->>'reason' FROM audit_events WHERE tenant_id = %s AND action = 'user.login_failed'",
+        (tenant,),
+    ).fetchall()
+    assert failed == [("auth.wrong_password",)]
+    assert su.execute("SELECT failures FROM login_backoff").fetchall() == [(1,)]
+
+
+def test_a_spent_refresh_token_ends_the_session_although_the_request_fails(
+    api: TestClient, su: psycopg.Connection, make_tenant: Any
+) -> None:
+    tenant = make_tenant("kanzlei-diebstahl")
+    _password_user(su, tenant, "a@diebstahl.de")
+    body = {"tenant": "kanzlei-diebstahl", "email": "a@diebstahl.de", "password": PASSWORD}
+    first = api.post("/api/v1/auth/login", json=body).json()
+    assert api.post("/api/v1/auth/refresh", json={"refreshToken": first["refreshToken"]}).status_code == 200
+    recorder = Recorder(api.app.state.db.engine)  # type: ignore[attr-defined]
+    reuse = api.post("/api/v1/auth/refresh", json={"refreshToken": first["refreshToken"]})
+    assert (reuse.status_code, reuse.json()["code"]) == (401, "auth.invalid_refresh_token")
+    # the request's unit of work rolled back; the session was ended in a transaction of its own
+    assert recorder.events.count("ROLLBACK") == 1
+    assert recorder.events.count("COMMIT") == 1
+    row = su.execute(
+        "SELECT details->>'reason' FROM audit_events WHERE tenant_id = %s AND action = 'user.logout'",
+        (tenant,),
+    ).fetchall()
+    assert row == [("refresh_token_reuse",)]
+    assert su.execute(
+        "SELECT count(*) FROM auth_sessions WHERE tenant_id = %s AND revoked_at IS NULL", (tenant,)
+    ).fetchone() == (0,)

@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.platform.config import CONFIG_EXIT_CODE, ConfigError, Settings, load_settings
 from servanda.platform.db import Database
@@ -27,7 +28,6 @@ from servanda.platform.embedded_pg import (
     sqlalchemy_url,
 )
 from servanda.platform.errors import DomainError
-from servanda.platform.problems import Problem
 
 T = TypeVar("T")
 
@@ -105,10 +105,16 @@ def _run(db_url: str, action: Callable[[Database], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (DomainError, Problem) as error:  # Problem: until every service raises domain errors
+    except DomainError as error:
         lines = [f"error [{error.code}]: {error.detail or error.code}"]
         lines += [f"  {e['field']}: {e['message']}" for e in error.errors or []]
         raise _fail("\n".join(lines)) from None
+
+
+async def _in_transaction(db: Database, action: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """One operator transaction (no tenant until the action enters one), committed when it succeeds."""
+    async with db.session(None) as session:
+        return await action(session)
 
 
 def _migrate(urls: DatabaseUrls) -> None:
@@ -133,8 +139,13 @@ def _serve(settings: Settings, urls: DatabaseUrls, host: str, port: int, workers
     # uvicorn re-raises the signal that stopped it; turn SIGTERM into a normal exit so
     # the caller's clean-up (stopping the embedded database) still runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    options: dict[str, object] = {"host": host, "port": port, "log_config": None, "access_log": False,
-                                  "server_header": False}  # fmt: skip
+    options: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+    }
     # Forwarding headers only from the configured proxies (FORWARDED_ALLOW_IPS); uvicorn's
     # own default would believe any local client's X-Forwarded-For.
     proxies = settings.trusted_proxies
@@ -229,7 +240,7 @@ def _platform(data_dir: Path | None, action: Callable[..., Awaitable[T]]) -> T:
 
     settings = _settings(data_dir)
     with _database(settings) as urls:
-        return _run(_admin_url(urls), lambda db: action(PlatformService(db)))
+        return _run(_admin_url(urls), lambda db: _in_transaction(db, lambda s: action(PlatformService(s))))
 
 
 def _print_tenants(tenants: list[object]) -> None:
@@ -293,14 +304,17 @@ def user_create(
     with _database(settings) as urls:
         user = _run(
             urls.app,
-            lambda db: bootstrap_user(
+            lambda db: _in_transaction(
                 db,
-                tenant_slug=tenant,
-                email=email,
-                role=role,
-                password=password,
-                display_name=display_name,
-                platform_admin=platform_admin,
+                lambda session: bootstrap_user(
+                    session,
+                    tenant_slug=tenant,
+                    email=email,
+                    role=role,
+                    password=password,
+                    display_name=display_name,
+                    platform_admin=platform_admin,
+                ),
             ),
         )
     typer.echo(f"created user {user.email} ({user.role}) in {tenant} ({user.id})")
@@ -398,10 +412,10 @@ def _import_packs(
             raise _fail(f"error [content.unreadable_pack]: {path}: {error}") from None
 
     async def action(db: Database) -> list[object]:
-        principal = await acting_user(db, tenant, as_user)
         reports: list[object] = []
         for pack in packs:  # one transaction per pack: each imports completely or not at all
-            async with db.session(principal.tenant_id) as session:
+            async with db.session(None) as session:
+                principal = await acting_user(session, tenant, as_user)
                 reports.append(await import_pack(ContentService(session), principal, pack, publish=publish))
         return reports
 
@@ -426,8 +440,10 @@ def content_import(
         reports = _import_packs(urls.app, tenant, packs, publish, as_user)
     for path, report in zip(packs, reports, strict=True):
         r = report.as_dict()  # type: ignore[attr-defined]
-        typer.echo(f"{path.name}: {len(r['created'])} created, {len(r['newVersion'])} new versions, "
-                   f"{len(r['unchanged'])} unchanged, {len(r['published'])} published")  # fmt: skip
+        typer.echo(
+            f"{path.name}: {len(r['created'])} created, {len(r['newVersion'])} new versions, "
+            f"{len(r['unchanged'])} unchanged, {len(r['published'])} published"
+        )
 
 
 def main() -> None:

@@ -34,17 +34,28 @@ class DemoLogin:
 
 
 async def seed_demo(platform_db: Database, app_db: Database) -> list[DemoLogin]:
-    """Create the demo tenants and users unless any tenant exists; return the logins created."""
-    platform = PlatformService(platform_db)
-    if await platform.list_tenants():
-        return []
+    """Create the demo tenants and users unless any tenant exists; return the logins created.
+
+    One transaction per tenant on the owner role (``platform_db``), committed before its
+    users are created in one transaction on the application role (``app_db``).
+    """
+    async with platform_db.session(None) as session:
+        if await PlatformService(session).list_tenants():
+            return []
     logins: list[DemoLogin] = []
     for slug, name, kind in DEMO_TENANTS:
-        await platform.create_tenant(slug=slug, name=name, type=kind)
-        for local, role, display in VENDOR_USERS if kind == "vendor" else LAWFIRM_USERS:
-            email = f"{local}@{slug}.de"
-            await bootstrap_user(
-                app_db, tenant_slug=slug, email=email, role=role, password=DEMO_PASSWORD, display_name=display
-            )
-            logins.append(DemoLogin(slug, email, role))
+        async with platform_db.session(None) as session:
+            await PlatformService(session).create_tenant(slug=slug, name=name, type=kind)
+        async with app_db.session(None) as session:
+            for local, role, display in VENDOR_USERS if kind == "vendor" else LAWFIRM_USERS:
+                email = f"{local}@{slug}.de"
+                await bootstrap_user(
+                    session,
+                    tenant_slug=slug,
+                    email=email,
+                    role=role,
+                    password=DEMO_PASSWORD,
+                    display_name=display,
+                )
+                logins.append(DemoLogin(slug, email, role))
     return logins

@@ -9,6 +9,23 @@ that source waits 2^n seconds (at most 15 minutes) for that account - other
 sources, the real user's among them, are unaffected. A per-address throttle
 answers 429 before the password is even checked. Signed-in users get five
 wrong codes or passwords per 15 minutes (MFA enable/disable, password change).
+
+Transactions: refresh, logout, invites and the MFA set-up work in the request's
+unit of work (the session the endpoint passes). Three things must persist
+although the request then fails, so they run in their own transaction on
+``self.db``, committed before the refusal is raised:
+
+- ``login``: the whole attempt (back-off check under its per-key lock, password
+  check, back-off counter, ``user.login_failed``). One transaction and one
+  connection per attempt: splitting off the failure bookkeeping would hold two
+  pool connections per failed login on a public route (a brute-force run could
+  drain the pool) or let parallel guesses slip past the lock.
+- ``mfa_set`` and ``change_password``: check, attempt counter and change under
+  the user-row lock (a second transaction could not update the row the request
+  holds locked; counting apart from the check would let parallel guesses past
+  the limit).
+- ``refresh`` with a spent token: the session it belongs to is ended in its own
+  transaction (theft detection), the refusal follows.
 """
 
 from __future__ import annotations
@@ -32,8 +49,8 @@ from servanda.identity import passwords
 from servanda.identity.models import AuthSession, RefreshToken, User, UserInvite
 from servanda.identity.principal import Principal, RequestMeta
 from servanda.identity.repository import LoginBackoffRepository
+from servanda.platform import errors
 from servanda.platform.db import SET_TENANT, Database
-from servanda.platform.problems import Problem
 from servanda.platform.tokens import LocalTokens
 from servanda.tenants.repository import TenantRef, TenantRepository
 
@@ -70,29 +87,33 @@ def _tenant_of(token: str, prefix: str) -> uuid.UUID | None:
         return None
 
 
-def invalid_credentials() -> Problem:
-    return Problem(
-        401, "auth.invalid_credentials", "Mandant, E-Mail-Adresse oder Passwort sind nicht korrekt."
+def invalid_credentials() -> errors.Unauthenticated:
+    return errors.Unauthenticated(
+        "auth.invalid_credentials", "Mandant, E-Mail-Adresse oder Passwort sind nicht korrekt."
     )
 
 
-def login_rate_limited(retry_s: int) -> Problem:
+def login_rate_limited(retry_s: int) -> errors.TooManyRequests:
     """The answer of the per-address throttle and of the back-off alike (it names no account)."""
-    return Problem(
-        429,
+    return errors.TooManyRequests(
         "auth.rate_limited",
         "Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie kurz.",
-        headers={"Retry-After": str(max(retry_s, 1))},
+        retry_after=max(retry_s, 1),
     )
 
 
-def too_many_attempts(retry_s: int) -> Problem:
-    return Problem(
-        429,
+def too_many_attempts(retry_s: int) -> errors.TooManyRequests:
+    return errors.TooManyRequests(
         "auth.too_many_attempts",
         "Zu viele falsche Eingaben. Bitte warten Sie, bevor Sie es erneut versuchen.",
-        headers={"Retry-After": str(max(retry_s, 1))},
+        retry_after=max(retry_s, 1),
     )
+
+
+def invalid_refresh_token(
+    detail: str = "Die Sitzung ist abgelaufen. Bitte melden Sie sich an.",
+) -> errors.Unauthenticated:
+    return errors.Unauthenticated("auth.invalid_refresh_token", detail)
 
 
 def _backoff_key(tenant_slug: str, email: str, source: str) -> str:
@@ -135,16 +156,21 @@ class LoginThrottle:
         self._window(key).append(time.monotonic())
 
 
-def _login_refusal(reason: str) -> Problem:
+def _login_refusal(reason: str) -> errors.Unauthenticated:
     """What the caller learns. Only someone who knows the password hears about the second factor."""
     if reason == "auth.mfa_required":
-        return Problem(401, "auth.mfa_required", "Bitte geben Sie den Code Ihrer Authenticator-App ein.")
+        return errors.Unauthenticated(
+            "auth.mfa_required", "Bitte geben Sie den Code Ihrer Authenticator-App ein."
+        )
     if reason == "auth.invalid_totp":
-        return Problem(401, "auth.invalid_totp", "Der Code ist nicht korrekt.")
+        return errors.Unauthenticated("auth.invalid_totp", "Der Code ist nicht korrekt.")
     return invalid_credentials()
 
 
 class LocalAuthService:
+    """One per API process. ``db`` serves only the own transactions named in the module docstring;
+    everything else runs in the session the caller passes (the request's unit of work)."""
+
     def __init__(
         self, db: Database, tokens: LocalTokens, cipher: Fernet, refresh_ttl_s: int, throttle: LoginThrottle
     ):
@@ -162,6 +188,8 @@ class LocalAuthService:
         source = meta.ip_address or "unknown"
         self.throttle.check(source)
         key = _backoff_key(tenant_slug, email, source)
+        # Its own transaction, not the request's: a refusal must leave the counter and the
+        # failed-login event committed (see the module docstring).
         async with self.db.session(None) as session:
             backoff = LoginBackoffRepository(session)
             wait = await backoff.wait_s(key)  # also serialises attempts on this key
@@ -277,69 +305,76 @@ class LocalAuthService:
 
     # -- refresh and logout ------------------------------------------------------------------
 
-    async def refresh(self, refresh_token: str, meta: RequestMeta) -> TokenPair:
+    async def refresh(self, session: AsyncSession, refresh_token: str, meta: RequestMeta) -> TokenPair:
+        """Rotate ``refresh_token`` in ``session`` (the request's unit of work, no tenant yet)."""
         tenant_id = _tenant_of(refresh_token, "rt")
         if tenant_id is None:
-            raise Problem(
-                401, "auth.invalid_refresh_token", "Die Sitzung ist abgelaufen. Bitte melden Sie sich an."
+            raise invalid_refresh_token()
+        await session.execute(SET_TENANT, {"tenant": str(tenant_id)})
+        stored = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == _digest(refresh_token)).with_for_update()
+        )
+        # A spent token's session is ended in another transaction, which must be able to lock it:
+        # lock it here only on the way to a new token.
+        spent = stored is not None and stored.used_at is not None
+        login = (
+            await session.get(AuthSession, stored.session_id, with_for_update=not spent) if stored else None
+        )
+        now = datetime.now(UTC)
+        if stored is None or login is None or login.revoked_at is not None or stored.expires_at <= now:
+            raise invalid_refresh_token()
+        if spent:
+            await self._end_stolen_session(tenant_id, login.id, login.user_id, meta)
+            raise invalid_refresh_token("Die Sitzung wurde aus Sicherheitsgründen beendet.")
+        user = await session.get(User, login.user_id)
+        tenant_status = await TenantRepository(session).status_of(tenant_id)
+        if user is None or user.status != "active" or tenant_status != "active":
+            raise invalid_refresh_token()
+        stored.used_at = now
+        return await self._issue(session, user, login.id)
+
+    async def _end_stolen_session(
+        self, tenant_id: uuid.UUID, session_id: uuid.UUID, user_id: uuid.UUID, meta: RequestMeta
+    ) -> None:
+        """A spent refresh token came back: assume theft and end the whole session.
+
+        Its own transaction, committed before the refusal (the request's unit of work rolls back).
+        """
+        async with self.db.session(tenant_id) as own:
+            ended = await own.execute(
+                update(AuthSession)
+                .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC))
+                .returning(AuthSession.id)
             )
-        async with self.db.session(tenant_id) as session:
-            stored = await session.scalar(
-                select(RefreshToken)
-                .where(RefreshToken.token_hash == _digest(refresh_token))
-                .with_for_update()
-            )
-            login = (
-                await session.get(AuthSession, stored.session_id, with_for_update=True) if stored else None
-            )
-            now = datetime.now(UTC)
-            if stored is None or login is None or login.revoked_at is not None or stored.expires_at <= now:
-                raise Problem(
-                    401, "auth.invalid_refresh_token", "Die Sitzung ist abgelaufen. Bitte melden Sie sich an."
-                )
-            if stored.used_at is not None:
-                # A spent token came back: assume theft and end the whole session.
-                login.revoked_at = now
+            if ended.first() is not None:
                 await audit.record_system(
-                    session,
+                    own,
                     tenant_id,
                     "user.logout",
                     "user",
-                    login.user_id,
-                    {"reason": "refresh_token_reuse", "session": str(login.id)},
-                    actor_id=login.user_id,
+                    user_id,
+                    {"reason": "refresh_token_reuse", "session": str(session_id)},
+                    actor_id=user_id,
                     origin=meta,
                 )
-                await session.commit()
-                raise Problem(
-                    401, "auth.invalid_refresh_token", "Die Sitzung wurde aus Sicherheitsgründen beendet."
-                )
-            user = await session.get(User, login.user_id)
-            tenant_status = await TenantRepository(session).status_of(tenant_id)
-            if user is None or user.status != "active" or tenant_status != "active":
-                raise Problem(
-                    401, "auth.invalid_refresh_token", "Die Sitzung ist abgelaufen. Bitte melden Sie sich an."
-                )
-            stored.used_at = now
-            return await self._issue(session, user, login.id)
 
-    async def logout(self, principal: Principal) -> None:
+    async def logout(self, session: AsyncSession, principal: Principal) -> None:
         if principal.session_id is None:
             return
-        async with self.db.session(principal.tenant_id) as session:
-            await session.execute(
-                update(AuthSession)
-                .where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
-                .values(revoked_at=datetime.now(UTC))
-            )
-            await audit.record(
-                session,
-                principal,
-                "user.logout",
-                "user",
-                principal.user_id,
-                {"session": str(principal.session_id)},
-            )
+        await session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        await audit.record(
+            session,
+            principal,
+            "user.logout",
+            "user",
+            principal.user_id,
+            {"session": str(principal.session_id)},
+        )
 
     # -- invites -----------------------------------------------------------------------------
 
@@ -356,44 +391,44 @@ class LocalAuthService:
         return token, invite
 
     async def accept_invite(
-        self, token: str, password: str, display_name: str, meta: RequestMeta
+        self, session: AsyncSession, token: str, password: str, display_name: str, meta: RequestMeta
     ) -> TokenPair:
+        """Activate the invited user in ``session`` (the request's unit of work, no tenant yet)."""
         tenant_id = _tenant_of(token, "inv")
-        invalid = Problem(400, "auth.invalid_invite", "Die Einladung ist ungültig oder abgelaufen.")
+        invalid = errors.BadRequest("auth.invalid_invite", "Die Einladung ist ungültig oder abgelaufen.")
         if tenant_id is None:
             raise invalid
         violations = passwords.policy_violations(password)
         if violations:
-            raise Problem(
-                422,
+            raise errors.Invalid(
                 "user.password_policy",
                 violations[0],
                 errors=[{"field": "password", "message": v} for v in violations],
             )
-        async with self.db.session(tenant_id) as session:
-            invite = await session.scalar(
-                select(UserInvite).where(UserInvite.token_hash == _digest(token)).with_for_update()
-            )
-            if invite is None or invite.used_at is not None or invite.expires_at <= datetime.now(UTC):
-                raise invalid
-            user = await session.get(User, invite.user_id)
-            if user is None or user.status != "invited":
-                raise invalid
-            invite.used_at = datetime.now(UTC)
-            user.password_hash = passwords.hash_password(password)
-            user.display_name = display_name.strip()
-            user.status = "active"
-            await audit.record_system(
-                session,
-                tenant_id,
-                "user.activate",
-                "user",
-                user.id,
-                {"via": "invite"},
-                actor_id=user.id,
-                origin=meta,
-            )
-            return await self._open_session(session, user, meta)
+        await session.execute(SET_TENANT, {"tenant": str(tenant_id)})
+        invite = await session.scalar(
+            select(UserInvite).where(UserInvite.token_hash == _digest(token)).with_for_update()
+        )
+        if invite is None or invite.used_at is not None or invite.expires_at <= datetime.now(UTC):
+            raise invalid
+        user = await session.get(User, invite.user_id)
+        if user is None or user.status != "invited":
+            raise invalid
+        invite.used_at = datetime.now(UTC)
+        user.password_hash = passwords.hash_password(password)
+        user.display_name = display_name.strip()
+        user.status = "active"
+        await audit.record_system(
+            session,
+            tenant_id,
+            "user.activate",
+            "user",
+            user.id,
+            {"via": "invite"},
+            actor_id=user.id,
+            origin=meta,
+        )
+        return await self._open_session(session, user, meta)
 
     # -- TOTP --------------------------------------------------------------------------------
 
@@ -401,19 +436,18 @@ class LocalAuthService:
         try:
             secret = self.cipher.decrypt((user.mfa_secret or "").encode()).decode()
         except InvalidToken:
-            raise Problem(
-                409, "auth.mfa_not_set_up", "Die Zwei-Faktor-Anmeldung ist nicht eingerichtet."
+            raise errors.Conflict(
+                "auth.mfa_not_set_up", "Die Zwei-Faktor-Anmeldung ist nicht eingerichtet."
             ) from None
         return pyotp.TOTP(secret)
 
-    async def mfa_setup(self, principal: Principal) -> tuple[str, str]:
-        async with self.db.session(principal.tenant_id) as session:
-            user = await session.get(User, principal.user_id, with_for_update=True)
-            assert user is not None
-            if user.mfa_enabled:
-                raise Problem(409, "auth.mfa_already_enabled", "Die Zwei-Faktor-Anmeldung ist bereits aktiv.")
-            secret = pyotp.random_base32()
-            user.mfa_secret = self.cipher.encrypt(secret.encode()).decode()
+    async def mfa_setup(self, session: AsyncSession, principal: Principal) -> tuple[str, str]:
+        user = await session.get(User, principal.user_id, with_for_update=True)
+        assert user is not None
+        if user.mfa_enabled:
+            raise errors.Conflict("auth.mfa_already_enabled", "Die Zwei-Faktor-Anmeldung ist bereits aktiv.")
+        secret = pyotp.random_base32()
+        user.mfa_secret = self.cipher.encrypt(secret.encode()).decode()
         uri = pyotp.TOTP(secret).provisioning_uri(name=principal.email, issuer_name=TOTP_ISSUER)
         return secret, uri
 
@@ -421,19 +455,20 @@ class LocalAuthService:
         """Enable or disable the second factor with a current code.
 
         Disabling is refused while the tenant requires MFA; that check and the change
-        run in one transaction.
+        run in one transaction. Its own transaction, not the request's: a wrong code
+        stays counted although the request fails (see the module docstring).
         """
         check = "mfa.enable" if enabled else "mfa.disable"
         async with self.db.session(principal.tenant_id) as session:
             if not enabled and await TenantRepository(session).mfa_required(principal.tenant_id):
-                raise Problem(
-                    409, "auth.mfa_required_by_tenant", "Ihr Mandant verlangt die Zwei-Faktor-Anmeldung."
+                raise errors.Conflict(
+                    "auth.mfa_required_by_tenant", "Ihr Mandant verlangt die Zwei-Faktor-Anmeldung."
                 )
             user = await session.get(User, principal.user_id, with_for_update=True)
             assert user is not None
             if user.mfa_secret is None:
-                raise Problem(
-                    409, "auth.mfa_not_set_up", "Bitte richten Sie zuerst die Authenticator-App ein."
+                raise errors.Conflict(
+                    "auth.mfa_not_set_up", "Bitte richten Sie zuerst die Authenticator-App ein."
                 )
             _refuse_while_blocked(user)
             correct = self._totp(user).verify(code, valid_window=1)
@@ -447,8 +482,7 @@ class LocalAuthService:
             else:
                 await _check_failed(session, user, principal, check)
         if not correct:  # raised after the commit, so the failure stays counted
-            raise Problem(
-                422,
+            raise errors.Invalid(
                 "auth.invalid_totp",
                 "Der Code ist nicht korrekt.",
                 errors=[{"field": "code", "message": "Der Code ist nicht korrekt."}],
@@ -457,11 +491,14 @@ class LocalAuthService:
     # -- password change ---------------------------------------------------------------------
 
     async def change_password(self, principal: Principal, current: str, new: str) -> None:
-        """Set a new password after checking the current one; ends the user's other sessions."""
+        """Set a new password after checking the current one; ends the user's other sessions.
+
+        Its own transaction, not the request's: a wrong password stays counted although
+        the request fails (see the module docstring).
+        """
         violations = passwords.policy_violations(new)
         if violations:
-            raise Problem(
-                422,
+            raise errors.Invalid(
                 "user.password_policy",
                 violations[0],
                 errors=[{"field": "newPassword", "message": v} for v in violations],
@@ -498,8 +535,7 @@ class LocalAuthService:
                 await _check_failed(session, user, principal, "password.change")
         if not correct:
             message = "Das aktuelle Passwort ist nicht korrekt."
-            raise Problem(
-                422,
+            raise errors.Invalid(
                 "auth.invalid_password",
                 message,
                 errors=[{"field": "currentPassword", "message": message}],

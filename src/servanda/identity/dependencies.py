@@ -13,17 +13,30 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, Request
 
+from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.principal import Permission, Principal, RequestMeta, resolve_principal
 from servanda.platform import errors
 from servanda.platform.http import UnitOfWork
 from servanda.platform.problems import Problem
 from servanda.platform.ratelimit import RequestRateLimiter
-from servanda.platform.tokens import TokenError, TokenVerifier
+from servanda.platform.tokens import LocalTokens, TokenError, TokenVerifier
 
-__all__ = ["CurrentPrincipal", "Permission", "allow", "client_ip", "permission_of", "request_meta"]
+__all__ = [
+    "CurrentPrincipal",
+    "LocalAuth",
+    "LocalTokenIssuer",
+    "Meta",
+    "OptionalLocalAuth",
+    "Permission",
+    "allow",
+    "client_ip",
+    "permission_of",
+    "request_meta",
+]
 
 
 def unauthenticated(code: str = "auth.unauthenticated", detail: str = "Bitte melden Sie sich an.") -> Problem:
+    # HTTP-specific (the WWW-Authenticate challenge), so a Problem rather than a domain error.
     return Problem(401, code, detail, headers={"WWW-Authenticate": 'Bearer realm="servanda"'})
 
 
@@ -81,13 +94,12 @@ class _Allow:
             return None
         principal = await authenticate(request, session)
         if principal.mfa_setup_required and not self.during_mfa_setup:
-            raise Problem(
-                403,
+            raise errors.Forbidden(
                 "auth.mfa_setup_required",
                 "Ihr Mandant verlangt die Zwei-Faktor-Anmeldung. Bitte richten Sie sie ein.",
             )
         if not principal.may(self.permission):
-            raise Problem(403, "auth.forbidden", "Für diese Aktion fehlt Ihnen die Berechtigung.")
+            raise errors.Forbidden("auth.forbidden", "Für diese Aktion fehlt Ihnen die Berechtigung.")
         return principal
 
 
@@ -108,3 +120,42 @@ async def current_principal(request: Request, session: UnitOfWork) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def _meta(request: Request) -> RequestMeta:
+    return request_meta(request)
+
+
+Meta = Annotated[RequestMeta, Depends(_meta)]
+
+
+# The built-in identity provider's objects (app.py builds them once per process; None in OIDC mode).
+def _local_login_disabled() -> errors.NotFound:
+    return errors.NotFound(
+        "auth.local_login_disabled", "Die Anmeldung erfolgt über den Single-Sign-On-Anbieter."
+    )
+
+
+async def _optional_local_auth(request: Request) -> LocalAuthService | None:
+    service: LocalAuthService | None = request.app.state.local_auth
+    return service
+
+
+async def _local_auth(
+    service: Annotated[LocalAuthService | None, Depends(_optional_local_auth)],
+) -> LocalAuthService:
+    if service is None:
+        raise _local_login_disabled()
+    return service
+
+
+async def _local_tokens(request: Request) -> LocalTokens:
+    tokens: LocalTokens | None = request.app.state.local_tokens
+    if tokens is None:
+        raise _local_login_disabled()
+    return tokens
+
+
+OptionalLocalAuth = Annotated[LocalAuthService | None, Depends(_optional_local_auth)]
+LocalAuth = Annotated[LocalAuthService, Depends(_local_auth)]
+LocalTokenIssuer = Annotated[LocalTokens, Depends(_local_tokens)]

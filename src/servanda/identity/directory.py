@@ -21,15 +21,14 @@ from servanda.audit import repository as audit
 from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.models import AuthSession, Team, TeamMember, User
 from servanda.identity.principal import Principal
-from servanda.platform.db import Database
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 DELETED_NAME = "Gelöschter Nutzer"
 
 
-def not_found(kind: str) -> Problem:
+def not_found(kind: str) -> errors.NotFound:
     names = {"user": "Der Nutzer", "team": "Das Team"}
-    return Problem(404, f"{kind}.not_found", f"{names.get(kind, 'Das Objekt')} wurde nicht gefunden.")
+    return errors.NotFound(f"{kind}.not_found", f"{names.get(kind, 'Das Objekt')} wurde nicht gefunden.")
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,10 @@ class PageResult:
 
 
 class DirectoryService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    """Works in the caller's transaction (the request's unit of work)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
     # -- users -------------------------------------------------------------------------------
 
@@ -55,29 +56,29 @@ class DirectoryService:
         role: str | None = None,
         q: str | None = None,
     ) -> PageResult:
-        async with self.db.session(principal.tenant_id) as session:
-            query = select(User).where(User.deleted_at.is_(None))
-            if status:
-                query = query.where(User.status == status)
-            if role:
-                query = query.where(User.role == role)
-            if q:
-                needle = q.lower()  # a substring: %, _ and the escape character in q are literal
-                query = query.where(
-                    func.lower(User.email).contains(needle, autoescape=True)
-                    | func.lower(User.display_name).contains(needle, autoescape=True)
-                )
-            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = await session.scalars(
-                query.order_by(func.lower(User.display_name), User.id)
-                .offset((page - 1) * page_size)
-                .limit(page_size)
+        session = self.session
+        query = select(User).where(User.deleted_at.is_(None))
+        if status:
+            query = query.where(User.status == status)
+        if role:
+            query = query.where(User.role == role)
+        if q:
+            needle = q.lower()  # a substring: %, _ and the escape character in q are literal
+            query = query.where(
+                func.lower(User.email).contains(needle, autoescape=True)
+                | func.lower(User.display_name).contains(needle, autoescape=True)
             )
-            return PageResult(list(rows.all()), total, page, page_size)
+        total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = await session.scalars(
+            query.order_by(func.lower(User.display_name), User.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return PageResult(list(rows.all()), total, page, page_size)
 
     async def get_user(self, principal: Principal, user_id: uuid.UUID) -> User:
-        async with self.db.session(principal.tenant_id) as session:
-            return await self._user(session, user_id)
+        session = self.session
+        return await self._user(session, user_id)
 
     @staticmethod
     async def _user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
@@ -89,33 +90,31 @@ class DirectoryService:
     async def invite(
         self, principal: Principal, email: str, display_name: str, role: str
     ) -> tuple[User, str, datetime]:
+        session = self.session
         try:
-            async with self.db.session(principal.tenant_id) as session:
-                taken = await session.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
-                if taken is not None:
-                    raise Problem(
-                        409, "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben."
-                    )
-                user = User(
-                    tenant_id=principal.tenant_id,
-                    email=email,
-                    display_name=display_name.strip(),
-                    role=role,
-                    status="invited",
-                )
-                session.add(user)
-                await session.flush()
-                token, invite = LocalAuthService.new_invite(principal.tenant_id, user.id, principal.user_id)
-                session.add(invite)
-                await session.flush()
-                await session.refresh(user)
-                await audit.record(
-                    session, principal, "user.invite", "user", user.id, {"email": email, "role": role}
-                )
-                return user, token, invite.expires_at
+            taken = await session.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
+            if taken is not None:
+                raise errors.Conflict("user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben.")
+            user = User(
+                tenant_id=principal.tenant_id,
+                email=email,
+                display_name=display_name.strip(),
+                role=role,
+                status="invited",
+            )
+            session.add(user)
+            await session.flush()
+            token, invite = LocalAuthService.new_invite(principal.tenant_id, user.id, principal.user_id)
+            session.add(invite)
+            await session.flush()
+            await session.refresh(user)
+            await audit.record(
+                session, principal, "user.invite", "user", user.id, {"email": email, "role": role}
+            )
+            return user, token, invite.expires_at
         except IntegrityError:
-            raise Problem(
-                409, "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben."
+            raise errors.Conflict(
+                "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben."
             ) from None
 
     async def _ensure_other_admin(self, session: AsyncSession, principal: Principal, user: User) -> None:
@@ -128,55 +127,55 @@ class DirectoryService:
             )
         ).all()
         if [a for a in admins if a != user.id] == []:
-            raise Problem(
-                409, "user.last_admin", "Der Mandant braucht mindestens einen aktiven Administrator."
+            raise errors.Conflict(
+                "user.last_admin", "Der Mandant braucht mindestens einen aktiven Administrator."
             )
 
     async def update_user(
         self, principal: Principal, user_id: uuid.UUID, display_name: str | None, role: str | None
     ) -> User:
-        async with self.db.session(principal.tenant_id) as session:
-            user = await self._user(session, user_id, lock=True)
-            if role is not None and role != user.role:
-                if role != "admin":
-                    await self._ensure_other_admin(session, principal, user)
-                await audit.record(
-                    session, principal, "user.role_change", "user", user.id, {"from": user.role, "to": role}
-                )
-                user.role = role
-            if display_name is not None and display_name.strip() != user.display_name:
-                await audit.record(
-                    session,
-                    principal,
-                    "user.update",
-                    "user",
-                    user.id,
-                    {"displayName": {"from": user.display_name, "to": display_name.strip()}},
-                )
-                user.display_name = display_name.strip()
-            await session.flush()
-            await session.refresh(user)
-            return user
+        session = self.session
+        user = await self._user(session, user_id, lock=True)
+        if role is not None and role != user.role:
+            if role != "admin":
+                await self._ensure_other_admin(session, principal, user)
+            await audit.record(
+                session, principal, "user.role_change", "user", user.id, {"from": user.role, "to": role}
+            )
+            user.role = role
+        if display_name is not None and display_name.strip() != user.display_name:
+            await audit.record(
+                session,
+                principal,
+                "user.update",
+                "user",
+                user.id,
+                {"displayName": {"from": user.display_name, "to": display_name.strip()}},
+            )
+            user.display_name = display_name.strip()
+        await session.flush()
+        await session.refresh(user)
+        return user
 
     async def set_active(self, principal: Principal, user_id: uuid.UUID, active: bool) -> User:
-        async with self.db.session(principal.tenant_id) as session:
-            user = await self._user(session, user_id, lock=True)
-            if active:
-                if user.status == "invited":
-                    raise Problem(
-                        409, "user.invite_pending", "Eingeladene Nutzer werden durch die Einladung aktiviert."
-                    )
-                if user.status != "active":
-                    user.status = "active"
-                    await audit.record(session, principal, "user.activate", "user", user.id)
-            elif user.status != "disabled":
-                await self._ensure_other_admin(session, principal, user)
-                user.status = "disabled"
-                await self._end_sessions(session, user.id)
-                await audit.record(session, principal, "user.deactivate", "user", user.id)
-            await session.flush()
-            await session.refresh(user)
-            return user
+        session = self.session
+        user = await self._user(session, user_id, lock=True)
+        if active:
+            if user.status == "invited":
+                raise errors.Conflict(
+                    "user.invite_pending", "Eingeladene Nutzer werden durch die Einladung aktiviert."
+                )
+            if user.status != "active":
+                user.status = "active"
+                await audit.record(session, principal, "user.activate", "user", user.id)
+        elif user.status != "disabled":
+            await self._ensure_other_admin(session, principal, user)
+            user.status = "disabled"
+            await self._end_sessions(session, user.id)
+            await audit.record(session, principal, "user.deactivate", "user", user.id)
+        await session.flush()
+        await session.refresh(user)
+        return user
 
     @staticmethod
     async def _end_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -187,36 +186,33 @@ class DirectoryService:
         )
 
     async def delete_user(self, principal: Principal, user_id: uuid.UUID) -> None:
-        async with self.db.session(principal.tenant_id) as session:
-            user = await self._user(session, user_id, lock=True)
-            await self._ensure_other_admin(session, principal, user)
-            await self._end_sessions(session, user.id)
-            await session.execute(delete(TeamMember).where(TeamMember.user_id == user.id))
-            user.display_name = DELETED_NAME
-            user.email = f"geloescht-{user.id}@invalid"
-            user.status = "disabled"
-            user.password_hash = None
-            user.mfa_enabled = False
-            user.mfa_secret = None
-            user.external_subject = None
-            user.deleted_at = datetime.now(UTC)
-            await audit.record(session, principal, "user.delete", "user", user.id, {"anonymised": True})
+        session = self.session
+        user = await self._user(session, user_id, lock=True)
+        await self._ensure_other_admin(session, principal, user)
+        await self._end_sessions(session, user.id)
+        await session.execute(delete(TeamMember).where(TeamMember.user_id == user.id))
+        user.display_name = DELETED_NAME
+        user.email = f"geloescht-{user.id}@invalid"
+        user.status = "disabled"
+        user.password_hash = None
+        user.mfa_enabled = False
+        user.mfa_secret = None
+        user.external_subject = None
+        user.deleted_at = datetime.now(UTC)
+        await audit.record(session, principal, "user.delete", "user", user.id, {"anonymised": True})
 
     # -- teams -------------------------------------------------------------------------------
 
     async def list_teams(self, principal: Principal, page: int, page_size: int) -> PageResult:
-        async with self.db.session(principal.tenant_id) as session:
-            total = await session.scalar(select(func.count()).select_from(Team)) or 0
-            teams = (
-                await session.scalars(
-                    select(Team)
-                    .order_by(func.lower(Team.name))
-                    .offset((page - 1) * page_size)
-                    .limit(page_size)
-                )
-            ).all()
-            members = await self._members(session, [t.id for t in teams])
-            return PageResult([(t, members.get(t.id, [])) for t in teams], total, page, page_size)
+        session = self.session
+        total = await session.scalar(select(func.count()).select_from(Team)) or 0
+        teams = (
+            await session.scalars(
+                select(Team).order_by(func.lower(Team.name)).offset((page - 1) * page_size).limit(page_size)
+            )
+        ).all()
+        members = await self._members(session, [t.id for t in teams])
+        return PageResult([(t, members.get(t.id, [])) for t in teams], total, page, page_size)
 
     @staticmethod
     async def _members(session: AsyncSession, team_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
@@ -238,95 +234,94 @@ class DirectoryService:
         return team
 
     async def get_team(self, principal: Principal, team_id: uuid.UUID) -> tuple[Team, list[uuid.UUID]]:
-        async with self.db.session(principal.tenant_id) as session:
-            team = await self._team(session, team_id)
-            return team, (await self._members(session, [team.id])).get(team.id, [])
+        session = self.session
+        team = await self._team(session, team_id)
+        return team, (await self._members(session, [team.id])).get(team.id, [])
 
     async def create_team(self, principal: Principal, name: str) -> tuple[Team, list[uuid.UUID]]:
+        session = self.session
         try:
-            async with self.db.session(principal.tenant_id) as session:
-                team = Team(tenant_id=principal.tenant_id, name=name.strip())
-                session.add(team)
-                await session.flush()
-                await session.refresh(team)
-                await audit.record(session, principal, "team.create", "team", team.id, {"name": team.name})
-                return team, []
+            team = Team(tenant_id=principal.tenant_id, name=name.strip())
+            session.add(team)
+            await session.flush()
+            await session.refresh(team)
+            await audit.record(session, principal, "team.create", "team", team.id, {"name": team.name})
+            return team, []
         except IntegrityError:
             raise self._name_taken(name) from None
 
     @staticmethod
-    def _name_taken(name: str) -> Problem:
-        return Problem(409, "team.name_taken", f"Ein Team namens '{name.strip()}' gibt es bereits.")
+    def _name_taken(name: str) -> errors.Conflict:
+        return errors.Conflict("team.name_taken", f"Ein Team namens '{name.strip()}' gibt es bereits.")
 
     async def rename_team(
         self, principal: Principal, team_id: uuid.UUID, name: str
     ) -> tuple[Team, list[uuid.UUID]]:
+        session = self.session
         try:
-            async with self.db.session(principal.tenant_id) as session:
-                team = await self._team(session, team_id)
-                if team.name != name.strip():
-                    await audit.record(
-                        session,
-                        principal,
-                        "team.update",
-                        "team",
-                        team.id,
-                        {"name": {"from": team.name, "to": name.strip()}},
-                    )
-                    team.name = name.strip()
-                    await session.flush()
-                    await session.refresh(team)
-                return team, (await self._members(session, [team.id])).get(team.id, [])
+            team = await self._team(session, team_id)
+            if team.name != name.strip():
+                await audit.record(
+                    session,
+                    principal,
+                    "team.update",
+                    "team",
+                    team.id,
+                    {"name": {"from": team.name, "to": name.strip()}},
+                )
+                team.name = name.strip()
+                await session.flush()
+                await session.refresh(team)
+            return team, (await self._members(session, [team.id])).get(team.id, [])
         except IntegrityError:
             raise self._name_taken(name) from None
 
     async def delete_team(self, principal: Principal, team_id: uuid.UUID) -> None:
-        async with self.db.session(principal.tenant_id) as session:
-            team = await self._team(session, team_id)
-            await audit.record(session, principal, "team.delete", "team", team.id, {"name": team.name})
-            await session.delete(team)
+        session = self.session
+        team = await self._team(session, team_id)
+        await audit.record(session, principal, "team.delete", "team", team.id, {"name": team.name})
+        await session.delete(team)
 
     async def set_members(
         self, principal: Principal, team_id: uuid.UUID, user_ids: list[uuid.UUID]
     ) -> tuple[Team, list[uuid.UUID]]:
         wanted = list(dict.fromkeys(user_ids))
-        async with self.db.session(principal.tenant_id) as session:
-            team = await self._team(session, team_id)
-            known = (
-                set(
-                    (
-                        await session.scalars(
-                            select(User.id).where(User.id.in_(wanted), User.deleted_at.is_(None))
-                        )
-                    ).all()
-                )
-                if wanted
-                else set()
+        session = self.session
+        team = await self._team(session, team_id)
+        known = (
+            set(
+                (
+                    await session.scalars(
+                        select(User.id).where(User.id.in_(wanted), User.deleted_at.is_(None))
+                    )
+                ).all()
             )
-            unknown = [str(u) for u in wanted if u not in known]
-            if unknown:
-                raise Problem(
-                    422,
-                    "team.unknown_members",
-                    "Mitglieder müssen Nutzer dieses Mandanten sein.",
-                    errors=[{"field": "userIds", "message": f"Unbekannter Nutzer: {u}"} for u in unknown],
-                )
-            before = (await self._members(session, [team.id])).get(team.id, [])
-            await session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
-            for user_id in wanted:
-                session.add(TeamMember(tenant_id=principal.tenant_id, team_id=team.id, user_id=user_id))
-            await session.flush()
-            await audit.record(
-                session,
-                principal,
-                "team.update",
-                "team",
-                team.id,
-                {
-                    "members": {
-                        "added": [str(u) for u in wanted if u not in before],
-                        "removed": [str(u) for u in before if u not in wanted],
-                    }
-                },
+            if wanted
+            else set()
+        )
+        unknown = [str(u) for u in wanted if u not in known]
+        if unknown:
+            raise errors.Invalid(
+                "team.unknown_members",
+                "Mitglieder müssen Nutzer dieses Mandanten sein.",
+                errors=[{"field": "userIds", "message": f"Unbekannter Nutzer: {u}"} for u in unknown],
             )
-            return team, wanted
+        before = (await self._members(session, [team.id])).get(team.id, [])
+        await session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+        for user_id in wanted:
+            session.add(TeamMember(tenant_id=principal.tenant_id, team_id=team.id, user_id=user_id))
+        await session.flush()
+        await audit.record(
+            session,
+            principal,
+            "team.update",
+            "team",
+            team.id,
+            {
+                "members": {
+                    "added": [str(u) for u in wanted if u not in before],
+                    "removed": [str(u) for u in before if u not in wanted],
+                }
+            },
+        )
+        return team, wanted

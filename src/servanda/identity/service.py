@@ -1,6 +1,9 @@
 """Operator paths into a tenant's users: bootstrap a user, act as a user (CLI, tests, benchmarks).
 
-Every state change writes its audit event in the same transaction.
+The operator opens the transaction (``async with db.session(None)``) and passes
+the session; these functions resolve the tenant by its slug and enter its scope
+in that transaction, so whatever the caller does next in it runs as that
+tenant. Every state change writes its audit event in the same transaction.
 """
 
 from __future__ import annotations
@@ -11,21 +14,22 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import repository as audit
 from servanda.identity import passwords
 from servanda.identity.models import USER_ROLES, User
 from servanda.identity.principal import Principal
 from servanda.identity.repository import UserRepository
-from servanda.platform.db import Database
-from servanda.platform.problems import Problem
-from servanda.tenants.repository import TenantRepository
+from servanda.platform import errors
+from servanda.platform.db import SET_TENANT
+from servanda.tenants.repository import TenantRef, TenantRepository
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "request.validation_failed", message, errors=[{"field": field, "message": message}])
+def _invalid(field: str, message: str) -> errors.Invalid:
+    return errors.Invalid("request.validation_failed", message, errors=[{"field": field, "message": message}])
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,17 @@ class UserView:
     status: str
 
 
+async def _enter_tenant(session: AsyncSession, tenant_slug: str) -> TenantRef:
+    """The tenant named ``tenant_slug``, whose scope the transaction enters from here on."""
+    tenant = await TenantRepository(session).resolve_slug(tenant_slug)
+    if tenant is None:
+        raise errors.NotFound("tenant.not_found", f"Mandant '{tenant_slug}' existiert nicht.")
+    await session.execute(SET_TENANT, {"tenant": str(tenant.id)})
+    return tenant
+
+
 async def bootstrap_user(
-    db: Database,
+    session: AsyncSession,
     *,
     tenant_slug: str,
     email: str,
@@ -56,60 +69,52 @@ async def bootstrap_user(
         raise _invalid("role", f"Die Rolle muss eine von {', '.join(USER_ROLES)} sein.")
     violations = passwords.policy_violations(password)
     if violations:
-        raise Problem(
-            422,
+        raise errors.Invalid(
             "user.password_policy",
             violations[0],
             errors=[{"field": "password", "message": v} for v in violations],
         )
-    async with db.session(None) as session:
-        tenant = await TenantRepository(session).resolve_slug(tenant_slug)
-    if tenant is None:
-        raise Problem(404, "tenant.not_found", f"Mandant '{tenant_slug}' existiert nicht.")
+    tenant = await _enter_tenant(session, tenant_slug)
+    taken = errors.Conflict("user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben.")
+    users = UserRepository(session)
+    if await users.by_email(email) is not None:
+        raise taken
     try:
-        async with db.session(tenant.id) as session:
-            users = UserRepository(session)
-            if await users.by_email(email) is not None:
-                raise Problem(409, "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben.")
-            user = await users.add(
-                User(
-                    tenant_id=tenant.id,
-                    email=email,
-                    display_name=display_name or email.split("@", 1)[0],
-                    role=role,
-                    status="active",
-                    password_hash=passwords.hash_password(password),
-                    platform_admin=platform_admin,
-                )
+        user = await users.add(
+            User(
+                tenant_id=tenant.id,
+                email=email,
+                display_name=display_name or email.split("@", 1)[0],
+                role=role,
+                status="active",
+                password_hash=passwords.hash_password(password),
+                platform_admin=platform_admin,
             )
-            await audit.record_system(
-                session,
-                tenant.id,
-                "user.create",
-                "user",
-                user.id,
-                {"email": email, "role": role, "platformAdmin": platform_admin, "via": "platform"},
-            )
-            return UserView(user.id, user.tenant_id, user.email, user.display_name, user.role, user.status)
+        )
     except IntegrityError:
-        raise Problem(409, "user.email_taken", f"Die E-Mail-Adresse {email} ist bereits vergeben.") from None
+        raise taken from None
+    await audit.record_system(
+        session,
+        tenant.id,
+        "user.create",
+        "user",
+        user.id,
+        {"email": email, "role": role, "platformAdmin": platform_admin, "via": "platform"},
+    )
+    return UserView(user.id, user.tenant_id, user.email, user.display_name, user.role, user.status)
 
 
-async def acting_user(db: Database, tenant_slug: str, email: str | None = None) -> Principal:
+async def acting_user(session: AsyncSession, tenant_slug: str, email: str | None = None) -> Principal:
     """The principal an operator command acts as: the named user, else the tenant's first active admin."""
-    async with db.session(None) as session:
-        tenant = await TenantRepository(session).resolve_slug(tenant_slug)
-    if tenant is None:
-        raise Problem(404, "tenant.not_found", f"Mandant '{tenant_slug}' existiert nicht.")
-    async with db.session(tenant.id) as session:
-        query = select(User).where(User.status == "active")
-        if email:
-            query = query.where(func.lower(User.email) == email.lower())
-        else:
-            query = query.where(User.role == "admin").order_by(User.created_at)
-        user = await session.scalar(query.limit(1))
+    tenant = await _enter_tenant(session, tenant_slug)
+    query = select(User).where(User.status == "active")
+    if email:
+        query = query.where(func.lower(User.email) == email.lower())
+    else:
+        query = query.where(User.role == "admin").order_by(User.created_at)
+    user = await session.scalar(query.limit(1))
     if user is None:
-        raise Problem(404, "user.not_found", "Kein aktiver Nutzer, in dessen Namen gehandelt werden kann.")
+        raise errors.NotFound("user.not_found", "Kein aktiver Nutzer, in dessen Namen gehandelt werden kann.")
     return Principal(
         user_id=user.id,
         tenant_id=tenant.id,

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from servanda.audit import repository as audit
 from servanda.identity.principal import Principal
-from servanda.platform.db import Database
+from servanda.platform import errors
+from servanda.platform.db import after_commit
 from servanda.platform.logs import get_logger
-from servanda.platform.problems import Problem
 from servanda.platform.storage import ObjectNotFound, Storage, tenant_key
 from servanda.tenants.logo import CONTENT_TYPES, validate_logo
 from servanda.tenants.models import Tenant
@@ -33,8 +35,8 @@ class StoredLogo:
     uploaded_at: str
 
 
-def logo_not_found() -> Problem:
-    return Problem(404, "branding.logo_not_found", "Es ist kein Logo hinterlegt.")
+def logo_not_found() -> errors.NotFound:
+    return errors.NotFound("branding.logo_not_found", "Es ist kein Logo hinterlegt.")
 
 
 def _logo_record(tenant: Tenant) -> dict[str, Any] | None:
@@ -49,8 +51,11 @@ def _without_logo(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 class BrandingService:
-    def __init__(self, db: Database, storage: Storage) -> None:
-        self.db = db
+    """Works in the caller's transaction (the request's unit of work); the object in storage
+    follows the record: a replaced or removed object is deleted after the commit."""
+
+    def __init__(self, session: AsyncSession, storage: Storage) -> None:
+        self.session = session
         self.storage = storage
 
     async def upload_logo(self, principal: Principal, data: bytes) -> dict[str, Any]:
@@ -65,39 +70,37 @@ class BrandingService:
             "sha256": hashlib.sha256(logo.data).hexdigest(),
             "uploadedAt": datetime.now(UTC).isoformat(),
         }
-        previous: dict[str, Any] | None = None
-        stored = False
+        session = self.session
+        # The row lock serialises uploads of one tenant: object and record stay in step.
+        tenant = await session.get(Tenant, tenant_id, with_for_update=True)
+        assert tenant is not None
+        previous = _logo_record(tenant)
+        await self.storage.put(tenant_id, key, logo.data, logo.content_type)
         try:
-            async with self.db.session(tenant_id) as session:
-                # The row lock serialises uploads of one tenant: object and record stay in step.
-                tenant = await session.get(Tenant, tenant_id, with_for_update=True)
-                assert tenant is not None
-                previous = _logo_record(tenant)
-                await self.storage.put(tenant_id, key, logo.data, logo.content_type)
-                stored = True
-                settings = dict(tenant.settings or {})
-                settings["branding"] = {**(settings.get("branding") or {}), "logo": record}
-                tenant.settings = settings
-                await audit.record(
-                    session,
-                    principal,
-                    "tenant.settings_change",
-                    "tenant",
-                    tenant_id,
-                    {"changed": ["branding.logo"]},
-                )
+            settings = dict(tenant.settings or {})
+            settings["branding"] = {**(settings.get("branding") or {}), "logo": record}
+            tenant.settings = settings
+            await audit.record(
+                session,
+                principal,
+                "tenant.settings_change",
+                "tenant",
+                tenant_id,
+                {"changed": ["branding.logo"]},
+            )
+            await session.flush()
         except BaseException:
-            if stored and (previous is None or previous["key"] != key):
+            if previous is None or previous["key"] != key:
                 await self._discard(tenant_id, key)
             raise
         if previous is not None and previous["key"] != key:
-            await self._discard(tenant_id, str(previous["key"]))
+            old_key = str(previous["key"])
+            after_commit(session, lambda: self._discard(tenant_id, old_key))
         return record
 
     async def logo(self, tenant_id: uuid.UUID) -> StoredLogo:
-        async with self.db.session(tenant_id) as session:
-            tenant = await session.get(Tenant, tenant_id)
-            record = _logo_record(tenant) if tenant is not None else None
+        tenant = await self.session.get(Tenant, tenant_id)
+        record = _logo_record(tenant) if tenant is not None else None
         if record is None or record.get("contentType") not in CONTENT_TYPES:
             raise logo_not_found()
         try:
@@ -114,22 +117,23 @@ class BrandingService:
 
     async def delete_logo(self, principal: Principal) -> None:
         tenant_id = principal.tenant_id
-        async with self.db.session(tenant_id) as session:
-            tenant = await session.get(Tenant, tenant_id, with_for_update=True)
-            assert tenant is not None
-            record = _logo_record(tenant)
-            if record is None:
-                raise logo_not_found()
-            tenant.settings = _without_logo(dict(tenant.settings or {}))
-            await audit.record(
-                session,
-                principal,
-                "tenant.settings_change",
-                "tenant",
-                tenant_id,
-                {"changed": ["branding.logo"]},
-            )
-        await self._discard(tenant_id, str(record["key"]))
+        session = self.session
+        tenant = await session.get(Tenant, tenant_id, with_for_update=True)
+        assert tenant is not None
+        record = _logo_record(tenant)
+        if record is None:
+            raise logo_not_found()
+        tenant.settings = _without_logo(dict(tenant.settings or {}))
+        await audit.record(
+            session,
+            principal,
+            "tenant.settings_change",
+            "tenant",
+            tenant_id,
+            {"changed": ["branding.logo"]},
+        )
+        key = str(record["key"])
+        after_commit(session, lambda: self._discard(tenant_id, key))
 
     async def _discard(self, tenant_id: uuid.UUID, key: str) -> None:
         """Best-effort removal of an object no record points to any more."""

@@ -13,11 +13,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
-from servanda.platform.http import API_PREFIX
-from servanda.platform.storage import Storage, storage_from_settings
+from servanda.platform.http import API_PREFIX, AppStorage, UnitOfWork
 from servanda.tenants.branding import BrandingService
 from servanda.tenants.logo import SVG_TYPE, UPLOAD_MAX_BYTES, too_large
 from servanda.tenants.platform import PlatformService, TenantView
@@ -40,17 +39,22 @@ platform_router = APIRouter(prefix=f"{API_PREFIX}/platform", tags=["platform"])
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-def storage_of(request: Request) -> Storage:
-    """The application's object storage (created from the settings on first use)."""
-    storage: Storage | None = getattr(request.app.state, "storage", None)
-    if storage is None:
-        storage = storage_from_settings(request.app.state.settings)
-        request.app.state.storage = storage
-    return storage
+# The services work in the request's unit of work (the transaction the principal lookup began).
+async def _branding(session: UnitOfWork, storage: AppStorage) -> BrandingService:
+    return BrandingService(session, storage)
 
 
-def _service(request: Request) -> BrandingService:
-    return BrandingService(request.app.state.db, storage_of(request))
+async def _settings_service(session: UnitOfWork) -> TenantSettingsService:
+    return TenantSettingsService(session)
+
+
+async def _platform(session: UnitOfWork) -> PlatformService:
+    return PlatformService(session)
+
+
+Branding = Annotated[BrandingService, Depends(_branding)]
+TenantSettings = Annotated[TenantSettingsService, Depends(_settings_service)]
+Platform = Annotated[PlatformService, Depends(_platform)]
 
 
 async def _read_bounded(upload: UploadFile) -> bytes:
@@ -60,8 +64,8 @@ async def _read_bounded(upload: UploadFile) -> bytes:
     return data
 
 
-async def _serve_logo(principal: CurrentPrincipal, request: Request) -> Response:
-    logo = await _service(request).logo(principal.tenant_id)
+async def _serve_logo(principal: CurrentPrincipal, request: Request, branding: BrandingService) -> Response:
+    logo = await branding.logo(principal.tenant_id)
     etag = f'"{logo.sha256}"'
     headers = {
         "X-Content-Type-Options": "nosniff",
@@ -85,13 +89,13 @@ async def _serve_logo(principal: CurrentPrincipal, request: Request) -> Response
 async def upload_logo(
     file: Annotated[UploadFile, File(description="PNG (max. 1 MiB, 2000×2000) or SVG (max. 512 KiB)")],
     principal: CurrentPrincipal,
-    request: Request,
+    branding: Branding,
 ) -> LogoOut:
     try:
         data = await _read_bounded(file)
     finally:
         await file.close()
-    record = await _service(request).upload_logo(principal, data)
+    record = await branding.upload_logo(principal, data)
     return LogoOut(
         content_type=record["contentType"],
         size=record["size"],
@@ -110,48 +114,40 @@ LOGO_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/logo", dependencies=[allow(Permission.TENANT_ADMIN)], response_class=Response, responses=LOGO_RESPONSES
 )
-async def get_logo_admin(principal: CurrentPrincipal, request: Request) -> Response:
-    return await _serve_logo(principal, request)
+async def get_logo_admin(principal: CurrentPrincipal, request: Request, branding: Branding) -> Response:
+    return await _serve_logo(principal, request, branding)
 
 
 @router.delete("/logo", status_code=204, dependencies=[allow(Permission.TENANT_ADMIN)])
-async def delete_logo(principal: CurrentPrincipal, request: Request) -> Response:
-    await _service(request).delete_logo(principal)
+async def delete_logo(principal: CurrentPrincipal, branding: Branding) -> Response:
+    await branding.delete_logo(principal)
     return Response(status_code=204)
 
 
 @logo_router.get(
     "/logo", dependencies=[allow(Permission.CONTRACTS_USE)], response_class=Response, responses=LOGO_RESPONSES
 )
-async def get_logo(principal: CurrentPrincipal, request: Request) -> Response:
-    return await _serve_logo(principal, request)
+async def get_logo(principal: CurrentPrincipal, request: Request, branding: Branding) -> Response:
+    return await _serve_logo(principal, request, branding)
 
 
 # -- settings -------------------------------------------------------------------------
 
 
 @tenant_router.get("/settings", dependencies=[allow(Permission.TENANT_ADMIN)])
-async def get_settings(principal: CurrentPrincipal, request: Request) -> TenantSettingsOut:
-    return TenantSettingsOut.model_validate(
-        settings_view(await TenantSettingsService(request.app.state.db).settings(principal))
-    )
+async def get_settings(principal: CurrentPrincipal, service: TenantSettings) -> TenantSettingsOut:
+    return TenantSettingsOut.model_validate(settings_view(await service.settings(principal)))
 
 
 @tenant_router.patch("/settings", dependencies=[allow(Permission.TENANT_ADMIN)])
 async def update_settings(
-    body: TenantSettingsPatch, principal: CurrentPrincipal, request: Request
+    body: TenantSettingsPatch, principal: CurrentPrincipal, service: TenantSettings
 ) -> TenantSettingsOut:
-    tenant = await TenantSettingsService(request.app.state.db).update_settings(
-        principal, body.model_dump(exclude_unset=True)
-    )
+    tenant = await service.update_settings(principal, body.model_dump(exclude_unset=True))
     return TenantSettingsOut.model_validate(settings_view(tenant))
 
 
 # -- platform (operators; principals with the platform-admin flag) ---------------------------
-
-
-def _platform(request: Request) -> PlatformService:
-    return PlatformService(request.app.state.db)
 
 
 def _tenant_out(view: TenantView) -> TenantOut:
@@ -167,15 +163,15 @@ def _tenant_out(view: TenantView) -> TenantOut:
 
 
 @platform_router.get("/tenants", dependencies=[allow(Permission.PLATFORM_ADMIN)])
-async def platform_tenants(request: Request) -> list[TenantOut]:
-    return [_tenant_out(t) for t in await _platform(request).list_tenants()]
+async def platform_tenants(platform: Platform) -> list[TenantOut]:
+    return [_tenant_out(t) for t in await platform.list_tenants()]
 
 
 @platform_router.post("/tenants", status_code=201, dependencies=[allow(Permission.PLATFORM_ADMIN)])
 async def platform_create_tenant(
-    body: TenantCreate, principal: CurrentPrincipal, request: Request
+    body: TenantCreate, principal: CurrentPrincipal, platform: Platform
 ) -> TenantOut:
-    view = await _platform(request).create_tenant(
+    view = await platform.create_tenant(
         slug=body.slug, name=body.name, type=body.type, jurisdiction=body.jurisdiction, actor=principal
     )
     return _tenant_out(view)
@@ -183,17 +179,15 @@ async def platform_create_tenant(
 
 @platform_router.patch("/tenants/{tenant_id}", dependencies=[allow(Permission.PLATFORM_ADMIN)])
 async def platform_update_tenant(
-    tenant_id: uuid.UUID, body: TenantPatch, principal: CurrentPrincipal, request: Request
+    tenant_id: uuid.UUID, body: TenantPatch, principal: CurrentPrincipal, platform: Platform
 ) -> TenantOut:
-    view = await _platform(request).update_tenant(
-        tenant_id, status=body.status, plan=body.plan, actor=principal
-    )
+    view = await platform.update_tenant(tenant_id, status=body.status, plan=body.plan, actor=principal)
     return _tenant_out(view)
 
 
 @platform_router.get("/stats", dependencies=[allow(Permission.PLATFORM_ADMIN)])
-async def platform_stats(request: Request) -> PlatformStats:
-    return PlatformStats.model_validate(await _platform(request).stats())
+async def platform_stats(platform: Platform) -> PlatformStats:
+    return PlatformStats.model_validate(await platform.stats())
 
 
 routers = [tenant_router, router, logo_router, platform_router]

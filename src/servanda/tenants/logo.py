@@ -28,7 +28,7 @@ from xml.etree.ElementTree import ParseError
 import defusedxml
 import defusedxml.ElementTree
 
-from servanda.platform.problems import Problem
+from servanda.platform import errors
 
 PNG_MAX_BYTES: Final = 1024 * 1024
 SVG_MAX_BYTES: Final = 512 * 1024
@@ -80,37 +80,33 @@ class Logo:
     extension: str
 
 
-def too_large(limit: int) -> Problem:
+def too_large(limit: int) -> errors.PayloadTooLarge:
     size = f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
-    return Problem(
-        413,
+    return errors.PayloadTooLarge(
         "branding.too_large",
         f"Das Logo darf höchstens {size} groß sein.",
         errors=[{"field": "file", "message": f"höchstens {size}"}],
     )
 
 
-def unsupported_type() -> Problem:
-    return Problem(
-        415,
+def unsupported_type() -> errors.UnsupportedMediaType:
+    return errors.UnsupportedMediaType(
         "branding.unsupported_type",
         "Das Logo muss eine PNG- oder SVG-Datei sein.",
         errors=[{"field": "file", "message": "nur PNG oder SVG"}],
     )
 
 
-def invalid_image(reason: str) -> Problem:
-    return Problem(
-        422,
+def invalid_image(reason: str) -> errors.Invalid:
+    return errors.Invalid(
         "branding.invalid_image",
         f"Die Bilddatei ist fehlerhaft: {reason}.",
         errors=[{"field": "file", "message": reason}],
     )
 
 
-def unsafe_svg(reason: str) -> Problem:
-    return Problem(
-        422,
+def unsafe_svg(reason: str) -> errors.Invalid:
+    return errors.Invalid(
         "branding.unsafe_svg",
         f"Die SVG-Datei wurde abgelehnt: {reason}.",
         errors=[{"field": "file", "message": reason}],
@@ -156,8 +152,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     if width == 0 or height == 0:
         raise invalid_image("PNG hat die Größe 0")
     if width > PNG_MAX_SIDE or height > PNG_MAX_SIDE:
-        raise Problem(
-            422,
+        raise errors.Invalid(
             "branding.dimensions_too_large",
             f"Das Logo darf höchstens {PNG_MAX_SIDE}×{PNG_MAX_SIDE} Pixel groß sein "
             f"(hochgeladen: {width}×{height}).",

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import repository as audit
 from servanda.identity.principal import Principal
-from servanda.platform.db import SET_TENANT, Database
-from servanda.platform.problems import Problem
+from servanda.platform import errors
+from servanda.platform.db import SET_TENANT
 from servanda.tenants import plans
 from servanda.tenants.models import TENANT_TYPES, Tenant
 from servanda.tenants.repository import TenantRepository
@@ -49,8 +49,8 @@ def _by_platform(details: dict[str, object], actor: Principal | None) -> dict[st
     return {**details, "via": "platform", **({"platformAdmin": str(actor.user_id)} if actor else {})}
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "request.validation_failed", message, errors=[{"field": field, "message": message}])
+def _invalid(field: str, message: str) -> errors.Invalid:
+    return errors.Invalid("request.validation_failed", message, errors=[{"field": field, "message": message}])
 
 
 class PlatformService:
@@ -60,8 +60,8 @@ class PlatformService:
     functions; each change is audited in the affected tenant's own log.
     """
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session  # the caller's transaction: the request's, or the operator's
 
     @staticmethod
     async def _enter(session: AsyncSession, tenant: Tenant) -> None:
@@ -79,23 +79,22 @@ class PlatformService:
             raise _invalid("jurisdiction", "Die Rechtsordnung ist ein ISO-Ländercode wie DE oder AT.")
         if not name.strip():
             raise _invalid("name", "Der Name darf nicht leer sein.")
+        session = self.session
         try:
-            async with self.db.session(None) as session:
-                tenant = await TenantRepository(session).platform_create(
-                    slug, name.strip(), type, jurisdiction
-                )
-                await self._enter(session, tenant)
-                details = _by_platform({"slug": slug, "type": type}, actor)
-                await audit.record_system(
-                    session, tenant.id, "tenant.create", "tenant", tenant.id, details, origin=actor
-                )
-                return TenantView.of(tenant)
+            tenant = await TenantRepository(session).platform_create(slug, name.strip(), type, jurisdiction)
+            await self._enter(session, tenant)
+            details = _by_platform({"slug": slug, "type": type}, actor)
+            await audit.record_system(
+                session, tenant.id, "tenant.create", "tenant", tenant.id, details, origin=actor
+            )
+            return TenantView.of(tenant)
         except IntegrityError:
-            raise Problem(409, "tenant.slug_taken", f"Der Kurzname '{slug}' ist bereits vergeben.") from None
+            raise errors.Conflict(
+                "tenant.slug_taken", f"Der Kurzname '{slug}' ist bereits vergeben."
+            ) from None
 
     async def list_tenants(self) -> list[TenantView]:
-        async with self.db.session(None) as session:
-            return [TenantView.of(t) for t in await TenantRepository(session).platform_all()]
+        return [TenantView.of(t) for t in await TenantRepository(self.session).platform_all()]
 
     async def update_tenant(
         self,
@@ -109,33 +108,33 @@ class PlatformService:
             raise _invalid("status", "Der Status muss active oder suspended sein.")
         if plan is not None and plan not in plans.PLANS:
             raise _invalid("plan", f"Der Tarif muss einer von {', '.join(plans.PLANS)} sein.")
-        async with self.db.session(None) as session:
-            repository = TenantRepository(session)
-            current = next((t for t in await repository.platform_all() if t.id == tenant_id), None)
-            if current is None:
-                raise Problem(404, "tenant.not_found", "Der Mandant existiert nicht.")
-            if current.status == "deleted":
-                raise Problem(409, "tenant.deleted", f"Mandant '{current.slug}' ist gelöscht.")
-            before_status, before_plan = (
-                current.status,
-                (current.settings or {}).get("plan", plans.DEFAULT_PLAN),
+        session = self.session
+        repository = TenantRepository(session)
+        current = next((t for t in await repository.platform_all() if t.id == tenant_id), None)
+        if current is None:
+            raise errors.NotFound("tenant.not_found", "Der Mandant existiert nicht.")
+        if current.status == "deleted":
+            raise errors.Conflict("tenant.deleted", f"Mandant '{current.slug}' ist gelöscht.")
+        before_status, before_plan = (
+            current.status,
+            (current.settings or {}).get("plan", plans.DEFAULT_PLAN),
+        )
+        updated = await repository.platform_update(tenant_id, status, plan)
+        assert updated is not None
+        await self._enter(session, updated)
+        if status is not None and status != before_status:
+            action = "tenant.suspend" if status == "suspended" else "tenant.activate"
+            details = _by_platform({"from": before_status, "to": status}, actor)
+            await audit.record_system(
+                session, updated.id, action, "tenant", updated.id, details, origin=actor
             )
-            updated = await repository.platform_update(tenant_id, status, plan)
-            assert updated is not None
-            await self._enter(session, updated)
-            if status is not None and status != before_status:
-                action = "tenant.suspend" if status == "suspended" else "tenant.activate"
-                details = _by_platform({"from": before_status, "to": status}, actor)
-                await audit.record_system(
-                    session, updated.id, action, "tenant", updated.id, details, origin=actor
-                )
-            if plan is not None and plan != before_plan:
-                details = _by_platform({"from": before_plan, "to": plan}, actor)
-                await audit.record_system(
-                    session, updated.id, "tenant.plan_change", "tenant", updated.id, details, origin=actor
-                )
-                await self._bound_retention(session, updated, plan, actor)
-            return TenantView.of(updated)
+        if plan is not None and plan != before_plan:
+            details = _by_platform({"from": before_plan, "to": plan}, actor)
+            await audit.record_system(
+                session, updated.id, "tenant.plan_change", "tenant", updated.id, details, origin=actor
+            )
+            await self._bound_retention(session, updated, plan, actor)
+        return TenantView.of(updated)
 
     async def _bound_retention(
         self, session: AsyncSession, tenant: Tenant, plan: str, actor: Principal | None
@@ -160,12 +159,10 @@ class PlatformService:
             )
 
     async def set_status(self, slug: str, status: str) -> TenantView:
-        async with self.db.session(None) as session:
-            tenant = await TenantRepository(session).resolve_slug(slug)
+        tenant = await TenantRepository(self.session).resolve_slug(slug)
         if tenant is None:
-            raise Problem(404, "tenant.not_found", f"Mandant '{slug}' existiert nicht.")
+            raise errors.NotFound("tenant.not_found", f"Mandant '{slug}' existiert nicht.")
         return await self.update_tenant(tenant.id, status=status)
 
     async def stats(self) -> dict[str, object]:
-        async with self.db.session(None) as session:
-            return await TenantRepository(session).platform_stats()
+        return await TenantRepository(self.session).platform_stats()
