@@ -14,6 +14,8 @@ from pydantic_core import core_schema
 
 T = TypeVar("T")
 
+API_PREFIX = "/api/v1"  # every route and every link in a body starts with it
+
 
 class ApiModel(BaseModel):
     """A response body (or part of one): snake_case in Python, camelCase in JSON."""

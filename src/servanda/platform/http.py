@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servanda.platform import metrics
+from servanda.platform.api_models import API_PREFIX
 from servanda.platform.config import Settings
 from servanda.platform.db import Database
 from servanda.platform.logs import get_logger
@@ -32,8 +33,6 @@ from servanda.platform.problems import Problem, internal_error, problem_body
 from servanda.platform.storage import Storage, storage_from_settings
 
 log = get_logger("servanda.http")
-
-API_PREFIX = "/api/v1"
 
 # List parameters shared by every list endpoint: ``?page=1&pageSize=25`` (at most 100).
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]

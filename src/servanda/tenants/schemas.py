@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from servanda.platform.api_models import ApiInput, ApiModel, Stored
-from servanda.platform.http import API_PREFIX
+from servanda.platform.api_models import API_PREFIX, ApiInput, ApiModel, Stored
 from servanda.tenants import plans
 
 
