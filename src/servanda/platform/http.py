@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servanda.platform import metrics
-from servanda.platform.api_models import API_PREFIX
+from servanda.platform.api_models import API_PREFIX as API_PREFIX  # re-exported for the endpoints
 from servanda.platform.config import Settings
 from servanda.platform.db import Database
 from servanda.platform.logs import get_logger
