@@ -22,6 +22,7 @@ from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.models import AuthSession, Team, TeamMember, User
 from servanda.identity.principal import Principal
 from servanda.platform import errors
+from servanda.platform.paging import paginate
 
 DELETED_NAME = "Gelöschter Nutzer"
 
@@ -68,13 +69,9 @@ class DirectoryService:
                 func.lower(User.email).contains(needle, autoescape=True)
                 | func.lower(User.display_name).contains(needle, autoescape=True)
             )
-        total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = await session.scalars(
-            query.order_by(func.lower(User.display_name), User.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        return PageResult(list(rows.all()), total, page, page_size)
+        query = query.order_by(func.lower(User.display_name), User.id)
+        users, total = await paginate(session, query, page, page_size)
+        return PageResult(users, total, page, page_size)
 
     async def get_user(self, principal: Principal, user_id: uuid.UUID) -> User:
         session = self.session
@@ -205,12 +202,7 @@ class DirectoryService:
 
     async def list_teams(self, principal: Principal, page: int, page_size: int) -> PageResult:
         session = self.session
-        total = await session.scalar(select(func.count()).select_from(Team)) or 0
-        teams = (
-            await session.scalars(
-                select(Team).order_by(func.lower(Team.name)).offset((page - 1) * page_size).limit(page_size)
-            )
-        ).all()
+        teams, total = await paginate(session, select(Team).order_by(func.lower(Team.name)), page, page_size)
         members = await self._members(session, [t.id for t in teams])
         return PageResult([(t, members.get(t.id, [])) for t in teams], total, page, page_size)
 
