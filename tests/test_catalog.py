@@ -109,3 +109,53 @@ def test_law_firm_content_stays_in_its_own_catalog(
     own = api.get("/api/v1/catalog/templates", headers=login_as(api, su, firm_a.tenant, "user")).json()
     assert [(i["title"], i["own"]) for i in own["items"]] == [("Kanzlei-Mustervertrag", True)]
     assert api.get("/api/v1/catalog/templates", headers=other).json()["total"] == 0
+
+
+def test_catalog_search_matches_word_prefixes(
+    pub: Publisher, api: TestClient, su: psycopg.Connection, make_tenant: Any
+) -> None:
+    """Issue 10, point 6: "Arbeit" finds "Arbeitsvertrag"; odd characters never break the search."""
+    template(pub, "Arbeitsvertrag", "Unbefristeter Vertrag mit Probezeit", tags=["angestellte"])
+    template(pub, "Geheimhaltungsvereinbarung", "Schutz vertraulicher Informationen")
+    lawyer = login_as(api, su, make_tenant("kanzlei-a"), "user")
+
+    def titles(q: str) -> list[str]:
+        response = api.get("/api/v1/catalog/templates", params={"q": q}, headers=lawyer)
+        assert response.status_code == 200, (q, response.text)
+        return [i["title"] for i in response.json()["items"]]
+
+    assert titles("Arbeit") == ["Arbeitsvertrag"]
+    assert titles("arbeitsv") == ["Arbeitsvertrag"]
+    assert titles("Geheim") == ["Geheimhaltungsvereinbarung"]
+    assert titles("Arbeit Probe") == ["Arbeitsvertrag"]  # every word, as a prefix
+    assert titles("Arbeit Geheim") == []
+    assert titles("Arbeitsverträge") == ["Arbeitsvertrag"]  # stemming still works
+    assert titles("Arbeitsvertrag OR Geheimhaltung") == ["Arbeitsvertrag", "Geheimhaltungsvereinbarung"]
+    assert titles("Vertr -Geheimhaltungsvereinbarung") == ["Arbeitsvertrag"]  # negation kept
+    assert titles("Xyzzyquux") == []
+    assert titles("der die das") == []  # only stop words
+    for odd in [
+        "&",
+        "|",
+        "!",
+        ":*",
+        "*",
+        "()",
+        "'",
+        "Arbeit:*",
+        "Arbeit & | ! ( ) ' :*",
+        "'Arbeit'",
+        "\\",
+        "²½٣",
+        "a:b:c",
+        "!!Arbeit",
+        "(Arbeit",
+        "Arbeit)",
+        '"Arbeit',
+        "-",
+        "--Arbeit",
+        "or OR",
+    ]:
+        assert isinstance(titles(odd), list)
+    assert titles("Arbeit&Probe") == ["Arbeitsvertrag"]
+    assert titles("(Arbeit)") == ["Arbeitsvertrag"]

@@ -2,19 +2,23 @@
 
 Full-text search uses PostgreSQL's German configuration (stemming, so
 "Arbeitsverträge" finds "Arbeitsvertrag") over title, description and tags,
-served by a GIN index on a generated tsvector column. Row-level security
-decides what is visible; the catalog only asks for a current published version.
+served by a GIN index on a generated tsvector column. Words also match as
+prefixes ("Arbeit" finds "Arbeitsvertrag"): the websearch query is OR-ed with
+a prefix query built from the search's plain words, which the same index serves.
+Row-level security decides what is visible; the catalog only asks for a current
+published version.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import Clause, Template, TemplateVersion
@@ -70,6 +74,34 @@ _ENTRY_COLUMNS = (
 )
 PUBLISHER_NAMES_TTL_S = 60.0
 
+# Letters and digits only: whatever else the user typed (& | ! : * ( ) ' ...) separates words and
+# never reaches the tsquery syntax.
+_WORD = re.compile(r"[^\W_]+")
+
+
+def prefix_query(q: str) -> str | None:
+    """A to_tsquery text matching each word of ``q`` as a prefix: "arbeit:* & probe:*".
+
+    It follows the websearch syntax it widens: words are AND-ed, "or" between words makes
+    alternatives, a leading "-" negates (as a prefix too: "-befrist" excludes "befristet").
+    Quotes and every other character only separate words. At most 32 words; None when no
+    word is left.
+    """
+    groups: list[list[str]] = [[]]
+    count = 0
+    for token in q.split():
+        if token.lower() == "or":
+            if groups[-1]:
+                groups.append([])
+            continue
+        negate = "!" if token.startswith("-") else ""
+        for word in _WORD.findall(token):
+            if count == 32:
+                break
+            count += 1
+            groups[-1].append(f"{negate}{word}:*")
+    return " | ".join(" & ".join(group) for group in groups if group) or None
+
 
 class CatalogService:
     # Publisher names change rarely and are public; cache them per process for a minute.
@@ -100,7 +132,11 @@ class CatalogService:
         )
         order: list[Any] = []
         if filters.q:
-            tsquery = func.websearch_to_tsquery(text("'german'::regconfig"), filters.q)
+            german = text("'german'::regconfig")
+            tsquery: ColumnElement[Any] = func.websearch_to_tsquery(german, filters.q)
+            prefixes = prefix_query(filters.q)
+            if prefixes is not None:
+                tsquery = tsquery.op("||")(func.to_tsquery(german, prefixes))
             query = query.where(Template.search.op("@@")(tsquery))
             order.append(func.ts_rank(Template.search, tsquery).desc())
         if filters.category:
