@@ -52,10 +52,19 @@ def test_full_workflow_and_its_refusals(pub: Publisher, su: psycopg.Connection) 
         pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)}).json()["status"]
         == "review"
     )
-    assert codes(pub.call("PATCH", path(v1), json={"content": "x"})) == (409, "content.version_not_draft")
+    in_review = pub.call("PATCH", path(v1), json={"content": "x"})
+    assert codes(in_review) == (409, "content.version_not_draft")
+    # RFC 9457: ``status`` is the HTTP code; the version's state has its own member
+    assert (in_review.json()["status"], in_review.json()["currentStatus"]) == (409, "review")
     assert codes(pub.call("POST", f"{path(v1)}/approve")) == (403, "content.own_version")
     assert codes(pub.call("POST", f"{path(v1)}/approve", pub.other)) == (403, "content.not_reviewer")
-    assert codes(pub.call("POST", f"{path(v1)}/publish")) == (409, "content.invalid_transition")
+    not_approved = pub.call("POST", f"{path(v1)}/publish")
+    assert codes(not_approved) == (409, "content.invalid_transition")
+    assert (not_approved.json()["status"], not_approved.json()["currentStatus"]) == (409, "review")
+    # the workflow names statuses and steps as the UI does, not by their keys
+    assert not_approved.json()["detail"] == (
+        "„Veröffentlichen“ ist im Status „In Prüfung“ nicht möglich (erwartet: „Freigegeben“)."
+    )
     assert pub.call("POST", f"{path(v1)}/approve", pub.reviewer).json()["status"] == "approved"
     published = pub.call("POST", f"{path(v1)}/publish").json()
     assert published["status"] == "published"

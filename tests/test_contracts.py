@@ -194,6 +194,8 @@ def test_complete_needs_answers_and_no_conflicts_then_freezes(
         f"{K}/{contract['id']}", json={"answers": {"mitarbeiterzahl": 3}}, headers=world["lawyer"]
     )
     assert (again.status_code, again.json()["code"]) == (409, "contract.not_draft")
+    # RFC 9457: ``status`` is the HTTP code; the contract's state has its own member
+    assert (again.json()["status"], again.json()["currentStatus"]) == (409, "completed")
     assert api.delete(f"{K}/{contract['id']}", headers=world["lawyer"]).status_code == 409
     actions = [
         r[0]
@@ -408,6 +410,7 @@ def test_archive_hides_and_locks_a_contract(api: TestClient, world: dict[str, An
     assert api.get(K, params={"status": "archived"}, headers=world["lawyer"]).json()["total"] == 1
     locked = api.patch(f"{K}/{contract['id']}", json={"title": "Neu"}, headers=world["lawyer"])
     assert (locked.status_code, locked.json()["code"]) == (409, "contract.not_draft")
+    assert (locked.json()["status"], locked.json()["currentStatus"]) == (409, "archived")
     again = api.post(f"{K}/{contract['id']}/archive", headers=world["lawyer"])
     assert (again.status_code, again.json()["code"]) == (409, "contract.already_archived")
 

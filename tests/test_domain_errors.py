@@ -10,7 +10,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from servanda.platform import errors
-from servanda.platform.problems import DOMAIN_STATUS, install_problem_handlers, problem_of
+from servanda.platform.problems import (
+    DOMAIN_STATUS,
+    Problem,
+    install_problem_handlers,
+    problem_body,
+    problem_of,
+)
 
 
 def all_subclasses(cls: type) -> set[type]:
@@ -105,3 +111,64 @@ def test_the_problem_walk_finds_a_use(tmp_path: Path) -> None:
     )
     (tmp_path / "content" / "endpoints.py").write_text("from servanda.platform.problems import Problem\n")
     assert problem_uses(tmp_path) == ["content/service.py:1", "content/service.py:4"]
+
+
+# RFC 9457: ``extra`` members never replace a standard member (``status`` is always the HTTP code).
+def problem_extras(root: Path) -> tuple[list[str], list[str]]:
+    """Every ``extra=`` member name written below ``root`` (``file:line:key``), and the ``file:line`` of
+    each ``extra=`` whose names cannot be read from the source (not a dict literal with string keys)."""
+    keys, unreadable = [], []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg != "extra" or isinstance(keyword.value, ast.Constant):
+                    continue  # pydantic's ``extra="forbid"`` is a model setting, not a member
+                where = f"{relative}:{keyword.value.lineno}"
+                value = keyword.value
+                if isinstance(value, ast.Dict) and all(
+                    isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys
+                ):
+                    keys.extend(f"{where}:{k.value}" for k in value.keys if isinstance(k, ast.Constant))
+                else:
+                    unreadable.append(where)
+    return keys, unreadable
+
+
+# The one place that passes extras on without naming them: a domain error's, checked when it was raised.
+PASSES_EXTRA_ON = {"platform/problems.py"}
+
+
+def test_no_problem_the_code_raises_overwrites_a_standard_member() -> None:
+    keys, unreadable = problem_extras(SRC)
+    assert keys, "the walk found no extra members at all"
+    clashes = [k for k in keys if k.rsplit(":", 1)[1] in errors.RESERVED_MEMBERS]
+    assert clashes == []
+    assert [u for u in unreadable if u.rsplit(":", 1)[0] not in PASSES_EXTRA_ON] == []
+
+
+def test_the_extra_walk_finds_a_clash(tmp_path: Path) -> None:
+    (tmp_path / "service.py").write_text(
+        "def f(c, e):\n"
+        "    raise Conflict('x.y', 'z', extra={'status': c.status})\n"
+        "    raise Conflict('x.y', 'z', extra=e)\n"
+        "M = ConfigDict(extra='forbid')\n"
+    )
+    assert problem_extras(tmp_path) == (["service.py:2:status"], ["service.py:3"])
+
+
+@pytest.mark.parametrize("member", sorted(errors.RESERVED_MEMBERS))
+def test_an_extra_naming_a_standard_member_is_refused(member: str) -> None:
+    with pytest.raises(ValueError, match="standard problem members"):
+        errors.Conflict("contract.not_draft", "Nur Entwürfe.", extra={member: "completed"})
+    with pytest.raises(ValueError, match="standard problem members"):
+        Problem(409, "contract.not_draft", extra={member: "completed"})
+
+
+def test_the_standard_members_win_even_over_a_smuggled_extra() -> None:
+    problem = problem_of(errors.Conflict("contract.not_draft", "Nur Entwürfe.", extra={"currentStatus": "x"}))
+    problem.extra["status"] = "completed"  # bypassing the constructor's check
+    body = problem_body(problem, "/api/v1/contracts/1")
+    assert (body["status"], body["currentStatus"], body["code"]) == (409, "x", "contract.not_draft")

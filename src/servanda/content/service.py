@@ -38,7 +38,7 @@ from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.export.repository import style_template_exists
 from servanda.identity.principal import Principal
 from servanda.identity.repository import UserRepository
-from servanda.platform import errors
+from servanda.platform import errors, labels
 from servanda.platform.paging import paginate
 
 RULES = TypeAdapter(list[Rule])
@@ -125,8 +125,9 @@ def four_eyes(detail: str) -> errors.Forbidden:
 def wrong_status(version: Version, action: str, allowed: str) -> errors.Conflict:
     return errors.Conflict(
         "content.invalid_transition",
-        f"'{action}' ist im Status '{version.status}' nicht möglich (erwartet: {allowed}).",
-        extra={"status": version.status},
+        f"„{labels.workflow_action(action)}“ ist im Status „{labels.version_status(version.status)}“ "
+        f"nicht möglich (erwartet: „{labels.version_status(allowed)}“).",
+        extra={"currentStatus": version.status},
     )
 
 
@@ -406,7 +407,7 @@ class ContentService:
             raise errors.Conflict(
                 "content.version_not_draft",
                 "Nur Entwürfe können bearbeitet werden.",
-                extra={"status": version.status},
+                extra={"currentStatus": version.status},
             )
         await _require_style(session, fields)
         changed = sorted(k for k in fields if k in kind.version_fields)

@@ -147,7 +147,7 @@ class ContractService:
             raise errors.Conflict(
                 "contract.not_draft",
                 "Nur Entwürfe können bearbeitet werden.",
-                extra={"status": contract.status},
+                extra={"currentStatus": contract.status},
             )
         answers, selected = _validated_snapshot(contract, pins, changes)
         dismissals: list[str] | None = changes.get("dismissed_warnings")
@@ -206,7 +206,7 @@ class ContractService:
             raise errors.Conflict(
                 "contract.not_draft",
                 "Nur Entwürfe können abgeschlossen werden.",
-                extra={"status": contract.status},
+                extra={"currentStatus": contract.status},
             )
         evaluation = evaluate(contract, pins)
         problems = evaluation.completion_problems()
@@ -246,7 +246,7 @@ class ContractService:
             raise errors.Conflict(
                 "contract.not_draft",
                 "Nur Entwürfe können gelöscht werden.",
-                extra={"status": contract.status},
+                extra={"currentStatus": contract.status},
             )
         await audit.record(
             session, principal, "contract.delete", "contract", contract.id, {"title": contract.title}

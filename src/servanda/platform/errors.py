@@ -12,6 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
+# The members of an RFC 9457 problem document the adapter writes itself: ``extra`` never names one
+# (``status`` is always the HTTP status code; a resource's state goes in e.g. ``currentStatus``).
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code", "errors"})
+
+
+def check_extra(extra: dict[str, Any] | None) -> dict[str, Any]:
+    """``extra`` as given, refused (``ValueError``, a programming error) if it names a reserved member."""
+    clash = sorted(RESERVED_MEMBERS.intersection(extra or {}))
+    if clash:
+        raise ValueError(f"extra members {clash} would overwrite standard problem members")
+    return dict(extra or {})
+
 
 class DomainError(Exception):
     """Base class: a refusal with a stable code, a German detail and optional structured members."""
@@ -29,7 +41,7 @@ class DomainError(Exception):
         self.code = code
         self.detail = detail
         self.errors = errors
-        self.extra = extra or {}
+        self.extra = check_extra(extra)
         self.retry_after = retry_after
 
 

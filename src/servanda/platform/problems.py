@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from servanda.platform import errors
+from servanda.platform.errors import check_extra
 from servanda.platform.logs import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -70,10 +71,16 @@ class Problem(Exception):
         self.title = title or _TITLES.get(status, "Fehler")
         self.errors = errors
         self.headers = headers or {}
-        self.extra = extra or {}
+        self.extra = check_extra(extra)
+
+
+def title_of(status: int) -> str:
+    """The problem ``title`` of a status (the OpenAPI document's examples use it too)."""
+    return _TITLES.get(status, "Fehler")
 
 
 def problem_body(problem: Problem, instance: str | None = None) -> dict[str, Any]:
+    """The RFC 9457 document; extension members never replace a standard one (``status`` stays the code)."""
     body: dict[str, Any] = {
         "type": f"urn:servanda:problem:{problem.code}",
         "title": problem.title,
@@ -85,7 +92,7 @@ def problem_body(problem: Problem, instance: str | None = None) -> dict[str, Any
         body["instance"] = instance
     if problem.errors is not None:
         body["errors"] = problem.errors
-    body.update(problem.extra)
+    body.update((k, v) for k, v in problem.extra.items() if k not in errors.RESERVED_MEMBERS)
     return body
 
 
