@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import create_engine
 
-from tests.auth_helpers import ensure_user
+from tests.auth_helpers import ensure_user, login_as
 from tests.conftest import DbUnderTest, repo_root
 from tests.content_helpers import Publisher, codes, path
 
@@ -154,3 +154,50 @@ def test_drafts_edited_before_the_upgrade_are_checked_at_approve_and_publish(
     assert codes(refused) == (403, "content.four_eyes")
     assert pub.call("GET", path(approved)).json()["status"] == "approved"
     assert su.execute("SELECT count(*) FROM clause_versions WHERE status = 'published'").fetchone() == (0,)
+
+
+def test_reviewers_lists_the_colleagues_an_editor_may_name(
+    pub: Publisher, su: psycopg.Connection, make_tenant: Any
+) -> None:
+    """Issue 10, point 5: GET /content/reviewers, so editors need no access to the user list."""
+    e2, e1, other, admin = ids(pub, su)
+    ensure_user(su, pub.tenant, "editor", "ausgeschieden@verlag.de", status="disabled")
+    ensure_user(su, pub.tenant, "editor", "eingeladen@verlag.de", status="invited")
+    ensure_user(su, pub.tenant, "user", "anwalt@verlag.de")
+    elsewhere = make_tenant("verlag-y", type="vendor")
+    ensure_user(su, elsewhere, "editor", "fremd@verlag-y.de")
+
+    def reviewers(who: Any, **params: Any) -> Any:
+        return pub.call("GET", "/reviewers", who, params=params)
+
+    listed = reviewers(pub.author)
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == {
+        "items": [
+            {"id": admin, "displayName": "admin", "email": "admin@verlag.de", "role": "admin"},
+            {"id": other, "displayName": "dritter", "email": "dritter@verlag.de", "role": "editor"},
+            {"id": e1, "displayName": "pruefer", "email": "pruefer@verlag.de", "role": "editor"},
+        ],
+        "total": 3,
+        "page": 1,
+        "pageSize": 25,
+    }
+    # the caller is never listed
+    assert [i["id"] for i in reviewers(pub.admin).json()["items"]] == [other, e1, e2]
+    second = reviewers(pub.author, page=2, pageSize=1).json()
+    assert (second["total"], [i["id"] for i in second["items"]]) == (3, [other])
+
+    # with a version: its contributors are left out, as submit would refuse them
+    v1 = pub.clause(content="Text von E2.")
+    assert pub.call("PATCH", path(v1), pub.reviewer, json={"content": "Text von E1."}).status_code == 200
+    offered = [i["id"] for i in reviewers(pub.other, versionId=v1["id"]).json()["items"]]
+    assert offered == [admin]
+    assert [i["id"] for i in reviewers(pub.author, versionId=v1["id"]).json()["items"]] == [admin, other]
+    assert submit(pub, v1, other).json()["status"] == "review"  # an offered colleague is accepted
+    unknown = reviewers(pub.author, versionId="00000000-0000-4000-8000-000000000000")
+    assert codes(unknown) == (404, "content.version_not_found")
+    foreign = Publisher(pub.api, su, elsewhere).clause()
+    assert codes(reviewers(pub.author, versionId=foreign["id"])) == (404, "content.version_not_found")
+    assert reviewers(pub.author, versionId="kein-uuid").status_code == 422
+    lawyer = login_as(pub.api, su, pub.tenant, "user", "anwalt@verlag.de")
+    assert codes(reviewers(lawyer)) == (403, "auth.forbidden")

@@ -26,6 +26,7 @@ from servanda.content.schemas import (
     EntityOut,
     GateOut,
     ImportReportOut,
+    Reviewer,
     ReviewOut,
     ReviewQueueItem,
     RuleGraph,
@@ -120,6 +121,21 @@ def review_out(review: ContentReview) -> ReviewOut:
 async def review_queue(principal: CurrentPrincipal, service: Content) -> list[ReviewQueueItem]:
     queue = await service.review_queue(principal)
     return [ReviewQueueItem.model_validate(item) for item in queue]
+
+
+@router.get("/reviewers", dependencies=AUTHOR)
+async def content_reviewers(
+    principal: CurrentPrincipal,
+    service: Content,
+    version_id: Annotated[uuid.UUID | None, Query(alias="versionId")] = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 25,
+) -> Page[Reviewer]:
+    """Colleagues the caller may name reviewer at submit: active editors and admins of the tenant,
+    never the caller; with `versionId` also without that version's contributors (four eyes)."""
+    rows, total = await service.reviewers(principal, version_id, page, page_size)
+    items = [Reviewer.model_validate(r, from_attributes=True) for r in rows]
+    return Page[Reviewer](items=items, total=total, page=page, page_size=page_size)
 
 
 @router.get("/changelog", dependencies=AUTHOR)

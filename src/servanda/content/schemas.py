@@ -173,6 +173,15 @@ class ReviewQueueItem(ApiModel):
     submitted_at: datetime | None
 
 
+class Reviewer(ApiModel):
+    """A colleague who may be named reviewer (GET /content/reviewers)."""
+
+    id: uuid.UUID
+    display_name: str
+    email: str
+    role: Literal["editor", "admin"]
+
+
 class ImportedEntry(ApiModel):
     kind: ContentKind
     key: str

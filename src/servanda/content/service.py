@@ -37,7 +37,7 @@ from servanda.content.models import Clause, ClauseVersion, ContentReview, Templa
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.export.repository import style_template_exists
 from servanda.identity.principal import Principal
-from servanda.identity.repository import UserRepository
+from servanda.identity.repository import Colleague, UserRepository
 from servanda.platform import errors, labels
 from servanda.platform.paging import paginate
 
@@ -770,6 +770,26 @@ class ContentService:
             *await self._awaiting_review(principal, TEMPLATES),
         ]
         return sorted(items, key=lambda i: i["submitted_at"] or datetime.min.replace(tzinfo=UTC))
+
+    async def reviewers(
+        self, principal: Principal, version_id: uuid.UUID | None, page: int, page_size: int
+    ) -> tuple[list[Colleague], int]:
+        """Colleagues the caller may name reviewer: active editors and admins, not the caller.
+
+        With ``version_id`` (a clause or template version of the own tenant, else 404) the
+        version's contributors are left out too, as submit would refuse them (four eyes).
+        """
+        exclude = {principal.user_id}
+        if version_id is not None:
+            version: Version | None = None
+            for kind in (CLAUSES, TEMPLATES):
+                version = await self.session.get(kind.version, version_id)
+                if version is not None:
+                    break
+            if version is None or version.tenant_id != principal.tenant_id:
+                raise errors.NotFound("content.version_not_found", "Die Fassung wurde nicht gefunden.")
+            exclude.update(contributors(version))
+        return await UserRepository(self.session).reviewers(exclude, page, page_size)
 
     async def _awaiting_review(self, principal: Principal, kind: Kind[E, V]) -> list[dict[str, Any]]:
         parent = getattr(kind.version, kind.parent)

@@ -11,10 +11,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity.models import Team, TeamMember, User
+from servanda.platform.paging import paginate
+
+# Who may be named reviewer of content (content/service.py checks the same at submit).
+REVIEWER_ROLES = ("editor", "admin")
+
+
+@dataclass(frozen=True)
+class Colleague:
+    """A user of the caller's tenant as a colleague sees one (to choose a reviewer)."""
+
+    id: uuid.UUID
+    display_name: str
+    email: str
+    role: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,23 @@ class UserRepository:
             return {}
         rows = await self.session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
         return {row.id: row.display_name for row in rows}
+
+    async def reviewers(
+        self, exclude: set[uuid.UUID], page: int, page_size: int
+    ) -> tuple[list[Colleague], int]:
+        """Active editors and admins of the current tenant who may review content, minus ``exclude``."""
+        query = (
+            select(User)
+            .where(
+                User.status == "active",
+                User.role.in_(REVIEWER_ROLES),
+                User.deleted_at.is_(None),
+                User.id.not_in(exclude) if exclude else true(),
+            )
+            .order_by(func.lower(User.display_name), User.id)
+        )
+        users, total = await paginate(self.session, query, page, page_size)
+        return [Colleague(u.id, u.display_name, u.email, u.role) for u in users], total
 
 
 class TeamRepository:
