@@ -44,6 +44,7 @@ bench: install
 	$(VENV)/bin/python -m bench.catalog
 	$(VENV)/bin/python -m bench.contracts
 	$(VENV)/bin/python -m bench.round_trips
+	$(VENV)/bin/python -m bench.cpu_per_request
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
