@@ -151,6 +151,11 @@ def tenant_rows(conn: psycopg.Connection, tenant_id: uuid.UUID, label: str) -> T
         "VALUES (%s, %s, md5(random()::text) || md5(random()::text), now() + interval '1 day')",
         (tenant_id, user_id),
     )
+    conn.execute(
+        "INSERT INTO password_resets (tenant_id, user_id, token_hash, expires_at) "
+        "VALUES (%s, %s, md5(random()::text) || md5(random()::text), now() + interval '1 hour')",
+        (tenant_id, user_id),
+    )
     return TenantRows(
         tenant_id,
         user_id,

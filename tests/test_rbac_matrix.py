@@ -139,7 +139,10 @@ def test_route_matrix(api: TestClient, world: dict[str, Any], su: psycopg.Connec
 # The domain spec's RBAC table, by route family. A route that matches no family,
 # or declares something else than its family, fails: declarations are reviewed here.
 SPEC: list[tuple[str, Permission]] = [
-    (r"^/api/v1/auth/(config|jwks|login|refresh|accept-invite)$", Permission.PUBLIC),
+    (
+        r"^/api/v1/auth/(config|jwks|login|refresh|accept-invite|password-reset(/confirm)?)$",
+        Permission.PUBLIC,
+    ),
     (r"^/api/v1/auth/(logout|password|mfa/.+)$", Permission.AUTHENTICATED),
     (r"^/api/v1/identity/me$", Permission.AUTHENTICATED),
     (r"^/api/v1/identity/(users|teams)(/.*)?$", Permission.TENANT_ADMIN),

@@ -27,6 +27,7 @@ STRICT = (
     "auth_sessions",
     "refresh_tokens",
     "user_invites",
+    "password_resets",
 )
 TENANT_OWNED = (*STRICT, "clauses", "clause_versions", "templates", "template_versions", "style_templates")
 Connect = Callable[..., psycopg.Connection]

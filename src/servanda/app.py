@@ -9,12 +9,14 @@ from fastapi import APIRouter, FastAPI
 
 from servanda import __version__
 from servanda.identity.auth_service import LocalAuthService, LoginThrottle
+from servanda.identity.mails import IdentityMails
 from servanda.platform.config import Settings
 from servanda.platform.db import Database, privileged_role_reasons
 from servanda.platform.health import router as health_router
 from servanda.platform.http import API_PREFIX, RequestContextMiddleware
 from servanda.platform.keys import data_cipher, signing_key
 from servanda.platform.logs import get_logger
+from servanda.platform.mail import MailOutbox, mailer_from_settings
 from servanda.platform.problems import install_problem_handlers
 from servanda.platform.ratelimit import RequestRateLimiter
 from servanda.platform.tokens import LocalTokens, TokenVerifier
@@ -57,6 +59,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             if local
             else None
         )
+        app.state.mail_outbox = MailOutbox(mailer_from_settings(settings))
+        app.state.identity_mails = IdentityMails(app.state.mail_outbox, settings.public_base_url)
         app.state.rate_limiter = RequestRateLimiter(
             settings.rate_limit_user_per_s,
             settings.rate_limit_user_burst,
@@ -90,6 +94,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         finally:
             if metrics_server is not None:
                 metrics_server.close()
+            await app.state.mail_outbox.drain()
             await db.dispose()
 
     app = FastAPI(

@@ -169,12 +169,44 @@ def up(
     """Run everything on embedded defaults: database, migrations, demo data, API."""
     settings = _settings(data_dir)
     port = port or settings.servanda_port
-    with _database(settings) as urls:
+    if "public_base_url" not in settings.model_fields_set and host not in ("0.0.0.0", "::"):  # noqa: S104
+        settings = settings.model_copy(update={"public_base_url": f"http://{host}:{port}"})
+    with _database(settings) as urls, dev_mail(settings) as settings:
         _migrate(urls)
         if seed:
             _seed_demo(urls)
         typer.echo(f"Servanda Office: http://{host}:{port}  (data: {settings.servanda_data_dir.resolve()})")
         _serve(settings, urls, host, port)
+
+
+@contextmanager
+def dev_mail(settings: Settings) -> Iterator[Settings]:
+    """Without SMTP_HOST, run the development mailbox and point the app's SMTP settings at it.
+
+    An in-process SMTP server on 127.0.0.1 (a free port) writes each mail as an .eml file
+    into <data dir>/mail, so invitations and password resets work without a mail server.
+    """
+    if settings.smtp_host:
+        typer.echo(f"Mail: SMTP {settings.smtp_host}:{settings.smtp_port}")
+        yield settings
+        return
+    from servanda.platform.dev_mailbox import DevMailbox
+
+    mailbox = DevMailbox(settings.servanda_data_dir.resolve() / "mail").start()
+    typer.echo(f"Mail: development mailbox, every mail lands as an .eml file in {mailbox.directory}")
+    try:
+        yield settings.model_copy(
+            update={
+                "smtp_host": mailbox.host,
+                "smtp_port": mailbox.port,
+                "smtp_starttls": False,
+                "smtp_tls": False,
+                "smtp_username": None,
+                "smtp_password": None,
+            }
+        )
+    finally:
+        mailbox.stop()
 
 
 def _seed_demo(urls: DatabaseUrls) -> None:

@@ -1,4 +1,5 @@
-"""The built-in identity provider: login, rotating refresh tokens, logout, invites, TOTP, password change.
+"""The built-in identity provider: login, rotating refresh tokens, logout, invites, TOTP, password change
+and password reset.
 
 Every failed login answers the same 401 ``auth.invalid_credentials`` (unknown
 tenant, suspended tenant, unknown e-mail, wrong password, disabled user), after
@@ -26,6 +27,14 @@ although the request then fails, so they run in their own transaction on
   the limit).
 - ``refresh`` with a spent token: the session it belongs to is ended in its own
   transaction (theft detection), the refusal follows.
+
+Password reset ("Passwort vergessen") answers the same whether or not the
+tenant and account exist (the endpoint always says 202); a granted request
+stores the SHA-256 digest of a single-use ``pwr.<tenant>.<secret>`` token valid
+for an hour, and the mail leaves after the commit in the background. Using it
+sets the password, spends every open reset token of the user and ends all of
+the user's sessions. Requests count per source address (``reset_throttle``),
+and an account gets at most one mail a minute.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import secrets
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -46,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import repository as audit
 from servanda.identity import passwords
-from servanda.identity.models import AuthSession, RefreshToken, User, UserInvite
+from servanda.identity.models import AuthSession, PasswordReset, RefreshToken, User, UserInvite
 from servanda.identity.principal import Principal, RequestMeta
 from servanda.identity.repository import LoginBackoffRepository
 from servanda.platform import errors
@@ -64,6 +74,12 @@ CHECK_WINDOW = timedelta(minutes=15)
 THROTTLE_WINDOW_S = 300.0
 THROTTLE_MAX_FAILURES = 20
 INVITE_TTL = timedelta(days=7)
+# Password reset ("Passwort vergessen"): a single-use link valid for an hour; at most one
+# mail per account and minute; every request counts against its source address.
+PASSWORD_RESET_TTL = timedelta(hours=1)
+PASSWORD_RESET_RESEND_AFTER = timedelta(minutes=1)
+RESET_THROTTLE_MAX = 10
+RESET_THROTTLE_WINDOW_S = 900.0
 TOTP_ISSUER = "Servanda Office"
 _DUMMY_HASH = passwords.hash_password("servanda-timing-equaliser")
 
@@ -122,6 +138,25 @@ def _backoff_key(tenant_slug: str, email: str, source: str) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def reset_rate_limited(retry_s: int) -> errors.TooManyRequests:
+    return errors.TooManyRequests(
+        "auth.rate_limited",
+        "Zu viele Anfragen zum Zurücksetzen des Passworts. Bitte warten Sie kurz.",
+        retry_after=max(retry_s, 1),
+    )
+
+
+@dataclass(frozen=True)
+class ResetTicket:
+    """A password reset was granted: what the mail needs (the token exists only here and in it)."""
+
+    email: str
+    display_name: str
+    tenant_slug: str
+    token: str
+    expires_at: datetime
+
+
 @dataclass(frozen=True)
 class TokenPair:
     access_token: str
@@ -130,13 +165,20 @@ class TokenPair:
 
 
 class LoginThrottle:
-    """Failed logins per client address in a sliding window (per API process)."""
+    """Failed logins per client address in a sliding window (per API process).
+
+    Also counts password-reset requests per address (every request, with its own refusal).
+    """
 
     def __init__(
-        self, max_failures: int = THROTTLE_MAX_FAILURES, window_s: float = THROTTLE_WINDOW_S
+        self,
+        max_failures: int = THROTTLE_MAX_FAILURES,
+        window_s: float = THROTTLE_WINDOW_S,
+        refusal: Callable[[int], errors.TooManyRequests] = login_rate_limited,
     ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
+        self.refusal = refusal
         self._failures: dict[str, deque[float]] = defaultdict(deque)
 
     def _window(self, key: str) -> deque[float]:
@@ -150,7 +192,7 @@ class LoginThrottle:
         failures = self._window(key)
         if len(failures) >= self.max_failures:
             retry = int(failures[0] + self.window_s - time.monotonic()) + 1
-            raise login_rate_limited(retry)
+            raise self.refusal(retry)
 
     def failed(self, key: str) -> None:
         self._window(key).append(time.monotonic())
@@ -172,13 +214,22 @@ class LocalAuthService:
     everything else runs in the session the caller passes (the request's unit of work)."""
 
     def __init__(
-        self, db: Database, tokens: LocalTokens, cipher: Fernet, refresh_ttl_s: int, throttle: LoginThrottle
+        self,
+        db: Database,
+        tokens: LocalTokens,
+        cipher: Fernet,
+        refresh_ttl_s: int,
+        throttle: LoginThrottle,
+        reset_throttle: LoginThrottle | None = None,
     ):
         self.db = db
         self.tokens = tokens
         self.cipher = cipher
         self.refresh_ttl = timedelta(seconds=refresh_ttl_s)
         self.throttle = throttle
+        self.reset_throttle = reset_throttle or LoginThrottle(
+            RESET_THROTTLE_MAX, RESET_THROTTLE_WINDOW_S, refusal=reset_rate_limited
+        )
 
     # -- login -------------------------------------------------------------------------------
 
@@ -429,6 +480,155 @@ class LocalAuthService:
             origin=meta,
         )
         return await self._open_session(session, user, meta)
+
+    # -- password reset ("Passwort vergessen") ------------------------------------------------
+
+    async def request_password_reset(
+        self, session: AsyncSession, tenant_slug: str, email: str, meta: RequestMeta
+    ) -> ResetTicket | None:
+        """A reset token for an active account, else None; the caller answers the same either way.
+
+        In ``session`` (the request's unit of work, no tenant yet). Unknown tenant, unknown
+        e-mail, an inactive account and a second request within a minute all end in None
+        after the same few queries; the mail goes out after the commit, in the background.
+        """
+        source = meta.ip_address or "unknown"
+        self.reset_throttle.check(source)
+        self.reset_throttle.failed(source)  # every request counts, found or not
+        tenant = await TenantRepository(session).resolve_slug(tenant_slug)
+        if tenant is None:
+            return None
+        await session.execute(SET_TENANT, {"tenant": str(tenant.id)})
+        user = await session.scalar(
+            select(User)
+            .where(text("lower(email) = lower(:email)"))
+            .params(email=email.strip())
+            .with_for_update()
+        )
+        if user is None:
+            # Audited like a failed login (the tenant's admins see probing); same work as a hit.
+            await audit.record_system(
+                session,
+                tenant.id,
+                "user.password_reset_requested",
+                "user",
+                None,
+                {"email": email.strip().lower(), "mailSent": False, "reason": "unknown_user"},
+                origin=meta,
+            )
+            return None
+        now = datetime.now(UTC)
+        refusal: str | None = None
+        if tenant.status != "active" or user.status != "active":
+            refusal = "not_active"
+        else:
+            recent = await session.scalar(
+                select(PasswordReset.id).where(
+                    PasswordReset.user_id == user.id,
+                    PasswordReset.used_at.is_(None),
+                    PasswordReset.created_at > now - PASSWORD_RESET_RESEND_AFTER,
+                )
+            )
+            if recent is not None:
+                refusal = "recently_sent"
+        if refusal is not None:
+            await audit.record_system(
+                session,
+                tenant.id,
+                "user.password_reset_requested",
+                "user",
+                user.id,
+                {"mailSent": False, "reason": refusal},
+                origin=meta,
+            )
+            return None
+        token = _new_token("pwr", tenant.id)
+        expires_at = now + PASSWORD_RESET_TTL
+        session.add(
+            PasswordReset(
+                tenant_id=tenant.id, user_id=user.id, token_hash=_digest(token), expires_at=expires_at
+            )
+        )
+        await session.flush()
+        await audit.record_system(
+            session,
+            tenant.id,
+            "user.password_reset_requested",
+            "user",
+            user.id,
+            {"mailSent": True, "expiresAt": expires_at.isoformat()},
+            origin=meta,
+        )
+        return ResetTicket(user.email, user.display_name, tenant_slug.strip(), token, expires_at)
+
+    async def confirm_password_reset(
+        self, session: AsyncSession, token: str, password: str, meta: RequestMeta
+    ) -> int:
+        """Set the new password, spend the token (and any other open one), end every session.
+
+        In ``session`` (the request's unit of work, no tenant yet). Answers how many
+        sessions were ended.
+        """
+        invalid = errors.BadRequest(
+            "auth.invalid_reset_token",
+            "Der Link zum Zurücksetzen des Passworts ist ungültig. Bitte fordern Sie einen neuen an.",
+        )
+        tenant_id = _tenant_of(token, "pwr")
+        if tenant_id is None:
+            raise invalid
+        violations = passwords.policy_violations(password)
+        if violations:
+            raise errors.Invalid(
+                "user.password_policy",
+                violations[0],
+                errors=[{"field": "password", "message": v} for v in violations],
+            )
+        await session.execute(SET_TENANT, {"tenant": str(tenant_id)})
+        reset = await session.scalar(
+            select(PasswordReset).where(PasswordReset.token_hash == _digest(token)).with_for_update()
+        )
+        if reset is None:
+            raise invalid
+        now = datetime.now(UTC)
+        if reset.used_at is not None:
+            raise errors.BadRequest(
+                "auth.reset_token_used",
+                "Dieser Link wurde bereits verwendet. Bitte fordern Sie bei Bedarf einen neuen an.",
+            )
+        if reset.expires_at <= now:
+            raise errors.BadRequest(
+                "auth.reset_token_expired",
+                "Der Link zum Zurücksetzen des Passworts ist abgelaufen. Bitte fordern Sie einen neuen an.",
+            )
+        user = await session.get(User, reset.user_id, with_for_update=True)
+        tenant_status = await TenantRepository(session).status_of(tenant_id)
+        if user is None or user.status != "active" or tenant_status != "active":
+            raise invalid
+        await session.execute(
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
+        )
+        user.password_hash = passwords.hash_password(password)
+        _checks_passed(user)
+        ended = await session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(AuthSession.id)
+        )
+        count = len(ended.all())
+        await audit.record_system(
+            session,
+            tenant_id,
+            "user.password_reset",
+            "user",
+            user.id,
+            {"sessionsEnded": count},
+            actor_id=user.id,
+            origin=meta,
+        )
+        return count
 
     # -- TOTP --------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import structlog
 from fastapi import Depends, Request
 
 from servanda.identity.auth_service import LocalAuthService
+from servanda.identity.mails import IdentityMails
 from servanda.identity.principal import Permission, Principal, RequestMeta, resolve_principal
 from servanda.platform import errors
 from servanda.platform.http import UnitOfWork
@@ -23,6 +24,7 @@ from servanda.platform.tokens import LocalTokens, TokenError, TokenVerifier
 
 __all__ = [
     "CurrentPrincipal",
+    "IdentityMail",
     "LocalAuth",
     "LocalTokenIssuer",
     "Meta",
@@ -156,6 +158,13 @@ async def _local_tokens(request: Request) -> LocalTokens:
     return tokens
 
 
+async def _identity_mails(request: Request) -> IdentityMails:
+    mails: IdentityMails = request.app.state.identity_mails
+    return mails
+
+
+# Invitation and password-reset mails (sent after the request's commit, in the background).
+IdentityMail = Annotated[IdentityMails, Depends(_identity_mails)]
 OptionalLocalAuth = Annotated[LocalAuthService | None, Depends(_optional_local_auth)]
 LocalAuth = Annotated[LocalAuthService, Depends(_local_auth)]
 LocalTokenIssuer = Annotated[LocalTokens, Depends(_local_tokens)]

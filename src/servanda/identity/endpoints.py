@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from servanda.identity.auth_service import TokenPair
 from servanda.identity.dependencies import (
     CurrentPrincipal,
+    IdentityMail,
     LocalAuth,
     LocalTokenIssuer,
     Meta,
@@ -33,6 +34,9 @@ from servanda.identity.schemas import (
     MfaCode,
     MfaSetup,
     PasswordChange,
+    PasswordResetAccepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshRequest,
     TeamIn,
     TeamMembers,
@@ -112,6 +116,38 @@ async def accept_invite(
     return _tokens(pair)
 
 
+RESET_ACCEPTED = (
+    "Falls zu diesen Angaben ein aktives Konto besteht, haben wir eine E-Mail mit einem Link "
+    "zum Zurücksetzen des Passworts gesendet. Der Link ist eine Stunde gültig."
+)
+
+
+@auth_router.post("/password-reset", status_code=202, dependencies=[allow(Permission.PUBLIC)])
+async def request_password_reset(
+    body: PasswordResetRequest, service: LocalAuth, session: UnitOfWork, meta: Meta, mails: IdentityMail
+) -> PasswordResetAccepted:
+    # Always the same answer (no account enumeration); the mail leaves after the commit.
+    ticket = await service.request_password_reset(session, body.tenant, body.email, meta)
+    if ticket is not None:
+        mails.password_reset(
+            session,
+            to=ticket.email,
+            display_name=ticket.display_name,
+            tenant_slug=ticket.tenant_slug,
+            token=ticket.token,
+            expires_at=ticket.expires_at,
+        )
+    return PasswordResetAccepted(message=RESET_ACCEPTED)
+
+
+@auth_router.post("/password-reset/confirm", status_code=204, dependencies=[allow(Permission.PUBLIC)])
+async def confirm_password_reset(
+    body: PasswordResetConfirm, service: LocalAuth, session: UnitOfWork, meta: Meta
+) -> Response:
+    await service.confirm_password_reset(session, body.token, body.password, meta)
+    return Response(status_code=204)
+
+
 @auth_router.post("/mfa/setup", dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)])
 async def mfa_setup(principal: CurrentPrincipal, service: LocalAuth, session: UnitOfWork) -> MfaSetup:
     secret, uri = await service.mfa_setup(session, principal)
@@ -182,12 +218,28 @@ async def list_users(
 
 
 @identity_router.post("/users", status_code=201, dependencies=[allow(Permission.TENANT_ADMIN)])
-async def invite_user(body: InviteRequest, principal: CurrentPrincipal, directory: Directory) -> InviteOut:
+async def invite_user(
+    body: InviteRequest,
+    principal: CurrentPrincipal,
+    directory: Directory,
+    settings: AppSettings,
+    session: UnitOfWork,
+    mails: IdentityMail,
+) -> InviteOut:
     user, token, expires_at = await directory.invite(principal, body.email, body.display_name, body.role)
+    mails.invitation(
+        session,
+        to=user.email,
+        display_name=user.display_name,
+        inviter=principal.display_name,
+        tenant_slug=principal.tenant_slug,
+        token=token,
+        expires_at=expires_at,
+    )
     return InviteOut(
         user=UserOut.model_validate(user),
         invite_token=token,
-        invite_link=f"/einladung?token={token}",
+        invite_link=settings.public_url(f"/einladung?token={token}"),  # absolute: it goes out by e-mail
         expires_at=expires_at,
     )
 

@@ -147,6 +147,24 @@ class UserInvite(Base):
     created_at: Mapped[datetime] = created_at()
 
 
+class PasswordReset(Base):
+    """Single-use password-reset token (hashed), valid for an hour."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        Index("ix_password_resets_tenant_id_user_id", "tenant_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[uuid.UUID]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()
+
+
 class LoginBackoff(Base):
     """Failed logins per (tenant slug, e-mail, source address), keyed by their SHA-256 digest.
 

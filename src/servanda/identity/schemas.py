@@ -37,6 +37,22 @@ class AcceptInviteRequest(ApiInput):
     display_name: str = Field(min_length=1, max_length=200)
 
 
+class PasswordResetRequest(ApiInput):
+    tenant: str = Field(min_length=1, max_length=63)
+    email: str = Field(min_length=3, max_length=320)
+
+
+class PasswordResetAccepted(ApiModel):
+    """The same answer whether or not the account exists (no account enumeration)."""
+
+    message: str
+
+
+class PasswordResetConfirm(ApiInput):
+    token: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=1, max_length=256)
+
+
 class AuthConfig(ApiModel):
     provider: Literal["local", "oidc"]
     issuer: str | None = None

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     tenant_isolation_mode: Literal["rls", "database"] = "rls"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    # Outgoing mail (invitations, password reset). SMTP_HOST unset: no mail is sent (logged);
+    # `servanda up` then points it at its development mailbox. SMTP_STARTTLS upgrades a plain
+    # connection (port 587); SMTP_TLS speaks TLS from the start (port 465).
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_timeout_s: float = Field(10.0, gt=0, le=300)
+    mail_from: str = "Servanda Office <no-reply@servanda.invalid>"
+
     # Request rate limits per authenticated user and per tenant (token buckets, per API
     # process): sustained requests per second and burst size; 0 per second switches one off.
     rate_limit_user_per_s: float = Field(20.0, ge=0, le=100_000)
@@ -86,6 +98,9 @@ class Settings(BaseSettings):
     # When set, /metrics is also served on this port (for in-cluster scraping), on METRICS_HOST.
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "0.0.0.0"  # noqa: S104 - the pod network; keep the port off the ingress
+    # The address users open the web app at: links the server hands out (invitations) are
+    # absolute URLs under it. The default is the embedded server (`servanda up`, port 3000).
+    public_base_url: str = "http://127.0.0.1:3000"
 
     @field_validator("forwarded_allow_ips", "metrics_allow")
     @classmethod
@@ -121,6 +136,17 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s):// URL")
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError("must be an http(s):// URL without query or fragment")
+        return value.rstrip("/")
+
+    def public_url(self, path: str) -> str:
+        """The absolute URL of ``path`` (starting with "/") under PUBLIC_BASE_URL."""
+        return f"{self.public_base_url}{path}"
 
     @field_validator("database_url", "database_admin_url", "database_maintenance_url")
     @classmethod

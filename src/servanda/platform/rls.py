@@ -33,6 +33,7 @@ APP_TABLE_PRIVILEGES: dict[str, str] = {
     "auth_sessions": "SELECT, INSERT, UPDATE, DELETE",
     "refresh_tokens": "SELECT, INSERT, UPDATE, DELETE",
     "user_invites": "SELECT, INSERT, UPDATE, DELETE",
+    "password_resets": "SELECT, INSERT, UPDATE",
     "audit_purges": "SELECT",  # written only by the retention function
     "content_reviews": "SELECT, INSERT",  # history: never rewritten
     "login_backoff": "",  # none: only the servanda_login_backoff_* functions reach it
