@@ -235,3 +235,36 @@ def test_scoped_to_rows_together(api: TestClient, world: dict[str, Any], jurisdi
             (REMOVE, m["sourceClauseId"])
         ]
     assert contract["validation"]["validationState"] == "has_conflicts"
+
+
+def resolve(
+    api: TestClient, world: dict[str, Any], contract_id: str, fingerprint: str, option_id: str
+) -> Any:
+    return api.post(
+        f"{K}/{contract_id}/resolutions",
+        json={"fingerprint": fingerprint, "optionId": option_id},
+        headers=world["lawyer"],
+    )
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=[row.id for row in MATRIX])
+def test_matrix_row_resolved_by_one_call(api: TestClient, world: dict[str, Any], row: Row) -> None:
+    """Issue 10, point 5: POST /resolutions applies each offered option server-side, like the PATCH."""
+    contract = arrange(api, world, row)
+    (violation,) = contract["validation"]["messages"]
+    for option in violation["resolutionOptions"]:  # ids are stable and tell what they do
+        assert option["optionId"] == f"{option['action']}:{option['slotId']}:{option['clauseId']}"
+    option = next(o for o in violation["resolutionOptions"] if o["autoApplicable"])
+    response = resolve(api, world, contract["id"], violation["fingerprint"], option["optionId"])
+    assert response.status_code == 200, response.text
+    fixed = response.json()
+    assert set(fixed) == set(contract)  # the same shape as GET/PATCH
+    slot = next(s for s in fixed["slots"] if s["slotId"] == option["slotId"])
+    assert slot["clauseId"] == (option["clauseId"] if option["action"] == ADD else None)
+    assert fixed["selectedSlots"][option["slotId"]] == slot["clauseId"]
+    assert fixed["validation"]["messages"] == []
+    assert fixed["validation"]["validationState"] == "valid"
+    assert api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json() == fixed  # saved
+    # applied once, the violation is gone: a second call names it unknown and changes nothing
+    again = resolve(api, world, contract["id"], violation["fingerprint"], option["optionId"])
+    assert (again.status_code, again.json()["code"]) == (422, "contract.unknown_resolution")

@@ -124,6 +124,7 @@ def test_success_answers_match_their_schemas(
     submit = {"reviewerId": str(pub.reviewer_id)}
     walk("POST", f"{C}/clauses/{{entity_id}}{V}/submit", author, submit, **ids)
     walk("GET", f"{C}/review-queue", reviewer)
+    walk("GET", f"{C}/reviewers", author, query={"versionId": ids["version_id"]})
     walk("POST", f"{C}/clauses/{{entity_id}}{V}/request-changes", reviewer, {"comment": "Kürzer."}, **ids)
     walk("POST", f"{C}/clauses/{{entity_id}}{V}/submit", author, submit, **ids)
     walk("POST", f"{C}/clauses/{{entity_id}}{V}/reject", reviewer, {"comment": "Nein."}, **ids)
@@ -196,6 +197,17 @@ def test_success_answers_match_their_schemas(
     answers = {"answers": {"mitarbeiterzahl": 5, "branche": "IT"}}
     walk("PATCH", f"{K}/{{contract_id}}", lawyer, answers, contract_id=cid)
     walk("POST", f"{K}/{{contract_id}}/validate", lawyer, contract_id=cid)
+    c04 = str(
+        su.execute(
+            "SELECT id FROM clauses WHERE external_key = 'c04' AND tenant_id = %s", (vendor,)
+        ).fetchone()[0]  # type: ignore[index]
+    )
+    slot = next(s["slotId"] for s in contract["slots"] if any(o["clauseId"] == c04 for o in s["options"]))
+    conflict = api.patch(f"{K}/{cid}", json={"selectedSlots": {slot: c04}}, headers=lawyer).json()
+    violation = conflict["validation"]["messages"][0]
+    option = next(o for o in violation["resolutionOptions"] if o["clauseId"] == c04)  # back to defaults
+    fix = {"fingerprint": violation["fingerprint"], "optionId": option["optionId"]}
+    walk("POST", f"{K}/{{contract_id}}/resolutions", lawyer, fix, contract_id=cid)
     walk("GET", f"{K}/{{contract_id}}/preview", lawyer, contract_id=cid)
     changed = json.loads(json.dumps(PACK))
     c10 = next(c for c in changed["clauses"] if c["key"] == "c10")

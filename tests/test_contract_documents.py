@@ -184,3 +184,27 @@ def test_a_clause_version_carries_its_display_heading_and_the_syntax_gate_refuse
     assert (
         pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)}).status_code == 200
     )
+
+
+def test_the_override_warning_is_resolved_by_one_call(api: TestClient, lawyer: dict[str, Any]) -> None:
+    """Issue 10, point 5: applying the answer_override option drops the override (null), as documented."""
+    ids = lawyer["clause"]
+    answers = {**ANSWERS, "vertragstyp": "befristet_mit_sachgrund", "befristung_bis": "2027-03-31"}
+    contract = patch(api, lawyer, create(api, lawyer), {"answers": {**answers, "sachgrund": "Vertretung"}})
+    overridden = patch(api, lawyer, contract, {"selectedSlots": {"laufzeit": ids["av-beginn-unbefristet"]}})
+    [warning] = overridden["validation"]["messages"]
+    [option] = warning["resolutionOptions"]
+    assert option["optionId"] == f"replace_clause:laufzeit:{ids['av-beginn-befristet-mit-sachgrund']}"
+    response = api.post(
+        f"{K}/{contract['id']}/resolutions",
+        json={"fingerprint": warning["fingerprint"], "optionId": option["optionId"]},
+        headers=lawyer["headers"],
+    )
+    assert response.status_code == 200, response.text
+    back = response.json()
+    assert back["validation"]["messages"] == []
+    assert back["selectedSlots"]["laufzeit"] is None  # follows the answers again, not a fixed choice
+    assert (slot(back, "laufzeit")["clauseId"], slot(back, "laufzeit")["source"]) == (
+        ids["av-beginn-befristet-mit-sachgrund"],
+        "answers",
+    )

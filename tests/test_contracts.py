@@ -433,3 +433,76 @@ def test_team_visibility_needs_membership(
         headers=world["lawyer"],
     )
     assert missing.status_code == 422
+
+
+def test_resolutions_apply_one_offered_option(
+    api: TestClient, world: dict[str, Any], su: psycopg.Connection
+) -> None:
+    """Issue 10, point 5: POST /contracts/{id}/resolutions; refusals name the cause and save nothing."""
+    c03, c04 = world["clause"]["c03"], world["clause"]["c04"]
+    contract = create(api, world)
+    contract = api.patch(
+        f"{K}/{contract['id']}",
+        json={"selectedSlots": {slot_of(contract, c04): c04}},
+        headers=world["lawyer"],
+    ).json()
+    (r01,) = [m for m in contract["validation"]["messages"] if m["ruleType"] == "incompatible_with"]
+    assert r01["severity"] == "hard"
+    # both sides may go: c03 or c04 is removed
+    remove_c04 = f"remove_clause:{slot_of(contract, c04)}:{c04}"
+    assert {o["optionId"] for o in r01["resolutionOptions"]} == {
+        f"remove_clause:{slot_of(contract, c03)}:{c03}",
+        remove_c04,
+    }
+
+    def resolve(
+        fingerprint: str, option_id: str, contract_id: str = contract["id"], who: str = "lawyer"
+    ) -> Any:
+        return api.post(
+            f"{K}/{contract_id}/resolutions",
+            json={"fingerprint": fingerprint, "optionId": option_id},
+            headers=world[who],
+        )
+
+    def refused(response: Any) -> tuple[int, str, list[str]]:
+        body = response.json()
+        return response.status_code, body["code"], [e["field"] for e in body.get("errors", [])]
+
+    stored = api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json()
+    assert refused(resolve("0" * 64, remove_c04)) == (422, "contract.unknown_resolution", ["fingerprint"])
+    assert refused(resolve(r01["fingerprint"], "remove_clause:nirgends:x")) == (
+        422,
+        "contract.unknown_resolution",
+        ["optionId"],
+    )
+    # an option of another violation is not an option of this one
+    add_c11 = f"add_clause:{slot_of(contract, world['clause']['c11'])}:{world['clause']['c11']}"
+    assert refused(resolve(r01["fingerprint"], add_c11))[:2] == (422, "contract.unknown_resolution")
+    missing = api.post(
+        f"{K}/{contract['id']}/resolutions", json={"fingerprint": "x"}, headers=world["lawyer"]
+    )
+    assert (missing.status_code, missing.json()["code"]) == (422, "request.validation_failed")
+    unknown = resolve(r01["fingerprint"], remove_c04, contract_id=str(uuid.uuid4()))
+    assert refused(unknown)[:2] == (404, "contract.not_found")
+    assert refused(resolve(r01["fingerprint"], remove_c04, who="colleague"))[:2] == (
+        404,
+        "contract.not_found",
+    )
+    assert api.get(f"{K}/{contract['id']}", headers=world["lawyer"]).json() == stored  # nothing saved
+
+    fixed = resolve(r01["fingerprint"], remove_c04)
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["selectedSlots"][slot_of(contract, c04)] is None
+    assert r01["fingerprint"] not in {m["fingerprint"] for m in fixed.json()["validation"]["messages"]}
+    assert fixed.json()["validation"]["validationState"] != "has_conflicts"
+    event = su.execute(
+        "SELECT details FROM audit_events WHERE action = 'contract.resolve' AND object_id = %s",
+        (contract["id"],),
+    ).fetchone()
+    assert event is not None
+    assert event[0]["fingerprint"] == r01["fingerprint"] and event[0]["optionId"] == remove_c04
+    assert event[0]["selectedSlots"] == {slot_of(contract, c04): None}
+
+    # only drafts change
+    su.execute("UPDATE contracts SET status = 'archived' WHERE id = %s", (contract["id"],))
+    assert refused(resolve(r01["fingerprint"], remove_c04))[:2] == (409, "contract.not_draft")

@@ -332,6 +332,7 @@ def test_violation_json_shape() -> None:
     assert data["suggestion"] == "Eine entfernen."
     assert data["targetClauseIds"] == [str(cid("b"))]
     assert data["resolutionOptions"][0] == {
+        "optionId": f"remove_clause:a:{cid('a')}",
         "action": "remove_clause",
         "clauseId": str(cid("a")),
         "slotId": "a",

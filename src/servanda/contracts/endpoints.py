@@ -23,6 +23,7 @@ from servanda.contracts.schemas import (
     MigrationReport,
     OutlineEntryOut,
     Preview,
+    ResolutionRequest,
     SaveAsTemplate,
     UpgradeResult,
     ValidationResult,
@@ -211,6 +212,17 @@ async def complete_contract(
     contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
     return contract_view(await contracts.complete(principal, contract_id))
+
+
+@router.post("/{contract_id}/resolutions", dependencies=USE)
+async def apply_contract_resolution(
+    contract_id: uuid.UUID, body: ResolutionRequest, principal: CurrentPrincipal, contracts: Contracts
+) -> ContractView:
+    """Apply one resolution option that the contract's validation offers (`fingerprint` of the
+    violation, `optionId` of the option): the slot choice is saved like a PATCH and the contract
+    is returned in the same shape."""
+    evaluated = await contracts.apply_resolution(principal, contract_id, body.fingerprint, body.option_id)
+    return contract_view(evaluated)
 
 
 @router.post("/{contract_id}/archive", dependencies=USE)

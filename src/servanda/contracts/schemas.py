@@ -52,6 +52,13 @@ class ContractPatch(ApiInput):
     team_id: uuid.UUID | None = None
 
 
+class ResolutionRequest(ApiInput):
+    """One offered resolution option to apply: the violation's fingerprint and the option's id."""
+
+    fingerprint: str = Field(min_length=1, max_length=100)
+    option_id: str = Field(min_length=1, max_length=200)
+
+
 class ContractSummary(ApiModel):
     id: uuid.UUID
     title: str
@@ -156,6 +163,7 @@ class SlotView(ApiModel):
 
 
 class ResolutionOptionOut(ApiModel):
+    option_id: str  # "<action>:<slotId>:<clauseId>", for POST /contracts/{id}/resolutions
     action: Action
     clause_id: uuid.UUID
     slot_id: str

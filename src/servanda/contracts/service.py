@@ -136,8 +136,60 @@ class ContractService:
     async def update(
         self, principal: Principal, contract_id: uuid.UUID, changes: dict[str, Any]
     ) -> Evaluated:
+        contract, pins = await repository.contract_with_pins(self.session, principal, contract_id, lock=True)
+        details = {"fields": sorted(k for k, v in changes.items() if v is not None)}
+        return await self._save(principal, contract, pins, changes, "contract.update", details)
+
+    async def apply_resolution(
+        self, principal: Principal, contract_id: uuid.UUID, fingerprint: str, option_id: str
+    ) -> Evaluated:
+        """Apply one resolution option the contract's validation offers now (by fingerprint and id).
+
+        The option becomes the slot choice a client would PATCH (``add_clause`` and
+        ``replace_clause`` choose the clause, ``remove_clause`` leaves the slot empty, the
+        option of an ``answer_override`` drops the override, i.e. ``None``) and is saved
+        like autosave: all-or-nothing, evaluated, audited (``contract.resolve``). Options
+        that are not auto-applicable (choosing another alternative displaces the current
+        one) are applied too: the user picked them explicitly.
+        """
+        contract, pins = await repository.contract_with_pins(self.session, principal, contract_id, lock=True)
+        if contract.status != "draft":
+            raise errors.Conflict(
+                "contract.not_draft",
+                "Nur Entwürfe können bearbeitet werden.",
+                extra={"currentStatus": contract.status},
+            )
+        violations = evaluate(contract, pins).validation.violations
+        violation = next((v for v in violations if v.fingerprint == fingerprint), None)
+        if violation is None:
+            raise _unknown_resolution("fingerprint", "Diesen Konflikt gibt es im Vertrag (nicht mehr).")
+        option = next((o for o in violation.resolution_options if o.option_id == option_id), None)
+        if option is None:
+            raise _unknown_resolution("optionId", "Diese Lösung wird für den Konflikt nicht angeboten.")
+        if option.action == "remove_clause" or violation.rule_type == "answer_override":
+            choice = None
+        else:
+            choice = str(option.clause_id)
+        details = {
+            "fingerprint": fingerprint,
+            "optionId": option_id,
+            "ruleType": violation.rule_type,
+            "selectedSlots": {option.slot_id: choice},
+        }
+        changes = {"selected_slots": {option.slot_id: choice}}
+        return await self._save(principal, contract, pins, changes, "contract.resolve", details)
+
+    async def _save(
+        self,
+        principal: Principal,
+        contract: ContractInstance,
+        pins: Pins,
+        changes: dict[str, Any],
+        action: str,
+        details: dict[str, Any],
+    ) -> Evaluated:
+        """Autosave ``changes`` on the locked ``contract`` and audit them as ``action``."""
         session = self.session
-        contract, pins = await repository.contract_with_pins(session, principal, contract_id, lock=True)
         before: permissions.Sharing = (contract.visibility, contract.team_id)
         sharing = permissions.requested_sharing(before, changes)
         if sharing != before:  # who sees it: creator and admins only, checked before anything else
@@ -185,14 +237,7 @@ class ContractService:
         if contract.status != "draft":  # metadata only: the snapshot (and its evaluation) stays
             evaluation = evaluate(contract, pins)
         store_validation(contract, evaluation)
-        await audit.record(
-            session,
-            principal,
-            "contract.update",
-            "contract",
-            contract.id,
-            {"fields": sorted(k for k, v in changes.items() if v is not None)},
-        )
+        await audit.record(session, principal, action, "contract", contract.id, details)
         await session.flush()
         await session.refresh(contract)
         return await evaluated(session, contract, pins, evaluation)
@@ -252,6 +297,14 @@ class ContractService:
             session, principal, "contract.delete", "contract", contract.id, {"title": contract.title}
         )
         await session.delete(contract)
+
+
+def _unknown_resolution(field: str, message: str) -> errors.Invalid:
+    return errors.Invalid(
+        "contract.unknown_resolution",
+        "Diese Lösung kann nicht angewendet werden; nichts wurde gespeichert.",
+        errors=[{"field": field, "message": message}],
+    )
 
 
 def _validated_snapshot(

@@ -96,8 +96,14 @@ class ResolutionOption:
     label: str
     auto_applicable: bool
 
+    @property
+    def option_id(self) -> str:
+        """Stable within its violation (the same option gets the same id on every evaluation)."""
+        return f"{self.action}:{self.slot_id}:{self.clause_id}"
+
     def as_json(self) -> dict[str, Any]:
         return {
+            "optionId": self.option_id,
             "action": self.action,
             "clauseId": str(self.clause_id),
             "slotId": self.slot_id,
