@@ -141,3 +141,30 @@ def test_cli_prints_the_schema(cli_env: dict[str, str]) -> None:
     )
     schema = json.loads(run.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/draft/2020-12")
+
+
+def test_pack_errors_read_in_german() -> None:
+    """The JSON Schema's own English texts ("is a required property", "is not one of") never reach
+    the user: each violation is rendered by its keyword."""
+    from servanda.content import packs
+
+    pack = copy.deepcopy(PACKS["arbeitsvertrag.json"])
+    del pack["clauses"][0]["title"]
+    pack["clauses"][1]["rules"] = "keine Liste"
+    pack["clauses"][2]["unbekannt"] = 1
+    pack["templates"][0]["title"] = ""
+    errors = packs.validate(pack)
+    assert errors
+    english = (
+        "is a required property",
+        "is not of type",
+        "is not one of",
+        "should be",
+        "does not match",
+        "is not valid",
+    )
+    assert [e for e in errors if any(s in e["message"] for s in english)] == []
+    by_field = {e["field"]: e["message"] for e in errors}
+    assert by_field["$.clauses[0]"] == 'Pflichtfeld fehlt: "title".'
+    assert by_field["$.clauses[1].rules"] == "Muss eine Liste sein."
+    assert by_field["$.clauses[2]"] == 'Nicht vorgesehene Felder: "unbekannt".'

@@ -28,7 +28,7 @@ from servanda.content.models import Clause, Template
 from servanda.content.service import CLAUSES, KINDS, TEMPLATES, ContentService, _jsonable
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 from servanda.identity.principal import Principal
-from servanda.platform import errors
+from servanda.platform import errors, validation_messages
 
 FORMAT = "servanda-content-pack/1"
 RULES = TypeAdapter(list[Rule])
@@ -80,7 +80,7 @@ class ImportReport:
 def validate(pack: Any) -> list[dict[str, str]]:
     """All errors of a pack, with JSON paths; empty when the pack can be imported."""
     errors = [
-        {"field": _path(error.absolute_path), "message": error.message}
+        {"field": _path(error.absolute_path), "message": schema_message(error)}
         for error in sorted(
             jsonschema.Draft202012Validator(schema()).iter_errors(pack),
             key=lambda e: list(map(str, e.absolute_path)),
@@ -127,6 +127,69 @@ def validate(pack: Any) -> list[dict[str, str]]:
                             }
                         )
     return errors
+
+
+_JSON_TYPES = {
+    "string": "ein Text",
+    "integer": "eine ganze Zahl",
+    "number": "eine Zahl",
+    "boolean": "true oder false",
+    "array": "eine Liste",
+    "object": "ein Objekt",
+    "null": "null",
+}
+
+
+def _listed(values: Any) -> str:
+    return ", ".join(json.dumps(v, ensure_ascii=False) for v in values)
+
+
+def schema_message(error: jsonschema.ValidationError) -> str:
+    """A JSON Schema violation in German, by its keyword (jsonschema's own texts are English)."""
+    keyword, expected, instance = error.validator, error.validator_value, error.instance
+    if keyword == "required":
+        missing = [p for p in expected if isinstance(instance, dict) and p not in instance]
+        return f"Pflichtfeld fehlt: {_listed(missing or expected)}."
+    if keyword == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        return "Muss " + " oder ".join(_JSON_TYPES.get(str(k), str(k)) for k in kinds) + " sein."
+    if keyword == "enum":
+        return f"Erlaubte Werte: {_listed(expected)}."
+    if keyword == "const":
+        return f"Muss {json.dumps(expected, ensure_ascii=False)} sein."
+    if keyword == "pattern":
+        return "Hat nicht das erwartete Format."
+    if keyword == "format":
+        return f"Hat nicht das Format {expected}."
+    if keyword == "minLength":
+        return "Darf nicht leer sein." if expected == 1 else f"Muss mindestens {expected} Zeichen lang sein."
+    if keyword == "maxLength":
+        return f"Darf höchstens {expected} Zeichen lang sein."
+    if keyword == "minItems":
+        return "Darf nicht leer sein." if expected == 1 else f"Muss mindestens {expected} Einträge haben."
+    if keyword == "maxItems":
+        return f"Darf höchstens {expected} Einträge haben."
+    if keyword == "uniqueItems":
+        return "Die Einträge müssen eindeutig sein."
+    if keyword == "minimum":
+        return f"Muss mindestens {expected} sein."
+    if keyword == "maximum":
+        return f"Darf höchstens {expected} sein."
+    if keyword in ("additionalProperties", "unevaluatedProperties"):
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+        extras = [k for k in instance if k not in known] if isinstance(instance, dict) else []
+        return f"Nicht vorgesehene Felder: {_listed(extras)}." if extras else "Nicht vorgesehene Felder."
+    if keyword == "propertyNames":
+        return "Ungültiger Schlüssel."
+    if keyword in ("anyOf", "oneOf") and error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is not None:
+            return schema_message(best)
+    if keyword in ("anyOf", "oneOf"):
+        return "Entspricht keiner der erlaubten Formen."
+    if keyword == "not":
+        return "Dieser Wert ist hier nicht erlaubt."
+    return "Der Wert ist ungültig."
 
 
 def _ref(ref: Any, ids: dict[str, uuid.UUID]) -> str:
@@ -285,7 +348,10 @@ async def import_pack(
         raise errors.Invalid(
             "content.invalid_pack",
             "Das Inhaltspaket ist ungültig; es wurde nichts importiert.",
-            errors=[{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()],
+            errors=[
+                {"field": ".".join(map(str, e["loc"])), "message": validation_messages.message(e)}
+                for e in error.errors()
+            ],
         ) from None
     return report
 

@@ -406,7 +406,8 @@ class ContentService:
         if version.status != "draft":
             raise errors.Conflict(
                 "content.version_not_draft",
-                "Nur Entwürfe können bearbeitet werden.",
+                f"Nur Entwürfe können bearbeitet werden "
+                f"(Status der Fassung: „{labels.version_status(version.status)}“).",
                 extra={"currentStatus": version.status},
             )
         await _require_style(session, fields)

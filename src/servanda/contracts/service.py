@@ -21,7 +21,7 @@ from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins, resolve_pins
 from servanda.engine import assembly, html, interview, rules
 from servanda.identity.principal import Principal
-from servanda.platform import errors
+from servanda.platform import errors, labels
 from servanda.tenants.repository import TenantRepository
 
 
@@ -156,7 +156,8 @@ class ContractService:
         if contract.status != "draft":
             raise errors.Conflict(
                 "contract.not_draft",
-                "Nur Entwürfe können bearbeitet werden.",
+                f"Nur Entwürfe können bearbeitet werden "
+                f"(Status des Vertrags: „{labels.contract_status(contract.status)}“).",
                 extra={"currentStatus": contract.status},
             )
         violations = evaluate(contract, pins).validation.violations
@@ -198,7 +199,8 @@ class ContractService:
         if contract.status != "draft" and (snapshot_keys & changes.keys() or contract.status == "archived"):
             raise errors.Conflict(
                 "contract.not_draft",
-                "Nur Entwürfe können bearbeitet werden.",
+                f"Nur Entwürfe können bearbeitet werden "
+                f"(Status des Vertrags: „{labels.contract_status(contract.status)}“).",
                 extra={"currentStatus": contract.status},
             )
         answers, selected = _validated_snapshot(contract, pins, changes)
@@ -250,7 +252,8 @@ class ContractService:
         if contract.status != "draft":
             raise errors.Conflict(
                 "contract.not_draft",
-                "Nur Entwürfe können abgeschlossen werden.",
+                f"Nur Entwürfe können abgeschlossen werden "
+                f"(Status des Vertrags: „{labels.contract_status(contract.status)}“).",
                 extra={"currentStatus": contract.status},
             )
         evaluation = evaluate(contract, pins)
@@ -290,7 +293,8 @@ class ContractService:
         if contract.status != "draft":
             raise errors.Conflict(
                 "contract.not_draft",
-                "Nur Entwürfe können gelöscht werden.",
+                f"Nur Entwürfe können gelöscht werden "
+                f"(Status des Vertrags: „{labels.contract_status(contract.status)}“).",
                 extra={"currentStatus": contract.status},
             )
         await audit.record(

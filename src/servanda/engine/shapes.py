@@ -43,6 +43,18 @@ def _is(default: Any) -> Any:
     return lambda value: value == default
 
 
+class ShapeError(ValueError):
+    """A shape's own rule refused: German ``de`` for people, English ``en`` (``str()``) on request.
+
+    The HTTP adapter (``platform/validation_messages.py``) picks the language by ``Accept-Language``.
+    """
+
+    def __init__(self, de: str, en: str) -> None:
+        super().__init__(en)
+        self.de = de
+        self.en = en
+
+
 class Shape(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
@@ -55,7 +67,9 @@ class Condition(Shape):
     @model_validator(mode="after")
     def _in_takes_a_list(self) -> Condition:
         if self.operator == "in" and not isinstance(self.value, list):
-            raise ValueError("operator 'in' needs a list value")
+            raise ShapeError(
+                "Der Operator „in“ braucht eine Liste als Wert.", "operator 'in' needs a list value"
+            )
         return self
 
 
@@ -143,13 +157,24 @@ class Slot(Shape):
     @model_validator(mode="after")
     def _consistent(self) -> Slot:
         if self.type != "alternative" and self.alternative_clause_ids:
-            raise ValueError("only alternative slots have alternativeClauseIds")
+            raise ShapeError(
+                "Nur Alternativ-Slots haben alternativeClauseIds.",
+                "only alternative slots have alternativeClauseIds",
+            )
         if self.type != "optional" and (self.include_when is not None or self.default_selected):
-            raise ValueError("defaultSelected and includeWhen belong to optional slots")
+            raise ShapeError(
+                "defaultSelected und includeWhen gehören zu optionalen Slots.",
+                "defaultSelected and includeWhen belong to optional slots",
+            )
         if self.type != "alternative" and self.select_when:
-            raise ValueError("selectWhen belongs to alternative slots")
+            raise ShapeError(
+                "selectWhen gehört zu Alternativ-Slots.", "selectWhen belongs to alternative slots"
+            )
         if any(entry.clause_id not in self.clause_ids() for entry in self.select_when):
-            raise ValueError("selectWhen names a clause that is not one of the slot's alternatives")
+            raise ShapeError(
+                "selectWhen nennt eine Klausel, die keine Alternative des Slots ist.",
+                "selectWhen names a clause that is not one of the slot's alternatives",
+            )
         return self
 
     def clause_ids(self) -> list[uuid.UUID]:
@@ -235,7 +260,10 @@ class Question(Shape):
     @model_validator(mode="after")
     def _choices_have_options(self) -> Question:
         if self.type in ("single_choice", "multiple_choice") and not isinstance(self.options, list):
-            raise ValueError("choice questions need options [{value, label}]")
+            raise ShapeError(
+                "Auswahlfragen brauchen Optionen [{value, label}].",
+                "choice questions need options [{value, label}]",
+            )
         if isinstance(self.options, list) and len({o.value for o in self.options}) != len(self.options):
-            raise ValueError("option values must be unique")
+            raise ShapeError("Die Werte der Optionen müssen eindeutig sein.", "option values must be unique")
         return self

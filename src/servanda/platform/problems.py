@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from servanda.platform import errors
+from servanda.platform import errors, validation_messages
 from servanda.platform.errors import check_extra
 from servanda.platform.logs import get_logger
 
@@ -158,9 +158,25 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
-        problem = Problem(422, "request.validation_failed", "Die Eingabe ist ungültig.", errors=errors)
-        return problem_response(problem, request.url.path)
+        lang = validation_messages.language(request.headers.get("accept-language"))
+        errors = [
+            {"field": _field(e.get("loc", ())), "message": validation_messages.message(e, lang)}
+            for e in exc.errors()
+        ]
+        if lang == "en":
+            problem = Problem(
+                422,
+                "request.validation_failed",
+                "The input is invalid.",
+                title="Invalid input",
+                errors=errors,
+            )
+        else:
+            problem = Problem(422, "request.validation_failed", "Die Eingabe ist ungültig.", errors=errors)
+        response = problem_response(problem, request.url.path)
+        response.headers["Content-Language"] = lang
+        response.headers["Vary"] = "Accept-Language"
+        return response
 
     async def on_database(request: Request, exc: Exception) -> Response:
         if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connection_error(exc):
