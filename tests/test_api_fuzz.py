@@ -87,6 +87,7 @@ class Walk:
 
     def __init__(self, api: TestClient) -> None:
         self.schema = strict_schema(api)
+        self.client = api
         self.checked: set[tuple[str, str]] = set()
 
     def __call__(
@@ -102,6 +103,11 @@ class Walk:
         case = operation.Case(path_parameters=path_parameters or None, query=query, body=body)
         response = case.call_and_validate(headers=who, checks=CHECKS)
         assert 200 <= response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
+        if response.status_code == 201:  # names the created resource, which the caller can read
+            location = response.headers.get("location")  # schemathesis: lower-case names, lists of values
+            location = location[0] if isinstance(location, list) else location
+            assert location, f"{method} {path}: 201 without Location"
+            assert self.client.get(location, headers=who).status_code == 200, f"{method} {path}: {location}"
         self.checked.add((method, path))
         return response.json() if response.content else None
 
@@ -217,7 +223,7 @@ def test_success_answers_match_their_schemas(
     walk("GET", f"{K}/{{contract_id}}/upgrade-preview", lawyer, contract_id=cid)
     derived = walk("POST", f"{K}/{{contract_id}}/derive", lawyer, contract_id=cid)
     walk("POST", f"{K}/{{contract_id}}/upgrade", lawyer, {}, contract_id=cid)
-    walk("DELETE", f"{K}/{{contract_id}}", lawyer, contract_id=derived["id"])
+    walk("DELETE", f"{K}/{{contract_id}}", lawyer, contract_id=derived["contract"]["id"])
     complete = answer_everything(api, {"lawyer": lawyer}, api.get(f"{K}/{cid}", headers=lawyer).json())
     walk("POST", f"{K}/{{contract_id}}/complete", lawyer, contract_id=complete["id"])
     walk("POST", f"{K}/{{contract_id}}/save-as-template", lawyer, {"title": "Muster"}, contract_id=cid)

@@ -504,6 +504,8 @@ ITEM_KEYS = {
     "id",
     "seq",
     "actorId",
+    "actorName",
+    "actorEmail",
     "action",
     "objectType",
     "objectId",
@@ -581,6 +583,11 @@ def test_admin_lists_own_tenant_events_newest_first(
     team = body["items"][0]
     assert team["action"] == "team.create"
     assert team["actorId"] == str(audited.alice)
+    # the actor's name and e-mail next to the id (issue 10); an event without actor has neither
+    su.execute("UPDATE users SET display_name = 'Alice Anwältin' WHERE id = %s", (audited.alice,))
+    team = get_list(api, admin_a)["items"][0]
+    assert (team["actorName"], team["actorEmail"]) == ("Alice Anwältin", "alice@kanzlei-a.de")
+    assert (body["items"][2]["actorName"], body["items"][2]["actorEmail"]) == (None, None)
     assert (team["objectType"], team["objectId"]) == ("team", "team-1")
     assert team["details"] == {"name": "Arbeitsrecht – Süd", "members": 3}
     assert (team["ipAddress"], team["requestId"]) == ("203.0.113.7", "req-42")
@@ -703,6 +710,7 @@ def test_csv_export(
     assert records[5]["details"] == '{"members":3,"name":"Arbeitsrecht – Süd"}'
     assert records[5]["ipAddress"] == "203.0.113.7"
     assert records[3]["actorId"] == ""
+    assert (records[5]["actorName"], records[5]["actorEmail"]) == ("alice", "alice@kanzlei-a.de")
     assert not any(cell.startswith(("=", "+", "-", "@")) for r in records for cell in r.values())
 
     filtered = api.get(EXPORT_URL, headers=admin, params={"action": "user.login"})

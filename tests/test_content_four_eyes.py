@@ -51,7 +51,7 @@ def test_co_author_cannot_review_the_draft_they_edited(pub: Publisher, su: psyco
     assert pub.call("POST", f"{path(v1)}/approve", pub.other).json()["status"] == "approved"
     assert pub.call("POST", f"{path(v1)}/publish", pub.reviewer).json()["status"] == "published"
     # the review history shows E1's edit, the changelog every contributor with their name
-    history = pub.call("GET", f"{path(v1)}/reviews").json()
+    history = pub.call("GET", f"{path(v1)}/reviews").json()["items"]
     assert [(h["action"], h["actorId"]) for h in history] == [
         ("create", e2),
         ("edit", e1),
@@ -59,7 +59,7 @@ def test_co_author_cannot_review_the_draft_they_edited(pub: Publisher, su: psyco
         ("approve", other),
         ("publish", e1),
     ]
-    changelog = pub.call("GET", f"/clauses/{v1['entityId']}/changelog").json()
+    changelog = pub.call("GET", f"/clauses/{v1['entityId']}/changelog").json()["items"]
     assert changelog[0]["contributors"] == [
         {"id": e2, "displayName": "redakteur"},
         {"id": e1, "displayName": "pruefer"},
@@ -116,9 +116,9 @@ def test_templates_follow_the_same_rule(pub: Publisher, su: psycopg.Connection) 
     assert codes(submit(pub, t1, e1, kind="templates")) == (403, "content.four_eyes")
     assert submit(pub, t1, other, kind="templates").json()["status"] == "review"
     assert pub.call("POST", f"{path(t1, 'templates')}/approve", pub.other).json()["status"] == "approved"
-    changelog = pub.call("GET", f"/templates/{t1['entityId']}/changelog").json()
+    changelog = pub.call("GET", f"/templates/{t1['entityId']}/changelog").json()["items"]
     assert [c["id"] for c in changelog[0]["contributors"]] == [e2, e1]
-    history = pub.call("GET", f"{path(t1, 'templates')}/reviews").json()
+    history = pub.call("GET", f"{path(t1, 'templates')}/reviews").json()["items"]
     assert ("edit", e1) in [(h["action"], h["actorId"]) for h in history]
 
 

@@ -171,7 +171,7 @@ def test_a_clause_version_carries_its_display_heading_and_the_syntax_gate_refuse
         parameters={"gehalt": {"type": "currency", "label": "Gehalt"}},
     )
     assert (v1["heading"], v1["content"]) == ("Vergütung", "Gehalt [[gehalt]].")
-    gates = {g["gate"]: g for g in pub.call("GET", f"{path(v1)}/publishing-gates").json()}
+    gates = {g["gate"]: g for g in pub.call("GET", f"{path(v1)}/publishing-gates").json()["gates"]}
     assert not gates["placeholder_syntax"]["passed"]
     assert "gültig ist {{gehalt}}" in gates["placeholder_syntax"]["messages"][0]
     refused = pub.call("POST", f"{path(v1)}/submit", json={"reviewerId": str(pub.reviewer_id)})

@@ -318,9 +318,13 @@ def test_upgrade_preview_upgrade_and_derive(
 
     derived = api.post(f"{K}/{contract['id']}/derive", headers=world["lawyer"])
     assert derived.status_code == 201, derived.text
-    assert derived.json()["id"] != contract["id"]
-    assert derived.json()["answers"] == {"mitarbeiterzahl": 5}
-    assert derived.json()["status"] == "draft"
+    draft = derived.json()["contract"]  # the same shape as upgrade: {contract, migrationReport}
+    assert draft["id"] != contract["id"]
+    assert draft["answers"] == {"mitarbeiterzahl": 5}
+    assert draft["status"] == "draft"
+    assert "droppedAnswers" in derived.json()["migrationReport"]
+    assert derived.headers["Location"] == f"{K}/{draft['id']}"
+    assert api.get(derived.headers["Location"], headers=world["lawyer"]).json() == draft
 
 
 def test_law_firm_templates_prefill_contracts_and_respect_the_plan(
@@ -411,10 +415,6 @@ def test_archive_hides_and_locks_a_contract(api: TestClient, world: dict[str, An
     locked = api.patch(f"{K}/{contract['id']}", json={"title": "Neu"}, headers=world["lawyer"])
     assert (locked.status_code, locked.json()["code"]) == (409, "contract.not_draft")
     assert (locked.json()["status"], locked.json()["currentStatus"]) == (409, "archived")
-    assert (
-        locked.json()["detail"]
-        == "Nur Entwürfe können bearbeitet werden (Status des Vertrags: „Archiviert“)."
-    )
     again = api.post(f"{K}/{contract['id']}/archive", headers=world["lawyer"])
     assert (again.status_code, again.json()["code"]) == (409, "contract.already_archived")
 

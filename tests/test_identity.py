@@ -168,7 +168,10 @@ class TestInvites:
         body = invited.json()
         assert body["user"]["status"] == "invited"
         token = body["inviteToken"]
-        assert token in body["inviteLink"]
+        # absolute, under PUBLIC_BASE_URL (the embedded default), so an e-mail can carry it
+        assert body["inviteLink"] == f"http://127.0.0.1:3000/einladung?token={token}"
+        assert invited.headers["Location"] == f"/api/v1/identity/users/{body['user']['id']}"
+        assert api.get(invited.headers["Location"], headers=admin).json() == body["user"]
         weak = api.post(
             "/api/v1/auth/accept-invite", json={"token": token, "password": "kurz", "displayName": "N"}
         )

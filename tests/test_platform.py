@@ -34,7 +34,12 @@ def test_platform_admin_manages_tenants(api: TestClient, su: psycopg.Connection,
         headers=headers,
     )
     assert (duplicate.status_code, duplicate.json()["code"]) == (409, "tenant.slug_taken")
-    slugs = [t["slug"] for t in api.get("/api/v1/platform/tenants", headers=headers).json()]
+    location = created.headers["Location"]
+    assert location == f"/api/v1/platform/tenants/{tenant['id']}"
+    assert api.get(location, headers=headers).json() == tenant
+    listed = api.get("/api/v1/platform/tenants", headers=headers).json()
+    assert (listed["total"], listed["page"], listed["pageSize"]) == (2, 1, 25)
+    slugs = [t["slug"] for t in listed["items"]]
     assert slugs == ["kanzlei-neu", "verlag-betrieb"]
     patched = api.patch(
         f"/api/v1/platform/tenants/{tenant['id']}",

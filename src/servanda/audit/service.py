@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.audit import chain
 from servanda.audit.models import AuditEvent, AuditPurge
 from servanda.identity.principal import Principal
+from servanda.identity.repository import UserRepository
 from servanda.platform import errors
 from servanda.platform.api_models import ApiModel, Page
 from servanda.platform.db import Database
@@ -47,6 +48,8 @@ CSV_COLUMNS = (
     "seq",
     "createdAt",
     "actorId",
+    "actorName",
+    "actorEmail",
     "action",
     "objectType",
     "objectId",
@@ -62,6 +65,10 @@ class AuditEventOut(ApiModel):
     id: uuid.UUID
     seq: int
     actor_id: uuid.UUID | None
+    # who the actor is now (display name, e-mail; read when the log is read, not stored in the
+    # chained event): null for system events and for users deleted since
+    actor_name: str | None = None
+    actor_email: str | None = None
     action: str
     object_type: str | None
     object_id: str | None
@@ -73,11 +80,13 @@ class AuditEventOut(ApiModel):
     prev_hash: str
 
     @classmethod
-    def of(cls, event: AuditEvent) -> AuditEventOut:
+    def of(cls, event: AuditEvent, contact: tuple[str, str] | None = None) -> AuditEventOut:
         return cls(
             id=event.id,
             seq=event.seq,
             actor_id=event.actor_id,
+            actor_name=contact[0] if contact else None,
+            actor_email=contact[1] if contact else None,
             action=event.action,
             object_type=event.object_type,
             object_id=event.object_id,
@@ -184,8 +193,14 @@ async def list_events(
     conditions = _conditions(principal.tenant_id, filters)
     query = select(AuditEvent).where(*conditions).order_by(AuditEvent.seq.desc())
     events, total = await paginate(session, query, page, page_size)
-    items = [AuditEventOut.of(e) for e in events]
+    items = await _with_actors(session, events)
     return Page[AuditEventOut](items=items, total=total, page=page, page_size=page_size)
+
+
+async def _with_actors(session: AsyncSession, events: Sequence[AuditEvent]) -> list[AuditEventOut]:
+    """The events with their actors' display names and e-mails (one query for all of them)."""
+    contacts = await UserRepository(session).contacts({e.actor_id for e in events if e.actor_id})
+    return [AuditEventOut.of(e, contacts.get(e.actor_id) if e.actor_id else None) for e in events]
 
 
 async def _batches(
@@ -235,7 +250,7 @@ async def export_events(
     query = select(AuditEvent).where(*_conditions(principal.tenant_id, filters))
     async with db.session(principal.tenant_id) as session:
         async for rows in _batches(session, query, EXPORT_BATCH):
-            events = [AuditEventOut.of(e) for e in rows]
+            events = await _with_actors(session, rows)
             if fmt == "csv":
                 yield _csv_chunk([_csv_row(e) for e in events])
             else:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 
 from servanda.content.catalog import CatalogEntry, CatalogFilters, CatalogService
 from servanda.content.models import ClauseVersion, ContentReview, TemplateVersion
@@ -25,6 +25,7 @@ from servanda.content.schemas import (
     EntityFields,
     EntityOut,
     GateOut,
+    GateReport,
     ImportReportOut,
     Reviewer,
     ReviewOut,
@@ -47,7 +48,8 @@ from servanda.content.service import (
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.identity.principal import Principal
 from servanda.platform.api_models import Page
-from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork
+from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork, created
+from servanda.platform.paging import page_of
 
 router = APIRouter(prefix=f"{API_PREFIX}/content", tags=["content"])
 AUTHOR = [allow(Permission.CONTENT_AUTHOR)]
@@ -118,9 +120,12 @@ def review_out(review: ContentReview) -> ReviewOut:
 
 
 @router.get("/review-queue", dependencies=AUTHOR)
-async def review_queue(principal: CurrentPrincipal, service: Content) -> list[ReviewQueueItem]:
-    queue = await service.review_queue(principal)
-    return [ReviewQueueItem.model_validate(item) for item in queue]
+async def review_queue(
+    principal: CurrentPrincipal, service: Content, page: PageNumber = 1, page_size: PageSize = 25
+) -> Page[ReviewQueueItem]:
+    queue, total = page_of(await service.review_queue(principal), page, page_size)
+    items = [ReviewQueueItem.model_validate(item) for item in queue]
+    return Page[ReviewQueueItem](items=items, total=total, page=page, page_size=page_size)
 
 
 @router.get("/reviewers", dependencies=AUTHOR)
@@ -174,12 +179,23 @@ async def content_rule_graph(
 # every other route is one function shared by both kinds.
 
 
+def _location(kind: AnyKind, entity_id: uuid.UUID, version_id: uuid.UUID | None = None) -> str:
+    """The URL of an entity or of one of its versions (the ``Location`` of a 201)."""
+    url = f"{API_PREFIX}/content/{kind.name}s/{entity_id}"
+    return url if version_id is None else f"{url}/versions/{version_id}"
+
+
 async def _create(
-    kind: AnyKind, body: ClauseCreate | TemplateCreate, principal: Principal, service: ContentService
+    kind: AnyKind,
+    body: ClauseCreate | TemplateCreate,
+    principal: Principal,
+    service: ContentService,
+    response: Response,
 ) -> CreatedEntity:
     data = body.model_dump(exclude_unset=True)
     fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
     entity, version = await service.create(principal, kind, data, fields)
+    created(response, _location(kind, entity.id))
     out = entity_out(entity, version)
     return CreatedEntity(**dict(out), version=version_out(kind, version))
 
@@ -190,10 +206,12 @@ async def _create_version(
     body: ClauseVersionCreate | TemplateVersionCreate,
     principal: Principal,
     service: ContentService,
+    response: Response,
 ) -> VersionOut:
     data = body.model_dump(exclude_unset=True)
     fields = {k: getattr(body, k) for k in kind.version_fields if k in data}
     version = await service.create_version(principal, kind, entity_id, body.based_on_version_id, fields)
+    created(response, _location(kind, entity_id, version.id))
     return version_out(kind, version)
 
 
@@ -210,26 +228,36 @@ async def _update_version(
     return version_out(kind, version)
 
 
-async def clause_create(body: ClauseCreate, principal: CurrentPrincipal, service: Content) -> CreatedEntity:
-    return await _create(CLAUSES, body, principal, service)
+async def clause_create(
+    body: ClauseCreate, principal: CurrentPrincipal, service: Content, response: Response
+) -> CreatedEntity:
+    return await _create(CLAUSES, body, principal, service, response)
 
 
 async def template_create(
-    body: TemplateCreate, principal: CurrentPrincipal, service: Content
+    body: TemplateCreate, principal: CurrentPrincipal, service: Content, response: Response
 ) -> CreatedEntity:
-    return await _create(TEMPLATES, body, principal, service)
+    return await _create(TEMPLATES, body, principal, service, response)
 
 
 async def clause_create_version(
-    entity_id: uuid.UUID, body: ClauseVersionCreate, principal: CurrentPrincipal, service: Content
+    entity_id: uuid.UUID,
+    body: ClauseVersionCreate,
+    principal: CurrentPrincipal,
+    service: Content,
+    response: Response,
 ) -> VersionOut:
-    return await _create_version(CLAUSES, entity_id, body, principal, service)
+    return await _create_version(CLAUSES, entity_id, body, principal, service, response)
 
 
 async def template_create_version(
-    entity_id: uuid.UUID, body: TemplateVersionCreate, principal: CurrentPrincipal, service: Content
+    entity_id: uuid.UUID,
+    body: TemplateVersionCreate,
+    principal: CurrentPrincipal,
+    service: Content,
+    response: Response,
 ) -> VersionOut:
-    return await _create_version(TEMPLATES, entity_id, body, principal, service)
+    return await _create_version(TEMPLATES, entity_id, body, principal, service, response)
 
 
 async def clause_update_version(
@@ -273,10 +301,15 @@ def _register(path: str, create: Endpoint, create_version: Endpoint, update_vers
         return entity_out(*await service.get_entity(principal, kind, entity_id))
 
     async def list_versions(
-        entity_id: uuid.UUID, principal: CurrentPrincipal, service: Content
-    ) -> list[VersionOut]:
-        versions = await service.list_versions(principal, kind, entity_id)
-        return [version_out(kind, v) for v in versions]
+        entity_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        service: Content,
+        page: PageNumber = 1,
+        page_size: PageSize = 25,
+    ) -> Page[VersionOut]:
+        versions, total = page_of(await service.list_versions(principal, kind, entity_id), page, page_size)
+        items = [version_out(kind, v) for v in versions]
+        return Page[VersionOut](items=items, total=total, page=page, page_size=page_size)
 
     async def get_version(
         entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
@@ -335,21 +368,34 @@ def _register(path: str, create: Endpoint, create_version: Endpoint, update_vers
 
     async def publishing_gates(
         entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
-    ) -> list[GateOut]:
+    ) -> GateReport:
+        """The version's publishing gates: a fixed set of checks (an object, not a list resource)."""
         results = await service.gate_results(principal, kind, entity_id, version_id)
-        return [GateOut(gate=r.gate, passed=r.passed, messages=r.messages) for r in results]
+        gates = [GateOut(gate=r.gate, passed=r.passed, messages=r.messages) for r in results]
+        return GateReport(passed=all(g.passed for g in gates), gates=gates)
 
     async def reviews(
-        entity_id: uuid.UUID, version_id: uuid.UUID, principal: CurrentPrincipal, service: Content
-    ) -> list[ReviewOut]:
-        rows = await service.reviews(principal, kind, entity_id, version_id)
-        return [review_out(r) for r in rows]
+        entity_id: uuid.UUID,
+        version_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        service: Content,
+        page: PageNumber = 1,
+        page_size: PageSize = 25,
+    ) -> Page[ReviewOut]:
+        rows, total = page_of(await service.reviews(principal, kind, entity_id, version_id), page, page_size)
+        return Page[ReviewOut](
+            items=[review_out(r) for r in rows], total=total, page=page, page_size=page_size
+        )
 
     async def changelog(
-        entity_id: uuid.UUID, principal: CurrentPrincipal, service: Content
-    ) -> list[ChangelogVersion]:
-        entries = await service.changelog(principal, kind, entity_id)
-        return [
+        entity_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        service: Content,
+        page: PageNumber = 1,
+        page_size: PageSize = 25,
+    ) -> Page[ChangelogVersion]:
+        entries, total = page_of(await service.changelog(principal, kind, entity_id), page, page_size)
+        items = [
             ChangelogVersion(
                 version_id=v.id,
                 version_number=v.version_number,
@@ -363,6 +409,7 @@ def _register(path: str, create: Endpoint, create_version: Endpoint, update_vers
             )
             for v, history, names in entries
         ]
+        return Page[ChangelogVersion](items=items, total=total, page=page, page_size=page_size)
 
     base = f"/{path}"
     version = f"{base}/{{entity_id}}/versions/{{version_id}}"

@@ -10,7 +10,6 @@ from pydantic import Field, StringConstraints, field_validator
 
 from servanda.engine.shapes import PARAMETER_KEY, Condition, Parameter, Question, Rule, Structure
 from servanda.platform.api_models import ApiInput, ApiModel, Stored
-from servanda.platform.validation_messages import InputError
 
 Kind = Literal["clauses", "templates"]
 ContentKind = Literal["clause", "template"]
@@ -41,10 +40,7 @@ class ClauseFields(ApiInput):
 
         for key in value or {}:
             if not re.match(PARAMETER_KEY, key):
-                raise InputError(
-                    f"Ungültiger Parameterschlüssel „{key}“ (Kleinbuchstaben, Ziffern, _).",
-                    f"invalid parameter key '{key}'",
-                )
+                raise ValueError(f"invalid parameter key '{key}'")
         return value
 
 
@@ -134,6 +130,13 @@ class GateOut(ApiModel):
     gate: str
     passed: bool
     messages: list[str]
+
+
+class GateReport(ApiModel):
+    """A version's publishing gates: ``passed`` when every gate passed (publish needs it)."""
+
+    passed: bool
+    gates: list[GateOut]
 
 
 class ReviewOut(ApiModel):

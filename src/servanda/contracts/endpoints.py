@@ -11,12 +11,12 @@ from servanda.contracts.evaluation import Evaluated
 from servanda.contracts.lawfirm_templates import LawFirmTemplateService
 from servanda.contracts.lifecycle import ContractLifecycle
 from servanda.contracts.schemas import (
+    ContractChange,
     ContractCreate,
     ContractPatch,
     ContractStatus,
     ContractSummary,
     ContractView,
-    DerivedContract,
     LawFirmTemplateCreate,
     LawFirmTemplateOut,
     LawFirmTemplatePatch,
@@ -25,14 +25,13 @@ from servanda.contracts.schemas import (
     Preview,
     ResolutionRequest,
     SaveAsTemplate,
-    UpgradeResult,
     ValidationResult,
     VersionInfo,
 )
 from servanda.contracts.service import ContractService
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import ApiInput, Page
-from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork
+from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork, created
 
 router = APIRouter(prefix=f"{API_PREFIX}/contracts", tags=["contracts"])
 USE = [allow(Permission.CONTRACTS_USE)]
@@ -112,6 +111,21 @@ def contract_view(e: Evaluated) -> ContractView:
     return ContractView.model_validate(view, from_attributes=True)
 
 
+# How contract actions answer (complete, archive, derive, upgrade, resolutions, ...): the contract
+# is always a ``ContractView``, the same body as GET /contracts/{id}. An action that only changes
+# the contract answers the view itself (``contract_view``); an action that also reports what it
+# did answers ``{contract, <report>}`` (``contract_change``: upgrade and derive with their
+# migration report). The view is never flattened together with other members.
+def contract_change(e: Evaluated, report: Any) -> ContractChange:
+    """The answer of an action that moved a contract onto other versions: the view and the report."""
+    return ContractChange(contract=contract_view(e), migration_report=MigrationReport.model_validate(report))
+
+
+def contract_location(contract_id: uuid.UUID) -> str:
+    """The URL of a contract (the ``Location`` of a 201)."""
+    return f"{API_PREFIX}/contracts/{contract_id}"
+
+
 def _version_info(e: Evaluated) -> dict[str, Any]:
     c, pins = e.contract, e.pins
     deprecated = [p.version.id for p in pins.clauses.values() if p.version.status == "deprecated"]
@@ -157,15 +171,22 @@ async def list_contracts(
 
 @router.post("", status_code=201, dependencies=USE)
 async def create_contract(
-    body: ContractCreate, principal: CurrentPrincipal, contracts: Contracts, templates: LawFirmTemplates
+    body: ContractCreate,
+    principal: CurrentPrincipal,
+    contracts: Contracts,
+    templates: LawFirmTemplates,
+    response: Response,
 ) -> ContractView:
     details = body.model_dump(
         include={"title", "client_reference", "tags", "jurisdiction", "visibility", "team_id"}
     )
     if body.law_firm_template_id is not None:
-        return contract_view(await templates.start_contract(principal, body.law_firm_template_id, **details))
-    assert body.template_id is not None
-    return contract_view(await contracts.create(principal, template_id=body.template_id, **details))
+        evaluated = await templates.start_contract(principal, body.law_firm_template_id, **details)
+    else:
+        assert body.template_id is not None
+        evaluated = await contracts.create(principal, template_id=body.template_id, **details)
+    created(response, contract_location(evaluated.contract.id))
+    return contract_view(evaluated)
 
 
 @router.get("/{contract_id}", dependencies=USE)
@@ -257,28 +278,31 @@ async def contract_upgrade_preview(
 @router.post("/{contract_id}/upgrade", dependencies=USE)
 async def contract_upgrade(
     contract_id: uuid.UUID, body: UpgradeRequest, principal: CurrentPrincipal, lifecycle: Lifecycle
-) -> UpgradeResult:
+) -> ContractChange:
     target = body.target_template_version_id
     evaluated, report = await lifecycle.upgrade(principal, contract_id, target)
-    return UpgradeResult(
-        contract=contract_view(evaluated), migration_report=MigrationReport.model_validate(report)
-    )
+    return contract_change(evaluated, report)
 
 
 @router.post("/{contract_id}/derive", status_code=201, dependencies=USE)
 async def contract_derive(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, lifecycle: Lifecycle
-) -> DerivedContract:
+    contract_id: uuid.UUID, principal: CurrentPrincipal, lifecycle: Lifecycle, response: Response
+) -> ContractChange:
+    """A new draft from this contract on the current versions, with the migration report."""
     evaluated, report = await lifecycle.derive(principal, contract_id)
-    view = contract_view(evaluated)
-    return DerivedContract(**dict(view), migration_report=MigrationReport.model_validate(report))
+    created(response, contract_location(evaluated.contract.id))
+    return contract_change(evaluated, report)
 
 
 @router.post(
     "/{contract_id}/save-as-template", status_code=201, dependencies=[allow(Permission.TEMPLATES_MANAGE)]
 )
 async def save_as_template(
-    contract_id: uuid.UUID, body: SaveAsTemplate, principal: CurrentPrincipal, templates: LawFirmTemplates
+    contract_id: uuid.UUID,
+    body: SaveAsTemplate,
+    principal: CurrentPrincipal,
+    templates: LawFirmTemplates,
+    response: Response,
 ) -> LawFirmTemplateOut:
     entity = await templates.save_contract(
         principal,
@@ -288,6 +312,7 @@ async def save_as_template(
         visibility=body.visibility,
         team_id=body.team_id,
     )
+    created(response, f"{API_PREFIX}/lawfirm-templates/{entity.id}")
     return LawFirmTemplateOut.model_validate(entity)
 
 
@@ -312,7 +337,7 @@ async def list_lawfirm_templates(
 
 @lawfirm_router.post("", status_code=201, dependencies=MANAGE)
 async def create_lawfirm_template(
-    body: LawFirmTemplateCreate, principal: CurrentPrincipal, templates: LawFirmTemplates
+    body: LawFirmTemplateCreate, principal: CurrentPrincipal, templates: LawFirmTemplates, response: Response
 ) -> LawFirmTemplateOut:
     entity = await templates.create(
         principal,
@@ -326,6 +351,7 @@ async def create_lawfirm_template(
         tags=body.tags,
         status=body.status,
     )
+    created(response, f"{API_PREFIX}/lawfirm-templates/{entity.id}")
     return LawFirmTemplateOut.model_validate(entity)
 
 

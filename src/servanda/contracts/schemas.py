@@ -14,7 +14,6 @@ from servanda.engine.evaluate import ProblemCode
 from servanda.engine.rules import Action, ValidationState
 from servanda.engine.shapes import Question, Severity
 from servanda.platform.api_models import ApiInput, ApiModel, Stored
-from servanda.platform.validation_messages import InputError
 
 ContractStatus = Literal["draft", "completed", "archived"]
 Visibility = Literal["private", "team"]
@@ -36,14 +35,9 @@ class ContractCreate(ApiInput):
     @model_validator(mode="after")
     def _one_source(self) -> ContractCreate:
         if (self.template_id is None) == (self.law_firm_template_id is None):
-            raise InputError(
-                "Genau eines der Felder templateId und lawFirmTemplateId ist anzugeben.",
-                "exactly one of templateId and lawFirmTemplateId",
-            )
+            raise ValueError("exactly one of templateId and lawFirmTemplateId")
         if self.visibility == "team" and self.team_id is None:
-            raise InputError(
-                "Die Sichtbarkeit „team“ braucht eine teamId.", "visibility 'team' needs a teamId"
-            )
+            raise ValueError("visibility 'team' needs a teamId")
         return self
 
 
@@ -270,10 +264,8 @@ class MigrationReport(ApiModel):
     new_violations: list[ViolationOut]
 
 
-class UpgradeResult(ApiModel):
+class ContractChange(ApiModel):
+    """The answer of upgrade and derive: the contract (as GET) and what moving it changed."""
+
     contract: ContractView
-    migration_report: MigrationReport
-
-
-class DerivedContract(ContractView):
     migration_report: MigrationReport

@@ -46,7 +46,7 @@ from servanda.identity.schemas import (
     UserPatch,
 )
 from servanda.platform.api_models import Page
-from servanda.platform.http import API_PREFIX, AppSettings, PageNumber, PageSize, UnitOfWork
+from servanda.platform.http import API_PREFIX, AppSettings, PageNumber, PageSize, UnitOfWork, created
 
 auth_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 identity_router = APIRouter(prefix=f"{API_PREFIX}/identity", tags=["identity"])
@@ -223,6 +223,7 @@ async def invite_user(
     principal: CurrentPrincipal,
     directory: Directory,
     settings: AppSettings,
+    response: Response,
     session: UnitOfWork,
     mails: IdentityMail,
 ) -> InviteOut:
@@ -236,6 +237,7 @@ async def invite_user(
         token=token,
         expires_at=expires_at,
     )
+    created(response, f"{API_PREFIX}/identity/users/{user.id}")
     return InviteOut(
         user=UserOut.model_validate(user),
         invite_token=token,
@@ -294,8 +296,12 @@ async def list_teams(
 
 
 @identity_router.post("/teams", status_code=201, dependencies=[allow(Permission.TENANT_ADMIN)])
-async def create_team(body: TeamIn, principal: CurrentPrincipal, directory: Directory) -> TeamOut:
-    return _team(*await directory.create_team(principal, body.name))
+async def create_team(
+    body: TeamIn, principal: CurrentPrincipal, directory: Directory, response: Response
+) -> TeamOut:
+    team = _team(*await directory.create_team(principal, body.name))
+    created(response, f"{API_PREFIX}/identity/teams/{team.id}")
+    return team
 
 
 @identity_router.get("/teams/{team_id}", dependencies=[allow(Permission.TENANT_ADMIN)])

@@ -94,6 +94,13 @@ class UserRepository:
         rows = await self.session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
         return {row.id: row.display_name for row in rows}
 
+    async def contacts(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+        """Display name and e-mail of each of the current tenant's users among ``user_ids`` (audit log)."""
+        if not user_ids:
+            return {}
+        query = select(User.id, User.display_name, User.email).where(User.id.in_(user_ids))
+        return {row.id: (row.display_name, row.email) for row in await self.session.execute(query)}
+
     async def reviewers(
         self, exclude: set[uuid.UUID], page: int, page_size: int
     ) -> tuple[list[Colleague], int]:

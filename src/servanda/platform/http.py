@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 import structlog
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +37,11 @@ log = get_logger("servanda.http")
 # List parameters shared by every list endpoint: ``?page=1&pageSize=25`` (at most 100).
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
+
+
+def created(response: Response, path: str) -> None:
+    """Name the resource a 201 answer created: ``Location`` is its URL (``path`` starts with /api/v1)."""
+    response.headers["Location"] = path
 
 
 # The application's shared objects, built once in the lifespan (``app.py``), as typed

@@ -3,10 +3,13 @@
 The caller builds the filtered, ordered query; ``paginate`` counts its rows and reads the
 requested page (``page`` starts at 1). The catalog answers its hot search in one statement
 (a window count, content/catalog.py) and uses ``count_rows`` only past the last page.
+Short lists assembled in Python (the review queue over both kinds, the platform's tenants)
+page with ``page_of``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -26,3 +29,9 @@ async def paginate(session: AsyncSession, query: Select[T], page: int, page_size
     total = await count_rows(session, query)
     rows = await session.scalars(query.offset((page - 1) * page_size).limit(page_size))
     return list(rows.all()), total
+
+
+def page_of(items: Sequence[T], page: int, page_size: int) -> tuple[list[T], int]:
+    """The ``page``-th slice of ``page_size`` items of a list built in memory, and its length."""
+    start = (page - 1) * page_size
+    return list(items[start : start + page_size]), len(items)

@@ -16,7 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
-from servanda.platform.http import API_PREFIX, AppStorage, UnitOfWork
+from servanda.platform.api_models import Page
+from servanda.platform.http import API_PREFIX, AppStorage, PageNumber, PageSize, UnitOfWork, created
+from servanda.platform.paging import page_of
 from servanda.tenants.branding import BrandingService
 from servanda.tenants.logo import SVG_TYPE, UPLOAD_MAX_BYTES, too_large
 from servanda.tenants.platform import PlatformService, TenantView
@@ -163,18 +165,27 @@ def _tenant_out(view: TenantView) -> TenantOut:
 
 
 @platform_router.get("/tenants", dependencies=[allow(Permission.PLATFORM_ADMIN)])
-async def platform_tenants(platform: Platform) -> list[TenantOut]:
-    return [_tenant_out(t) for t in await platform.list_tenants()]
+async def platform_tenants(
+    platform: Platform, page: PageNumber = 1, page_size: PageSize = 25
+) -> Page[TenantOut]:
+    views, total = page_of(await platform.list_tenants(), page, page_size)
+    return Page[TenantOut](items=[_tenant_out(t) for t in views], total=total, page=page, page_size=page_size)
 
 
 @platform_router.post("/tenants", status_code=201, dependencies=[allow(Permission.PLATFORM_ADMIN)])
 async def platform_create_tenant(
-    body: TenantCreate, principal: CurrentPrincipal, platform: Platform
+    body: TenantCreate, principal: CurrentPrincipal, platform: Platform, response: Response
 ) -> TenantOut:
     view = await platform.create_tenant(
         slug=body.slug, name=body.name, type=body.type, jurisdiction=body.jurisdiction, actor=principal
     )
+    created(response, f"{API_PREFIX}/platform/tenants/{view.id}")
     return _tenant_out(view)
+
+
+@platform_router.get("/tenants/{tenant_id}", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+async def platform_tenant(tenant_id: uuid.UUID, platform: Platform) -> TenantOut:
+    return _tenant_out(await platform.get_tenant(tenant_id))
 
 
 @platform_router.patch("/tenants/{tenant_id}", dependencies=[allow(Permission.PLATFORM_ADMIN)])

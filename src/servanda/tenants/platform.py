@@ -96,6 +96,14 @@ class PlatformService:
     async def list_tenants(self) -> list[TenantView]:
         return [TenantView.of(t) for t in await TenantRepository(self.session).platform_all()]
 
+    async def get_tenant(self, tenant_id: uuid.UUID) -> TenantView:
+        found = next(
+            (t for t in await TenantRepository(self.session).platform_all() if t.id == tenant_id), None
+        )
+        if found is None:
+            raise errors.NotFound("tenant.not_found", "Der Mandant existiert nicht.")
+        return TenantView.of(found)
+
     async def update_tenant(
         self,
         tenant_id: uuid.UUID,
