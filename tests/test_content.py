@@ -56,6 +56,10 @@ def test_full_workflow_and_its_refusals(pub: Publisher, su: psycopg.Connection) 
     assert codes(in_review) == (409, "content.version_not_draft")
     # RFC 9457: ``status`` is the HTTP code; the version's state has its own member
     assert (in_review.json()["status"], in_review.json()["currentStatus"]) == (409, "review")
+    assert (
+        in_review.json()["detail"]
+        == "Nur Entwürfe können bearbeitet werden (Status der Fassung: „In Prüfung“)."
+    )
     assert codes(pub.call("POST", f"{path(v1)}/approve")) == (403, "content.own_version")
     assert codes(pub.call("POST", f"{path(v1)}/approve", pub.other)) == (403, "content.not_reviewer")
     not_approved = pub.call("POST", f"{path(v1)}/publish")

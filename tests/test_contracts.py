@@ -415,6 +415,10 @@ def test_archive_hides_and_locks_a_contract(api: TestClient, world: dict[str, An
     locked = api.patch(f"{K}/{contract['id']}", json={"title": "Neu"}, headers=world["lawyer"])
     assert (locked.status_code, locked.json()["code"]) == (409, "contract.not_draft")
     assert (locked.json()["status"], locked.json()["currentStatus"]) == (409, "archived")
+    assert (
+        locked.json()["detail"]
+        == "Nur Entwürfe können bearbeitet werden (Status des Vertrags: „Archiviert“)."
+    )
     again = api.post(f"{K}/{contract['id']}/archive", headers=world["lawyer"])
     assert (again.status_code, again.json()["code"]) == (409, "contract.already_archived")
 

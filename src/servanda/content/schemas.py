@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from servanda.engine.shapes import PARAMETER_KEY, Condition, Parameter, Question, Rule, Structure
 from servanda.platform.api_models import ApiInput, ApiModel, Stored
+from servanda.platform.validation_messages import InputError
 
 Kind = Literal["clauses", "templates"]
 ContentKind = Literal["clause", "template"]
@@ -40,7 +41,10 @@ class ClauseFields(ApiInput):
 
         for key in value or {}:
             if not re.match(PARAMETER_KEY, key):
-                raise ValueError(f"invalid parameter key '{key}'")
+                raise InputError(
+                    f"Ungültiger Parameterschlüssel „{key}“ (Kleinbuchstaben, Ziffern, _).",
+                    f"invalid parameter key '{key}'",
+                )
         return value
 
 

@@ -14,6 +14,7 @@ from servanda.engine.evaluate import ProblemCode
 from servanda.engine.rules import Action, ValidationState
 from servanda.engine.shapes import Question, Severity
 from servanda.platform.api_models import ApiInput, ApiModel, Stored
+from servanda.platform.validation_messages import InputError
 
 ContractStatus = Literal["draft", "completed", "archived"]
 Visibility = Literal["private", "team"]
@@ -35,9 +36,14 @@ class ContractCreate(ApiInput):
     @model_validator(mode="after")
     def _one_source(self) -> ContractCreate:
         if (self.template_id is None) == (self.law_firm_template_id is None):
-            raise ValueError("exactly one of templateId and lawFirmTemplateId")
+            raise InputError(
+                "Genau eines der Felder templateId und lawFirmTemplateId ist anzugeben.",
+                "exactly one of templateId and lawFirmTemplateId",
+            )
         if self.visibility == "team" and self.team_id is None:
-            raise ValueError("visibility 'team' needs a teamId")
+            raise InputError(
+                "Die Sichtbarkeit „team“ braucht eine teamId.", "visibility 'team' needs a teamId"
+            )
         return self
 
 
