@@ -39,6 +39,7 @@ and an account gets at most one mail a minute.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import secrets
@@ -78,6 +79,7 @@ INVITE_TTL = timedelta(days=7)
 # mail per account and minute; every request counts against its source address.
 PASSWORD_RESET_TTL = timedelta(hours=1)
 PASSWORD_RESET_RESEND_AFTER = timedelta(minutes=1)
+PASSWORD_RESET_MIN_S = 0.25  # every reset request answers after at least this long
 RESET_THROTTLE_MAX = 10
 RESET_THROTTLE_WINDOW_S = 900.0
 TOTP_ISSUER = "Servanda Office"
@@ -489,12 +491,23 @@ class LocalAuthService:
         """A reset token for an active account, else None; the caller answers the same either way.
 
         In ``session`` (the request's unit of work, no tenant yet). Unknown tenant, unknown
-        e-mail, an inactive account and a second request within a minute all end in None
-        after the same few queries; the mail goes out after the commit, in the background.
+        e-mail, an inactive account and a second request within a minute all end in None;
+        the mail goes out after the commit, in the background. Every outcome takes at least
+        PASSWORD_RESET_MIN_S, so the time does not tell a hit from a miss (the few queries
+        of either path take a fraction of it).
         """
         source = meta.ip_address or "unknown"
         self.reset_throttle.check(source)
         self.reset_throttle.failed(source)  # every request counts, found or not
+        started = time.monotonic()
+        try:
+            return await self._request_password_reset(session, tenant_slug, email, meta)
+        finally:
+            await asyncio.sleep(max(0.0, PASSWORD_RESET_MIN_S - (time.monotonic() - started)))
+
+    async def _request_password_reset(
+        self, session: AsyncSession, tenant_slug: str, email: str, meta: RequestMeta
+    ) -> ResetTicket | None:
         tenant = await TenantRepository(session).resolve_slug(tenant_slug)
         if tenant is None:
             return None

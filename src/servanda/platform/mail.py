@@ -80,9 +80,10 @@ class SmtpMailer:
         return message
 
     async def send(self, mail: Mail) -> None:
-        await asyncio.to_thread(self._send, self.message(mail))
+        await asyncio.to_thread(self._send, mail)
 
-    def _send(self, message: EmailMessage) -> None:
+    def _send(self, mail: Mail) -> None:
+        message = self.message(mail)  # built in the thread too: the event loop only waits
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if self.tls:
@@ -120,10 +121,15 @@ def mailer_from_settings(settings: Settings) -> Mailer:
 
 
 class MailOutbox:
-    """Sends mails in background tasks (one per mail); ``drain`` waits for those still running."""
+    """Sends mails in background tasks (one per mail); ``drain`` waits for those still running.
 
-    def __init__(self, mailer: Mailer) -> None:
+    A task starts ``delay_s`` after ``submit``, once the answer of the request that sent
+    the mail has left: the answer's timing does not depend on whether a mail goes out.
+    """
+
+    def __init__(self, mailer: Mailer, delay_s: float = 0.1) -> None:
         self.mailer = mailer
+        self.delay_s = delay_s
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, mail: Mail) -> None:
@@ -132,6 +138,7 @@ class MailOutbox:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, mail: Mail) -> None:
+        await asyncio.sleep(self.delay_s)
         try:
             await self.mailer.send(mail)
         except Exception as error:  # logged, never raised: the request has long been answered
