@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from servanda.identity.principal import Permission
+from tests.test_rbac_matrix import api_routes, declared
+
 # Answers without a JSON body: 204s, and the files listed here with the media types they declare.
 FILE_RESPONSES = {
     ("GET", "/api/v1/branding/logo"): {"image/png", "image/svg+xml"},
@@ -41,14 +44,16 @@ ANY_JSON = {
 
 
 @pytest.fixture(scope="module")
-def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     from servanda.app import create_app
     from servanda.platform.config import load_settings
 
     data_dir = tmp_path_factory.mktemp("openapi") / "data"
-    app: FastAPI = create_app(
-        load_settings(servanda_env="test", servanda_data_dir=data_dir), "postgresql://-"
-    )
+    return create_app(load_settings(servanda_env="test", servanda_data_dir=data_dir), "postgresql://-")
+
+
+@pytest.fixture(scope="module")
+def document(app: FastAPI) -> dict[str, Any]:
     return app.openapi()
 
 
@@ -146,3 +151,151 @@ def test_the_check_sees_an_untyped_answer(tmp_path: Path) -> None:
     schema = document["paths"]["/loose"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert not named(schema)
     assert _any_json(schema)
+
+
+# -- the document is the contract (issue 10, point 3) -------------------------------------------
+
+ERROR_STATUSES = {"400", "401", "403", "404", "409", "413", "415", "422", "429", "503"}
+
+
+def test_every_operation_has_a_summary_and_a_description(app: FastAPI) -> None:
+    """Given by the route itself (``summary=``, docstring or ``description=``), not made up by FastAPI."""
+    missing = [
+        f"{sorted(route.methods)} {route.path}: summary={route.summary!r} description={route.description!r}"
+        for route in api_routes(app)
+        if route.include_in_schema and not (route.summary and route.description.strip())
+    ]
+    assert missing == []
+
+
+def test_bearer_security_on_every_signed_in_operation(app: FastAPI, document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    wrong = []
+    for route in api_routes(app):
+        public = declared(route) is Permission.PUBLIC
+        for method in route.methods:
+            security = document["paths"][route.path_format][method.lower()].get("security")
+            if security != (None if public else [{"bearer": []}]):
+                wrong.append(f"{method} {route.path}: {security}")
+    assert wrong == []
+    assert any(declared(r) is Permission.PUBLIC for r in api_routes(app))  # the rule saw public routes
+
+
+def expected_errors(route: Any, operation: dict[str, Any]) -> set[str]:
+    """The error statuses an operation must document, by rule."""
+    permission = declared(route)
+    expected = set()
+    if permission is not Permission.PUBLIC:
+        expected |= {"401", "429"}
+    if permission not in (Permission.PUBLIC, Permission.AUTHENTICATED):
+        expected.add("403")
+    if "{" in route.path_format:
+        expected.add("404")
+    if operation.get("parameters") or "requestBody" in operation:
+        expected.add("422")
+    return expected
+
+
+def test_every_operation_documents_its_errors_as_problems(app: FastAPI, document: dict[str, Any]) -> None:
+    missing, untyped = [], []
+    for route in api_routes(app):
+        for method in route.methods:
+            operation = document["paths"][route.path_format][method.lower()]
+            where = f"{method} {route.path}"
+            documented = set(operation["responses"])
+            if lacking := expected_errors(route, operation) - documented:
+                missing.append(f"{where}: {sorted(lacking)}")
+            for status in documented & ERROR_STATUSES:
+                response = operation["responses"][status]
+                content = response.get("content", {})
+                schema = content.get("application/problem+json", {}).get("schema")
+                if set(content) != {"application/problem+json"} or schema != {
+                    "$ref": "#/components/schemas/Problem"
+                }:
+                    untyped.append(f"{where} {status}: {sorted(content)}")
+                if "`" not in response["description"]:  # the possible codes are named
+                    untyped.append(f"{where} {status}: no codes in {response['description']!r}")
+    assert missing == []
+    assert untyped == []
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["properties"]) == {"type", "title", "status", "detail", "code", "instance", "errors"}
+    field_error = document["components"]["schemas"]["ProblemFieldError"]
+    assert set(field_error["properties"]) == {"field", "message"}
+    # FastAPI's own validation-error shape is gone: a 422 is a problem document like every error.
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_routes_name_the_codes_they_can_give(document: dict[str, Any]) -> None:
+    """Spot checks of codes declared on the routes (merged with the general ones)."""
+
+    def codes(method: str, path: str, status: str) -> set[str]:
+        media = document["paths"][path][method]["responses"][status]["content"]["application/problem+json"]
+        return set(media["examples"])
+
+    assert {"contract.has_conflicts", "contract.incomplete"} <= codes(
+        "post", "/api/v1/contracts/{contract_id}/complete", "409"
+    )
+    assert {"auth.forbidden", "tenant.suspended"} <= codes("get", "/api/v1/contracts", "403")
+    assert "auth.invalid_credentials" in codes("post", "/api/v1/auth/login", "401")
+    assert codes("post", "/api/v1/content/clauses/{entity_id}/versions/{version_id}/approve", "403") >= {
+        "content.not_reviewer",
+        "content.four_eyes",
+    }
+    assert "template.version_not_found" in codes(
+        "get", "/api/v1/content/templates/{entity_id}/versions/{version_id}", "404"
+    )
+    assert {"415", "413"} <= set(document["paths"]["/api/v1/tenant/branding/logo"]["put"]["responses"])
+
+
+def test_main_request_bodies_have_examples(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in (
+        "LoginRequest",
+        "ContractCreate",
+        "ContractPatch",
+        "ClauseCreate",
+        "SubmitRequest",
+        "InviteRequest",
+    ):
+        examples = schemas[name].get("examples")
+        assert examples, name
+        for example in examples:  # in the wire format: members the schema names
+            assert set(example) <= set(schemas[name]["properties"]), name
+
+
+EXTERNAL_URL = re.compile(r"""(?:https?:)?//(?!testserver[/:"'])[a-z0-9.-]+""", re.IGNORECASE)
+
+
+def test_docs_page_is_served_from_the_package(app: FastAPI) -> None:
+    """Swagger UI works on an air-gapped install: the page, its scripts and styles come from us."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app)
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert EXTERNAL_URL.findall(html) == [], "the docs page names another server"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    expected_types = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+    assert {Path(a).suffix for a in assets} == set(expected_types)
+    for asset in assets:
+        answer = client.get(asset)
+        assert answer.status_code == 200, asset
+        assert expected_types[Path(asset).suffix] in answer.headers["content-type"], asset
+        assert len(answer.content) > 100, asset
+    assert 'data-openapi-url="/api/v1/openapi.json"' in html
+    # No inline script: the CSP allows scripts from this server only, and no other origin at all.
+    assert "<script>" not in html
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp
+    assert "http" not in csp and "unsafe-eval" not in csp
+    assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_the_check_sees_an_external_url() -> None:
+    assert EXTERNAL_URL.findall('<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/x.js">')
+    assert EXTERNAL_URL.findall('<link href="//fonts.example.org/x.css">')
+    assert not EXTERNAL_URL.findall('<script src="/api/docs/assets/swagger-ui-bundle.js">')
+    assert not EXTERNAL_URL.findall('<a href="http://testserver/api/docs">')

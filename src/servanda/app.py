@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from servanda import __version__
 from servanda.identity.auth_service import LocalAuthService, LoginThrottle
@@ -17,11 +18,16 @@ from servanda.platform.http import API_PREFIX, RequestContextMiddleware
 from servanda.platform.keys import data_cipher, signing_key
 from servanda.platform.logs import get_logger
 from servanda.platform.mail import MailOutbox, mailer_from_settings
+from servanda.platform.openapi import Access, complete_openapi, install_docs
 from servanda.platform.problems import install_problem_handlers
 from servanda.platform.ratelimit import RequestRateLimiter
 from servanda.platform.tokens import LocalTokens, TokenVerifier
 
 log = get_logger("servanda.app")
+
+
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+DOCS_URL = "/api/docs"
 
 
 class UnsafeDatabaseRole(RuntimeError):
@@ -100,8 +106,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app = FastAPI(
         title="Servanda Office API",
         version=__version__,
-        openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/api/docs",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # install_docs serves it from the package's own files
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -110,7 +116,21 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(health_router)
     for router in api_routers():
         app.include_router(router)
+    complete_openapi(app, route_access)
+    install_docs(app, DOCS_URL, OPENAPI_URL)
     return app
+
+
+def route_access(route: APIRoute) -> Access:
+    """A route's declared permission (``allow(...)``), as the OpenAPI document describes it."""
+    from servanda.identity.dependencies import Permission, permission_of
+
+    declared = {p for d in route.dependant.dependencies if (p := permission_of(d)) is not None}
+    permission = next(iter(declared), Permission.PUBLIC)
+    return Access(
+        authenticated=permission is not Permission.PUBLIC,
+        permission=None if permission in (Permission.PUBLIC, Permission.AUTHENTICATED) else permission.value,
+    )
 
 
 def api_routers() -> list[APIRouter]:

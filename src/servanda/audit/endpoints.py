@@ -49,7 +49,12 @@ def _filters(
 Filters = Annotated[audit.AuditFilters, Depends(_filters)]
 
 
-@router.get("", dependencies=[allow(Permission.AUDIT_READ)], response_model=Page[audit.AuditEventOut])
+@router.get(
+    "",
+    dependencies=[allow(Permission.AUDIT_READ)],
+    response_model=Page[audit.AuditEventOut],
+    summary="List audit events",
+)
 async def list_audit_logs(
     session: UnitOfWork,
     principal: CurrentPrincipal,
@@ -71,6 +76,7 @@ async def list_audit_logs(
             "content": {"text/csv": {}, "application/x-ndjson": {}},
         }
     },
+    summary="Export audit events",
 )
 async def export_audit_logs(
     db: AppDatabase,

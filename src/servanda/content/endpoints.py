@@ -49,6 +49,7 @@ from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.identity.principal import Principal
 from servanda.platform.api_models import Page
 from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork, created
+from servanda.platform.openapi import problems
 from servanda.platform.paging import page_of
 
 router = APIRouter(prefix=f"{API_PREFIX}/content", tags=["content"])
@@ -57,7 +58,21 @@ Search = Annotated[str | None, Query(max_length=200)]
 
 
 class ClauseCreate(EntityFields, ClauseFields):
-    pass
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "title": "Vertraulichkeit",
+                    "heading": "Verschwiegenheit",
+                    "content": "Der Arbeitnehmer verpflichtet sich, über alle Betriebsgeheimnisse Stillschweigen "
+                    "zu bewahren.",
+                    "tags": ["arbeitsrecht"],
+                    "legalArea": "Arbeitsrecht",
+                    "changeNote": "Erste Fassung",
+                }
+            ]
+        }
+    }
 
 
 class TemplateCreate(EntityFields, TemplateFields):
@@ -119,7 +134,12 @@ def review_out(review: ContentReview) -> ReviewOut:
 # -- tenant-wide (registered before /{kind} routes) ------------------------------------------
 
 
-@router.get("/review-queue", dependencies=AUTHOR)
+@router.get(
+    "/review-queue",
+    dependencies=AUTHOR,
+    summary="List my review queue",
+    description="Versions submitted to the caller for review, oldest first.",
+)
 async def review_queue(
     principal: CurrentPrincipal, service: Content, page: PageNumber = 1, page_size: PageSize = 25
 ) -> Page[ReviewQueueItem]:
@@ -128,7 +148,12 @@ async def review_queue(
     return Page[ReviewQueueItem](items=items, total=total, page=page, page_size=page_size)
 
 
-@router.get("/reviewers", dependencies=AUTHOR)
+@router.get(
+    "/reviewers",
+    dependencies=AUTHOR,
+    summary="List possible reviewers",
+    responses=problems(404, "content.version_not_found"),
+)
 async def content_reviewers(
     principal: CurrentPrincipal,
     service: Content,
@@ -143,7 +168,12 @@ async def content_reviewers(
     return Page[Reviewer](items=items, total=total, page=page, page_size=page_size)
 
 
-@router.get("/changelog", dependencies=AUTHOR)
+@router.get(
+    "/changelog",
+    dependencies=AUTHOR,
+    summary="List the tenant's content changelog",
+    description="Every workflow step (submit, approve, publish, ...) of the tenant's clauses and templates, newest first.",
+)
 async def tenant_changelog(
     principal: CurrentPrincipal, service: Content, page: PageNumber = 1, page_size: PageSize = 25
 ) -> Page[ReviewOut]:
@@ -152,7 +182,12 @@ async def tenant_changelog(
     return Page[ReviewOut](items=items, total=total, page=page, page_size=page_size)
 
 
-@router.post("/import", dependencies=AUTHOR)
+@router.post(
+    "/import",
+    dependencies=AUTHOR,
+    summary="Import a content pack",
+    responses=problems(422, "content.invalid_pack"),
+)
 async def import_content_pack(
     pack: Annotated[dict[str, Any], Body(description="A content pack (servanda-content-pack/1)")],
     principal: CurrentPrincipal,
@@ -163,7 +198,13 @@ async def import_content_pack(
     return ImportReportOut.model_validate(report.as_dict())
 
 
-@router.get("/rule-graph", dependencies=AUTHOR)
+@router.get(
+    "/rule-graph",
+    dependencies=AUTHOR,
+    summary="Get a template's rule graph",
+    description="Nodes (clauses) and edges (rules) of a template version, for visualising the rules.",
+    responses=problems(404, "template.not_found", "template.version_not_found"),
+)
 async def content_rule_graph(
     principal: CurrentPrincipal,
     session: UnitOfWork,
@@ -281,6 +322,106 @@ async def template_update_version(
 
 
 Endpoint = Callable[..., Awaitable[Any]]
+
+
+# Summary, description and the route's own error codes of each per-kind operation ({kind}: clause or template).
+_NOT_FOUND = problems(404, "{kind}.not_found")
+_VERSION_NOT_FOUND = problems(404, "{kind}.not_found", "{kind}.version_not_found")
+_TRANSITION = problems(409, "content.invalid_transition")
+KIND_OPERATIONS: dict[str, tuple[str, str, dict[int | str, dict[str, Any]]]] = {
+    "list_entities": (
+        "List {kind}s",
+        "The tenant's {kind}s with their latest version, searchable by title (`q`).",
+        {},
+    ),
+    "create": (
+        "Create a {kind}",
+        "Creates the {kind} and its version 1 as a draft; answers 201 with the {kind}, its first version embedded, and a `Location` header.",
+        {},
+    ),
+    "get_entity": ("Get a {kind}", "The {kind} with its latest version.", _NOT_FOUND),
+    "list_versions": ("List a {kind}'s versions", "Every version of the {kind}, newest first.", _NOT_FOUND),
+    "create_version": (
+        "Create a new {kind} version",
+        "A new draft copying the based-on version (default: the latest) with the given fields applied.",
+        _VERSION_NOT_FOUND,
+    ),
+    "changelog": (
+        "Get a {kind}'s changelog",
+        "Each version with its contributors and review history.",
+        _NOT_FOUND,
+    ),
+    "get_version": ("Get a {kind} version", "One version with its full content.", _VERSION_NOT_FOUND),
+    "update_version": (
+        "Edit a {kind} draft",
+        "Change fields of a draft; the editor becomes a contributor (and so can never review it).",
+        _VERSION_NOT_FOUND
+        | problems(409, "content.version_not_draft")
+        | problems(422, "content.unknown_style_template"),
+    ),
+    "submit": (
+        "Submit a {kind} version for review",
+        "Names the reviewer (never a contributor); the publishing gates must pass.",
+        _VERSION_NOT_FOUND
+        | _TRANSITION
+        | problems(403, "content.four_eyes")
+        | problems(422, "content.invalid_reviewer", "content.gates_failed"),
+    ),
+    "approve": (
+        "Approve a {kind} version",
+        "Only the named reviewer or an admin who is not a contributor.",
+        _VERSION_NOT_FOUND
+        | _TRANSITION
+        | problems(403, "content.not_reviewer", "content.own_version", "content.four_eyes"),
+    ),
+    "reject": (
+        "Reject a {kind} version",
+        "Back to draft with a comment.",
+        _VERSION_NOT_FOUND
+        | _TRANSITION
+        | problems(403, "content.not_reviewer", "content.own_version", "content.four_eyes")
+        | problems(422, "content.comment_required"),
+    ),
+    "request_changes": (
+        "Request changes to a {kind} version",
+        "Back to draft with a comment.",
+        _VERSION_NOT_FOUND
+        | _TRANSITION
+        | problems(403, "content.not_reviewer", "content.own_version", "content.four_eyes")
+        | problems(422, "content.comment_required"),
+    ),
+    "publish": (
+        "Publish a {kind} version",
+        "An approved version becomes the current one; the previous published version is deprecated. The gates run again.",
+        _VERSION_NOT_FOUND
+        | _TRANSITION
+        | problems(403, "content.four_eyes")
+        | problems(422, "content.gates_failed"),
+    ),
+    "deprecate": (
+        "Deprecate a {kind} version",
+        "Deprecating the current version takes the {kind} out of the catalog.",
+        _VERSION_NOT_FOUND | _TRANSITION,
+    ),
+    "publishing_gates": (
+        "Check a {kind} version's publishing gates",
+        "The result of every gate with its messages.",
+        _VERSION_NOT_FOUND,
+    ),
+    "reviews": (
+        "List a {kind} version's reviews",
+        "The version's workflow steps with comments, oldest first.",
+        _VERSION_NOT_FOUND,
+    ),
+}
+
+
+def _for_kind(responses: dict[int | str, dict[str, Any]], kind: AnyKind) -> dict[int | str, dict[str, Any]]:
+    """The route's error responses with ``{kind}`` in their codes filled in."""
+    return {
+        status: {**entry, "x-problem-codes": [c.format(kind=kind.name) for c in entry["x-problem-codes"]]}
+        for status, entry in responses.items()
+    }
 
 
 def _register(path: str, create: Endpoint, create_version: Endpoint, update_version: Endpoint) -> None:
@@ -441,6 +582,9 @@ def _register(path: str, create: Endpoint, create_version: Endpoint, update_vers
             dependencies=AUTHOR,
             name=name,
             operation_id=name,
+            summary=KIND_OPERATIONS[action][0].format(kind=kind.name),
+            description=KIND_OPERATIONS[action][1].format(kind=kind.name),
+            responses=_for_kind(KIND_OPERATIONS[action][2], kind),
         )
 
 
@@ -472,7 +616,12 @@ def _catalog_fields(e: CatalogEntry, principal: Principal) -> dict[str, Any]:
     }
 
 
-@catalog_router.get("/templates", dependencies=USE)
+@catalog_router.get(
+    "/templates",
+    dependencies=USE,
+    summary="Search the template catalog",
+    description="Published templates visible to the tenant (its own and its publishers'), with German full-text search over title, description and tags (`q` matches word prefixes) and filters.",
+)
 async def catalog_templates(
     principal: CurrentPrincipal,
     catalog: Catalog,
@@ -490,7 +639,13 @@ async def catalog_templates(
     return Page[CatalogItem](items=items, total=total, page=page, page_size=page_size)
 
 
-@catalog_router.get("/templates/{template_id}", dependencies=USE)
+@catalog_router.get(
+    "/templates/{template_id}",
+    dependencies=USE,
+    summary="Get a catalog template",
+    description="Description, sections, clause titles, question count and current version of a published template.",
+    responses=problems(404, "template.not_found"),
+)
 async def catalog_template(
     template_id: uuid.UUID, principal: CurrentPrincipal, catalog: Catalog
 ) -> CatalogDetail:

@@ -123,6 +123,10 @@ class CreatedEntity(EntityOut):
 
 
 class SubmitRequest(ApiInput):
+    model_config = {
+        "json_schema_extra": {"examples": [{"reviewerId": "6a9e3d2b-7c14-4f58-b0e2-1d5c8a4f9b27"}]}
+    }
+
     reviewer_id: uuid.UUID
 
 

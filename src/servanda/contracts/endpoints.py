@@ -32,6 +32,7 @@ from servanda.contracts.service import ContractService
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import ApiInput, Page
 from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork, created
+from servanda.platform.openapi import problems
 
 router = APIRouter(prefix=f"{API_PREFIX}/contracts", tags=["contracts"])
 USE = [allow(Permission.CONTRACTS_USE)]
@@ -151,7 +152,12 @@ def _validation(e: Evaluated) -> dict[str, Any]:
     return {"validation_state": evaluation.validation_state, "messages": evaluation.validation.violations}
 
 
-@router.get("", dependencies=USE)
+@router.get(
+    "",
+    dependencies=USE,
+    summary="List contracts",
+    description="The contracts the caller may see (own, team, or all for admins), filtered by `status`, `q` (title and client reference), `templateId` and `mine`, newest first.",
+)
 async def list_contracts(
     principal: CurrentPrincipal,
     contracts: Contracts,
@@ -169,7 +175,20 @@ async def list_contracts(
     return Page[ContractSummary](items=items, total=total, page=page, page_size=page_size)
 
 
-@router.post("", status_code=201, dependencies=USE)
+@router.post(
+    "",
+    status_code=201,
+    dependencies=USE,
+    summary="Create a contract",
+    description="Start a draft from a published template (`templateId`) or a law-firm template (`lawFirmTemplateId`): the current published versions are pinned. Answers 201 with the contract view and a `Location` header.",
+    responses=problems(404, "template.not_found", "lawfirm_template.not_found", "contract.invalid_team")
+    | problems(
+        409,
+        "contract.template_not_published",
+        "contract.clause_not_published",
+        "lawfirm_template.not_published",
+    ),
+)
 async def create_contract(
     body: ContractCreate,
     principal: CurrentPrincipal,
@@ -189,14 +208,29 @@ async def create_contract(
     return contract_view(evaluated)
 
 
-@router.get("/{contract_id}", dependencies=USE)
+@router.get(
+    "/{contract_id}",
+    dependencies=USE,
+    summary="Get a contract",
+    description="The full contract view: interview with visibility and answers, slots with options and choices, validation, progress and version info.",
+    responses=problems(404, "contract.not_found"),
+)
 async def get_contract(
     contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
     return contract_view(await contracts.get(principal, contract_id))
 
 
-@router.patch("/{contract_id}", dependencies=USE)
+@router.patch(
+    "/{contract_id}",
+    dependencies=USE,
+    summary="Autosave a contract",
+    description="Change answers, slot choices, dismissed warnings, title, client reference, tags, visibility or team; all or nothing. Returns the contract view.",
+    responses=problems(404, "contract.not_found")
+    | problems(403, "contract.not_owner")
+    | problems(409, "contract.not_draft")
+    | problems(422, "contract.invalid_input", "contract.cannot_dismiss", "contract.invalid_team"),
+)
 async def update_contract(
     contract_id: uuid.UUID, body: ContractPatch, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
@@ -204,7 +238,16 @@ async def update_contract(
     return contract_view(await contracts.update(principal, contract_id, changes))
 
 
-@router.delete("/{contract_id}", status_code=204, dependencies=USE)
+@router.delete(
+    "/{contract_id}",
+    status_code=204,
+    dependencies=USE,
+    summary="Delete a draft contract",
+    description="Only drafts; only the creator and tenant admins.",
+    responses=problems(404, "contract.not_found")
+    | problems(403, "contract.not_owner")
+    | problems(409, "contract.not_draft"),
+)
 async def delete_contract(
     contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> Response:
@@ -212,7 +255,13 @@ async def delete_contract(
     return Response(status_code=204)
 
 
-@router.post("/{contract_id}/validate", dependencies=USE)
+@router.post(
+    "/{contract_id}/validate",
+    dependencies=USE,
+    summary="Validate a contract",
+    description="The contract's validation state and messages (rule violations with resolution options).",
+    responses=problems(404, "contract.not_found"),
+)
 async def validate_contract(
     contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> ValidationResult:
@@ -220,7 +269,13 @@ async def validate_contract(
     return ValidationResult.model_validate(_validation(evaluated), from_attributes=True)
 
 
-@router.get("/{contract_id}/preview", dependencies=USE)
+@router.get(
+    "/{contract_id}/preview",
+    dependencies=USE,
+    summary="Preview a contract",
+    description="The document as sanitized HTML with its outline (the same document model as the export).",
+    responses=problems(404, "contract.not_found"),
+)
 async def preview_contract(
     contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> Preview:
@@ -228,14 +283,28 @@ async def preview_contract(
     return Preview(html=html, outline=[OutlineEntryOut.model_validate(entry) for entry in outline])
 
 
-@router.post("/{contract_id}/complete", dependencies=USE)
+@router.post(
+    "/{contract_id}/complete",
+    dependencies=USE,
+    summary="Complete a contract",
+    description="Freeze a draft that has no hard conflicts and is complete; afterwards its answers and clauses cannot change.",
+    responses=problems(404, "contract.not_found")
+    | problems(409, "contract.has_conflicts", "contract.incomplete", "contract.not_draft"),
+)
 async def complete_contract(
     contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
     return contract_view(await contracts.complete(principal, contract_id))
 
 
-@router.post("/{contract_id}/resolutions", dependencies=USE)
+@router.post(
+    "/{contract_id}/resolutions",
+    dependencies=USE,
+    summary="Apply a resolution option",
+    responses=problems(404, "contract.not_found")
+    | problems(409, "contract.not_draft")
+    | problems(422, "contract.invalid_input"),
+)
 async def apply_contract_resolution(
     contract_id: uuid.UUID, body: ResolutionRequest, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
@@ -246,14 +315,28 @@ async def apply_contract_resolution(
     return contract_view(evaluated)
 
 
-@router.post("/{contract_id}/archive", dependencies=USE)
+@router.post(
+    "/{contract_id}/archive",
+    dependencies=USE,
+    summary="Archive a contract",
+    description="Irreversible; locks the contract for everyone. Only the creator and tenant admins.",
+    responses=problems(404, "contract.not_found")
+    | problems(403, "contract.not_owner")
+    | problems(409, "contract.already_archived"),
+)
 async def archive_contract(
     contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> ContractView:
     return contract_view(await contracts.archive(principal, contract_id))
 
 
-@router.get("/{contract_id}/version-info", dependencies=USE)
+@router.get(
+    "/{contract_id}/version-info",
+    dependencies=USE,
+    summary="Get a contract's version info",
+    description="The pinned template version and whether a newer published version exists.",
+    responses=problems(404, "contract.not_found"),
+)
 async def contract_version_info(
     contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
 ) -> VersionInfo:
@@ -264,7 +347,15 @@ class UpgradeRequest(ApiInput):
     target_template_version_id: uuid.UUID | None = None
 
 
-@router.get("/{contract_id}/upgrade-preview", dependencies=USE)
+@router.get(
+    "/{contract_id}/upgrade-preview",
+    dependencies=USE,
+    summary="Preview an upgrade",
+    description="Dry run of an upgrade onto the current (or the given) template version: the migration report with a word diff of changed clauses.",
+    responses=problems(404, "contract.not_found")
+    | problems(409, "contract.not_draft")
+    | problems(422, "contract.invalid_upgrade_target"),
+)
 async def contract_upgrade_preview(
     contract_id: uuid.UUID,
     principal: CurrentPrincipal,
@@ -275,7 +366,15 @@ async def contract_upgrade_preview(
     return MigrationReport.model_validate(report)
 
 
-@router.post("/{contract_id}/upgrade", dependencies=USE)
+@router.post(
+    "/{contract_id}/upgrade",
+    dependencies=USE,
+    summary="Upgrade a contract",
+    description="Move a draft onto the current (or the given) published versions; answers and slot choices carry over where still valid. Returns the contract and the migration report.",
+    responses=problems(404, "contract.not_found")
+    | problems(409, "contract.not_draft", "contract.template_not_published")
+    | problems(422, "contract.invalid_upgrade_target"),
+)
 async def contract_upgrade(
     contract_id: uuid.UUID, body: UpgradeRequest, principal: CurrentPrincipal, lifecycle: Lifecycle
 ) -> ContractChange:
@@ -284,7 +383,14 @@ async def contract_upgrade(
     return contract_change(evaluated, report)
 
 
-@router.post("/{contract_id}/derive", status_code=201, dependencies=USE)
+@router.post(
+    "/{contract_id}/derive",
+    status_code=201,
+    dependencies=USE,
+    summary="Derive a new contract",
+    responses=problems(404, "contract.not_found")
+    | problems(409, "contract.template_not_published", "contract.clause_not_published"),
+)
 async def contract_derive(
     contract_id: uuid.UUID, principal: CurrentPrincipal, lifecycle: Lifecycle, response: Response
 ) -> ContractChange:
@@ -295,7 +401,14 @@ async def contract_derive(
 
 
 @router.post(
-    "/{contract_id}/save-as-template", status_code=201, dependencies=[allow(Permission.TEMPLATES_MANAGE)]
+    "/{contract_id}/save-as-template",
+    status_code=201,
+    dependencies=[allow(Permission.TEMPLATES_MANAGE)],
+    summary="Save a contract as law-firm template",
+    description="A law-firm template with this contract's template version, answers and slot choices (plan-limited).",
+    responses=problems(404, "contract.not_found")
+    | problems(409, "lawfirm_template.plan_limit")
+    | problems(422, "contract.invalid_team"),
 )
 async def save_as_template(
     contract_id: uuid.UUID,
@@ -326,7 +439,12 @@ def _slot_selections(selections: dict[str, uuid.UUID | None]) -> dict[str, str |
     return {slot: str(clause) if clause else None for slot, clause in selections.items()}
 
 
-@lawfirm_router.get("", dependencies=MANAGE)
+@lawfirm_router.get(
+    "",
+    dependencies=MANAGE,
+    summary="List law-firm templates",
+    description="The law-firm templates the caller may see.",
+)
 async def list_lawfirm_templates(
     principal: CurrentPrincipal, templates: LawFirmTemplates, page: PageNumber = 1, page_size: PageSize = 25
 ) -> Page[LawFirmTemplateOut]:
@@ -335,7 +453,16 @@ async def list_lawfirm_templates(
     return Page[LawFirmTemplateOut](items=items, total=total, page=page, page_size=page_size)
 
 
-@lawfirm_router.post("", status_code=201, dependencies=MANAGE)
+@lawfirm_router.post(
+    "",
+    status_code=201,
+    dependencies=MANAGE,
+    summary="Create a law-firm template",
+    description="A template of the firm on a published template version with pre-filled answers and slot choices (plan-limited). Answers 201 with a `Location` header.",
+    responses=problems(404, "template.not_found")
+    | problems(409, "lawfirm_template.plan_limit", "contract.template_not_published")
+    | problems(422, "lawfirm_template.invalid_prefill", "contract.invalid_team"),
+)
 async def create_lawfirm_template(
     body: LawFirmTemplateCreate, principal: CurrentPrincipal, templates: LawFirmTemplates, response: Response
 ) -> LawFirmTemplateOut:
@@ -355,14 +482,26 @@ async def create_lawfirm_template(
     return LawFirmTemplateOut.model_validate(entity)
 
 
-@lawfirm_router.get("/{template_id}", dependencies=MANAGE)
+@lawfirm_router.get(
+    "/{template_id}",
+    dependencies=MANAGE,
+    summary="Get a law-firm template",
+    description="One law-firm template visible to the caller.",
+    responses=problems(404, "lawfirm_template.not_found"),
+)
 async def get_lawfirm_template(
     template_id: uuid.UUID, principal: CurrentPrincipal, templates: LawFirmTemplates
 ) -> LawFirmTemplateOut:
     return LawFirmTemplateOut.model_validate(await templates.get_template(principal, template_id))
 
 
-@lawfirm_router.patch("/{template_id}", dependencies=MANAGE)
+@lawfirm_router.patch(
+    "/{template_id}",
+    dependencies=MANAGE,
+    summary="Update a law-firm template",
+    description="Title, description, tags, status and pre-filled answers and slot choices.",
+    responses=problems(404, "lawfirm_template.not_found") | problems(422, "lawfirm_template.invalid_prefill"),
+)
 async def update_lawfirm_template(
     template_id: uuid.UUID,
     body: LawFirmTemplatePatch,
@@ -376,7 +515,14 @@ async def update_lawfirm_template(
     return LawFirmTemplateOut.model_validate(entity)
 
 
-@lawfirm_router.delete("/{template_id}", status_code=204, dependencies=MANAGE)
+@lawfirm_router.delete(
+    "/{template_id}",
+    status_code=204,
+    dependencies=MANAGE,
+    summary="Delete a law-firm template",
+    description="Only the creator and tenant admins.",
+    responses=problems(404, "lawfirm_template.not_found") | problems(403, "lawfirm_template.not_owner"),
+)
 async def delete_lawfirm_template(
     template_id: uuid.UUID, principal: CurrentPrincipal, templates: LawFirmTemplates
 ) -> Response:

@@ -24,6 +24,19 @@ Answer = str | int | float | bool | list[str]
 
 
 class ContractCreate(ApiInput):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "templateId": "3f2b8c1e-5d4a-4e7b-9c61-2a8f0d3e7b15",
+                    "title": "Arbeitsvertrag Müller",
+                    "clientReference": "2027/0815",
+                    "tags": ["arbeitsrecht"],
+                }
+            ]
+        }
+    }
+
     template_id: uuid.UUID | None = None
     law_firm_template_id: uuid.UUID | None = None
     title: str = Field(min_length=1, max_length=300)
@@ -48,6 +61,18 @@ class ContractCreate(ApiInput):
 
 
 class ContractPatch(ApiInput):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "answers": {"mitarbeiterzahl": 12, "branche": "IT", "beginn": "2027-01-01"},
+                    "selectedSlots": {"verguetung": "8d0c2f4a-1b7e-4c3d-a5f6-9e2b7c4d1a03"},
+                    "dismissedWarnings": ["4b1d…"],
+                }
+            ]
+        }
+    }
+
     answers: dict[str, Any] | None = None
     selected_slots: dict[str, uuid.UUID | None] | None = None
     dismissed_warnings: list[str] | None = Field(default=None, max_length=500)

@@ -47,6 +47,7 @@ from servanda.identity.schemas import (
 )
 from servanda.platform.api_models import Page
 from servanda.platform.http import API_PREFIX, AppSettings, PageNumber, PageSize, UnitOfWork, created
+from servanda.platform.openapi import problems
 
 auth_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 identity_router = APIRouter(prefix=f"{API_PREFIX}/identity", tags=["identity"])
@@ -69,7 +70,12 @@ def _tokens(pair: TokenPair) -> TokenResponse:
 # -- auth ------------------------------------------------------------------------------------
 
 
-@auth_router.get("/config", dependencies=[allow(Permission.PUBLIC)])
+@auth_router.get(
+    "/config",
+    dependencies=[allow(Permission.PUBLIC)],
+    summary="Get the sign-in configuration",
+    description="Which identity provider is active (`local` or `oidc` with issuer, client id and audience), for the web client.",
+)
 async def auth_config(settings: AppSettings) -> AuthConfig:
     if settings.identity_provider == "oidc":
         return AuthConfig(
@@ -81,12 +87,26 @@ async def auth_config(settings: AppSettings) -> AuthConfig:
     return AuthConfig(provider="local")
 
 
-@auth_router.get("/jwks", dependencies=[allow(Permission.PUBLIC)])
+@auth_router.get(
+    "/jwks",
+    dependencies=[allow(Permission.PUBLIC)],
+    summary="Get the token signing keys",
+    description="The public keys (JWKS) that sign the built-in provider's access tokens.",
+    responses=problems(404, "auth.local_login_disabled"),
+)
 async def jwks(tokens: LocalTokenIssuer) -> Jwks:
     return Jwks.model_validate(tokens.jwks())
 
 
-@auth_router.post("/login", dependencies=[allow(Permission.PUBLIC)])
+@auth_router.post(
+    "/login",
+    dependencies=[allow(Permission.PUBLIC)],
+    summary="Sign in",
+    description="Built-in provider: tenant, e-mail and password (and a TOTP code when MFA is on) for an access token and a refresh token.",
+    responses=problems(401, "auth.invalid_credentials", "auth.mfa_required", "auth.invalid_totp")
+    | problems(404, "auth.local_login_disabled")
+    | problems(429, "auth.rate_limited"),
+)
 async def login(body: LoginRequest, service: LocalAuth, meta: Meta) -> TokenResponse:
     # The one route that leaves the unit of work unused: the attempt runs in its own
     # transaction, which a refusal commits too (back-off counter, failed-login event).
@@ -94,13 +114,23 @@ async def login(body: LoginRequest, service: LocalAuth, meta: Meta) -> TokenResp
     return _tokens(pair)
 
 
-@auth_router.post("/refresh", dependencies=[allow(Permission.PUBLIC)])
+@auth_router.post(
+    "/refresh",
+    dependencies=[allow(Permission.PUBLIC)],
+    summary="Refresh the tokens",
+    description="Exchange a refresh token for a new token pair (the old refresh token is spent; reusing it ends the session).",
+    responses=problems(401, "auth.invalid_refresh_token") | problems(404, "auth.local_login_disabled"),
+)
 async def refresh(body: RefreshRequest, service: LocalAuth, session: UnitOfWork, meta: Meta) -> TokenResponse:
     return _tokens(await service.refresh(session, body.refresh_token, meta))
 
 
 @auth_router.post(
-    "/logout", status_code=204, dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)]
+    "/logout",
+    status_code=204,
+    dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)],
+    summary="Sign out",
+    description="End the caller's session; its refresh token stops working.",
 )
 async def logout(principal: CurrentPrincipal, service: OptionalLocalAuth, session: UnitOfWork) -> Response:
     if service is not None:
@@ -108,7 +138,15 @@ async def logout(principal: CurrentPrincipal, service: OptionalLocalAuth, sessio
     return Response(status_code=204)
 
 
-@auth_router.post("/accept-invite", dependencies=[allow(Permission.PUBLIC)])
+@auth_router.post(
+    "/accept-invite",
+    dependencies=[allow(Permission.PUBLIC)],
+    summary="Accept an invitation",
+    description="Set the password and display name of an invited user with the token of the invitation link.",
+    responses=problems(400, "auth.invalid_invite")
+    | problems(404, "auth.local_login_disabled")
+    | problems(422, "user.password_policy"),
+)
 async def accept_invite(
     body: AcceptInviteRequest, service: LocalAuth, session: UnitOfWork, meta: Meta
 ) -> TokenResponse:
@@ -122,7 +160,14 @@ RESET_ACCEPTED = (
 )
 
 
-@auth_router.post("/password-reset", status_code=202, dependencies=[allow(Permission.PUBLIC)])
+@auth_router.post(
+    "/password-reset",
+    status_code=202,
+    dependencies=[allow(Permission.PUBLIC)],
+    summary="Request a password reset",
+    description="Send a reset link to the e-mail address if it belongs to an active user of the tenant; always 202, so nobody learns whether an account exists.",
+    responses=problems(404, "auth.local_login_disabled") | problems(429, "auth.rate_limited"),
+)
 async def request_password_reset(
     body: PasswordResetRequest, service: LocalAuth, session: UnitOfWork, meta: Meta, mails: IdentityMail
 ) -> PasswordResetAccepted:
@@ -140,7 +185,16 @@ async def request_password_reset(
     return PasswordResetAccepted(message=RESET_ACCEPTED)
 
 
-@auth_router.post("/password-reset/confirm", status_code=204, dependencies=[allow(Permission.PUBLIC)])
+@auth_router.post(
+    "/password-reset/confirm",
+    status_code=204,
+    dependencies=[allow(Permission.PUBLIC)],
+    summary="Reset the password",
+    description="Set a new password with the single-use token of a reset link; ends every session of the user.",
+    responses=problems(400, "auth.invalid_reset_token", "auth.reset_token_used", "auth.reset_token_expired")
+    | problems(404, "auth.local_login_disabled")
+    | problems(422, "user.password_policy"),
+)
 async def confirm_password_reset(
     body: PasswordResetConfirm, service: LocalAuth, session: UnitOfWork, meta: Meta
 ) -> Response:
@@ -148,27 +202,59 @@ async def confirm_password_reset(
     return Response(status_code=204)
 
 
-@auth_router.post("/mfa/setup", dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)])
+@auth_router.post(
+    "/mfa/setup",
+    dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)],
+    summary="Start MFA setup",
+    description="A new TOTP secret and its provisioning URI for an authenticator app (active after enable).",
+    responses=problems(404, "auth.local_login_disabled") | problems(409, "auth.mfa_already_enabled"),
+)
 async def mfa_setup(principal: CurrentPrincipal, service: LocalAuth, session: UnitOfWork) -> MfaSetup:
     secret, uri = await service.mfa_setup(session, principal)
     return MfaSetup(secret=secret, otpauth_uri=uri)
 
 
 @auth_router.post(
-    "/mfa/enable", status_code=204, dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)]
+    "/mfa/enable",
+    status_code=204,
+    dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)],
+    summary="Enable MFA",
+    description="Confirm the TOTP secret of the setup with a current code.",
+    responses=problems(404, "auth.local_login_disabled")
+    | problems(409, "auth.mfa_already_enabled")
+    | problems(422, "auth.invalid_totp")
+    | problems(429, "auth.too_many_attempts"),
 )
 async def mfa_enable(body: MfaCode, principal: CurrentPrincipal, service: LocalAuth) -> Response:
     await service.mfa_set(principal, body.code, enabled=True)  # its own transaction (attempt counter)
     return Response(status_code=204)
 
 
-@auth_router.post("/mfa/disable", status_code=204, dependencies=[allow(Permission.AUTHENTICATED)])
+@auth_router.post(
+    "/mfa/disable",
+    status_code=204,
+    dependencies=[allow(Permission.AUTHENTICATED)],
+    summary="Disable MFA",
+    description="Turn TOTP off with a current code.",
+    responses=problems(404, "auth.local_login_disabled")
+    | problems(422, "auth.invalid_totp")
+    | problems(429, "auth.too_many_attempts"),
+)
 async def mfa_disable(body: MfaCode, principal: CurrentPrincipal, service: LocalAuth) -> Response:
     await service.mfa_set(principal, body.code, enabled=False)  # its own transaction (attempt counter)
     return Response(status_code=204)
 
 
-@auth_router.post("/password", status_code=204, dependencies=[allow(Permission.AUTHENTICATED)])
+@auth_router.post(
+    "/password",
+    status_code=204,
+    dependencies=[allow(Permission.AUTHENTICATED)],
+    summary="Change the password",
+    description="Built-in provider: the current and a new password; ends the caller's other sessions.",
+    responses=problems(404, "auth.local_login_disabled")
+    | problems(422, "auth.invalid_password", "user.password_policy")
+    | problems(429, "auth.too_many_attempts"),
+)
 async def change_password(body: PasswordChange, principal: CurrentPrincipal, service: LocalAuth) -> Response:
     # Its own transaction (attempt counter).
     await service.change_password(principal, body.current_password, body.new_password)
@@ -178,7 +264,12 @@ async def change_password(body: PasswordChange, principal: CurrentPrincipal, ser
 # -- me, users -------------------------------------------------------------------------------
 
 
-@identity_router.get("/me", dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)])
+@identity_router.get(
+    "/me",
+    dependencies=[allow(Permission.AUTHENTICATED, during_mfa_setup=True)],
+    summary="Get the signed-in user",
+    description="The caller: user, tenant, role, status and MFA state.",
+)
 async def me(principal: CurrentPrincipal) -> Me:
     return Me(
         id=principal.user_id,
@@ -204,7 +295,12 @@ def _users(page: PageResult) -> Page[UserOut]:
     )
 
 
-@identity_router.get("/users", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.get(
+    "/users",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="List users",
+    description="The tenant's users, paged.",
+)
 async def list_users(
     principal: CurrentPrincipal,
     directory: Directory,
@@ -217,7 +313,14 @@ async def list_users(
     return _users(await directory.list_users(principal, page, page_size, status, role, q))
 
 
-@identity_router.post("/users", status_code=201, dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.post(
+    "/users",
+    status_code=201,
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Invite a user",
+    description="Create an invited user with e-mail, display name and role; the answer carries the invitation link, which is also sent by e-mail.",
+    responses=problems(409, "user.email_taken"),
+)
 async def invite_user(
     body: InviteRequest,
     principal: CurrentPrincipal,
@@ -246,12 +349,24 @@ async def invite_user(
     )
 
 
-@identity_router.get("/users/{user_id}", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.get(
+    "/users/{user_id}",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Get a user",
+    description="One user of the tenant.",
+    responses=problems(404, "user.not_found"),
+)
 async def get_user(user_id: uuid.UUID, principal: CurrentPrincipal, directory: Directory) -> UserOut:
     return UserOut.model_validate(await directory.get_user(principal, user_id))
 
 
-@identity_router.patch("/users/{user_id}", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.patch(
+    "/users/{user_id}",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Update a user",
+    description="Display name and role.",
+    responses=problems(404, "user.not_found") | problems(409, "user.last_admin"),
+)
 async def update_user(
     user_id: uuid.UUID, body: UserPatch, principal: CurrentPrincipal, directory: Directory
 ) -> UserOut:
@@ -259,18 +374,37 @@ async def update_user(
     return UserOut.model_validate(user)
 
 
-@identity_router.delete("/users/{user_id}", status_code=204, dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.delete(
+    "/users/{user_id}",
+    status_code=204,
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Delete a user",
+    description="Removes the user's personal data; audit events keep the id.",
+    responses=problems(404, "user.not_found") | problems(409, "user.last_admin"),
+)
 async def delete_user(user_id: uuid.UUID, principal: CurrentPrincipal, directory: Directory) -> Response:
     await directory.delete_user(principal, user_id)
     return Response(status_code=204)
 
 
-@identity_router.post("/users/{user_id}/activate", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.post(
+    "/users/{user_id}/activate",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Activate a user",
+    description="Allow a deactivated user to sign in again.",
+    responses=problems(404, "user.not_found") | problems(409, "user.invite_pending"),
+)
 async def activate_user(user_id: uuid.UUID, principal: CurrentPrincipal, directory: Directory) -> UserOut:
     return UserOut.model_validate(await directory.set_active(principal, user_id, True))
 
 
-@identity_router.post("/users/{user_id}/deactivate", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.post(
+    "/users/{user_id}/deactivate",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Deactivate a user",
+    description="The user cannot sign in; their sessions end.",
+    responses=problems(404, "user.not_found") | problems(409, "user.last_admin"),
+)
 async def deactivate_user(user_id: uuid.UUID, principal: CurrentPrincipal, directory: Directory) -> UserOut:
     return UserOut.model_validate(await directory.set_active(principal, user_id, False))
 
@@ -282,7 +416,12 @@ def _team(team: Team, members: list[uuid.UUID]) -> TeamOut:
     return TeamOut(id=team.id, name=team.name, member_ids=members, created_at=team.created_at)
 
 
-@identity_router.get("/teams", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.get(
+    "/teams",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="List teams",
+    description="The tenant's teams with their members, paged.",
+)
 async def list_teams(
     principal: CurrentPrincipal, directory: Directory, page: PageNumber = 1, page_size: PageSize = 25
 ) -> Page[TeamOut]:
@@ -295,7 +434,14 @@ async def list_teams(
     )
 
 
-@identity_router.post("/teams", status_code=201, dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.post(
+    "/teams",
+    status_code=201,
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Create a team",
+    description="A named team with optional members.",
+    responses=problems(409, "team.name_taken") | problems(422, "team.unknown_members"),
+)
 async def create_team(
     body: TeamIn, principal: CurrentPrincipal, directory: Directory, response: Response
 ) -> TeamOut:
@@ -304,25 +450,50 @@ async def create_team(
     return team
 
 
-@identity_router.get("/teams/{team_id}", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.get(
+    "/teams/{team_id}",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Get a team",
+    description="One team with its members.",
+    responses=problems(404, "team.not_found"),
+)
 async def get_team(team_id: uuid.UUID, principal: CurrentPrincipal, directory: Directory) -> TeamOut:
     return _team(*await directory.get_team(principal, team_id))
 
 
-@identity_router.patch("/teams/{team_id}", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.patch(
+    "/teams/{team_id}",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Rename a team",
+    description="Change the team's name.",
+    responses=problems(404, "team.not_found") | problems(409, "team.name_taken"),
+)
 async def rename_team(
     team_id: uuid.UUID, body: TeamIn, principal: CurrentPrincipal, directory: Directory
 ) -> TeamOut:
     return _team(*await directory.rename_team(principal, team_id, body.name))
 
 
-@identity_router.delete("/teams/{team_id}", status_code=204, dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.delete(
+    "/teams/{team_id}",
+    status_code=204,
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Delete a team",
+    description="Contracts shared with the team stay with their creators.",
+    responses=problems(404, "team.not_found"),
+)
 async def delete_team(team_id: uuid.UUID, principal: CurrentPrincipal, directory: Directory) -> Response:
     await directory.delete_team(principal, team_id)
     return Response(status_code=204)
 
 
-@identity_router.put("/teams/{team_id}/members", dependencies=[allow(Permission.TENANT_ADMIN)])
+@identity_router.put(
+    "/teams/{team_id}/members",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Set a team's members",
+    description="Replace the member list.",
+    responses=problems(404, "team.not_found") | problems(422, "team.unknown_members"),
+)
 async def set_team_members(
     team_id: uuid.UUID, body: TeamMembers, principal: CurrentPrincipal, directory: Directory
 ) -> TeamOut:

@@ -14,6 +14,12 @@ Role = Literal["admin", "editor", "user"]
 
 
 class LoginRequest(ApiInput):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"tenant": "kanzlei-mueller", "email": "anna@kanzlei-mueller.de", "password": "…"}]
+        }
+    }
+
     tenant: str = Field(min_length=3, max_length=63)
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=256)
@@ -100,6 +106,12 @@ class UserOut(ApiModel):
 
 
 class InviteRequest(ApiInput):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"email": "ben@kanzlei-mueller.de", "displayName": "Ben Schulz", "role": "user"}]
+        }
+    }
+
     email: EmailStr
     display_name: str = Field(min_length=1, max_length=200)
     role: Role

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import Page
 from servanda.platform.http import API_PREFIX, AppStorage, PageNumber, PageSize, UnitOfWork, created
+from servanda.platform.openapi import problems
 from servanda.platform.paging import page_of
 from servanda.tenants.branding import BrandingService
 from servanda.tenants.logo import SVG_TYPE, UPLOAD_MAX_BYTES, too_large
@@ -87,7 +88,15 @@ async def _serve_logo(principal: CurrentPrincipal, request: Request, branding: B
 # -- logo --------------------------------------------------------------------------------------
 
 
-@router.put("/logo", dependencies=[allow(Permission.TENANT_ADMIN)])
+@router.put(
+    "/logo",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Upload the tenant logo",
+    description="PNG (at most 1 MiB and 2000×2000 pixels) or SVG (at most 512 KiB; scripts, external references and event handlers are refused), as multipart field `file`.",
+    responses=problems(413, "branding.too_large")
+    | problems(415, "branding.unsupported_type")
+    | problems(422, "branding.unsafe_svg", "branding.invalid_image", "branding.dimensions_too_large"),
+)
 async def upload_logo(
     file: Annotated[UploadFile, File(description="PNG (max. 1 MiB, 2000×2000) or SVG (max. 512 KiB)")],
     principal: CurrentPrincipal,
@@ -110,24 +119,42 @@ async def upload_logo(
 LOGO_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The logo", "content": {"image/png": {}, SVG_TYPE: {}}},
     304: {"description": "Unchanged (If-None-Match)"},
+    **problems(404, "branding.logo_not_found"),
 }
 
 
 @router.get(
-    "/logo", dependencies=[allow(Permission.TENANT_ADMIN)], response_class=Response, responses=LOGO_RESPONSES
+    "/logo",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    response_class=Response,
+    responses=LOGO_RESPONSES,
+    summary="Get the tenant logo (settings)",
+    description="The logo image with an ETag; `If-None-Match` answers 304.",
 )
 async def get_logo_admin(principal: CurrentPrincipal, request: Request, branding: Branding) -> Response:
     return await _serve_logo(principal, request, branding)
 
 
-@router.delete("/logo", status_code=204, dependencies=[allow(Permission.TENANT_ADMIN)])
+@router.delete(
+    "/logo",
+    status_code=204,
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Delete the tenant logo",
+    description="Removes the logo from storage and settings.",
+    responses=problems(404, "branding.logo_not_found"),
+)
 async def delete_logo(principal: CurrentPrincipal, branding: Branding) -> Response:
     await branding.delete_logo(principal)
     return Response(status_code=204)
 
 
 @logo_router.get(
-    "/logo", dependencies=[allow(Permission.CONTRACTS_USE)], response_class=Response, responses=LOGO_RESPONSES
+    "/logo",
+    dependencies=[allow(Permission.CONTRACTS_USE)],
+    response_class=Response,
+    responses=LOGO_RESPONSES,
+    summary="Get the tenant logo",
+    description="The logo image for every signed-in user (documents, the web client), with an ETag.",
 )
 async def get_logo(principal: CurrentPrincipal, request: Request, branding: Branding) -> Response:
     return await _serve_logo(principal, request, branding)
@@ -136,12 +163,23 @@ async def get_logo(principal: CurrentPrincipal, request: Request, branding: Bran
 # -- settings -------------------------------------------------------------------------
 
 
-@tenant_router.get("/settings", dependencies=[allow(Permission.TENANT_ADMIN)])
+@tenant_router.get(
+    "/settings",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Get the tenant settings",
+    description="Profile, branding, feature flags, retention and plan.",
+)
 async def get_settings(principal: CurrentPrincipal, service: TenantSettings) -> TenantSettingsOut:
     return TenantSettingsOut.model_validate(settings_view(await service.settings(principal)))
 
 
-@tenant_router.patch("/settings", dependencies=[allow(Permission.TENANT_ADMIN)])
+@tenant_router.patch(
+    "/settings",
+    dependencies=[allow(Permission.TENANT_ADMIN)],
+    summary="Update the tenant settings",
+    description="Merges the given members into the settings.",
+    responses=problems(422, "tenant.retention_exceeds_plan", "content.unknown_style_template"),
+)
 async def update_settings(
     body: TenantSettingsPatch, principal: CurrentPrincipal, service: TenantSettings
 ) -> TenantSettingsOut:
@@ -164,7 +202,12 @@ def _tenant_out(view: TenantView) -> TenantOut:
     )
 
 
-@platform_router.get("/tenants", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+@platform_router.get(
+    "/tenants",
+    dependencies=[allow(Permission.PLATFORM_ADMIN)],
+    summary="List tenants (operator)",
+    description="Every tenant with its status and plan.",
+)
 async def platform_tenants(
     platform: Platform, page: PageNumber = 1, page_size: PageSize = 25
 ) -> Page[TenantOut]:
@@ -172,7 +215,14 @@ async def platform_tenants(
     return Page[TenantOut](items=[_tenant_out(t) for t in views], total=total, page=page, page_size=page_size)
 
 
-@platform_router.post("/tenants", status_code=201, dependencies=[allow(Permission.PLATFORM_ADMIN)])
+@platform_router.post(
+    "/tenants",
+    status_code=201,
+    dependencies=[allow(Permission.PLATFORM_ADMIN)],
+    summary="Create a tenant (operator)",
+    description="A new law-firm or publisher tenant.",
+    responses=problems(409, "tenant.slug_taken"),
+)
 async def platform_create_tenant(
     body: TenantCreate, principal: CurrentPrincipal, platform: Platform, response: Response
 ) -> TenantOut:
@@ -183,12 +233,24 @@ async def platform_create_tenant(
     return _tenant_out(view)
 
 
-@platform_router.get("/tenants/{tenant_id}", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+@platform_router.get(
+    "/tenants/{tenant_id}",
+    dependencies=[allow(Permission.PLATFORM_ADMIN)],
+    summary="Get a tenant (operator)",
+    description="One tenant.",
+    responses=problems(404, "tenant.not_found"),
+)
 async def platform_tenant(tenant_id: uuid.UUID, platform: Platform) -> TenantOut:
     return _tenant_out(await platform.get_tenant(tenant_id))
 
 
-@platform_router.patch("/tenants/{tenant_id}", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+@platform_router.patch(
+    "/tenants/{tenant_id}",
+    dependencies=[allow(Permission.PLATFORM_ADMIN)],
+    summary="Update a tenant (operator)",
+    description="Suspend or reactivate a tenant, change its plan.",
+    responses=problems(404, "tenant.not_found") | problems(409, "tenant.deleted"),
+)
 async def platform_update_tenant(
     tenant_id: uuid.UUID, body: TenantPatch, principal: CurrentPrincipal, platform: Platform
 ) -> TenantOut:
@@ -196,7 +258,12 @@ async def platform_update_tenant(
     return _tenant_out(view)
 
 
-@platform_router.get("/stats", dependencies=[allow(Permission.PLATFORM_ADMIN)])
+@platform_router.get(
+    "/stats",
+    dependencies=[allow(Permission.PLATFORM_ADMIN)],
+    summary="Get platform statistics (operator)",
+    description="Counts of tenants, users and contracts.",
+)
 async def platform_stats(platform: Platform) -> PlatformStats:
     return PlatformStats.model_validate(await platform.stats())
 
