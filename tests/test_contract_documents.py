@@ -208,3 +208,34 @@ def test_the_override_warning_is_resolved_by_one_call(api: TestClient, lawyer: d
         ids["av-beginn-befristet-mit-sachgrund"],
         "answers",
     )
+
+
+def test_a_lawyer_reads_each_candidate_clause_before_choosing(
+    api: TestClient, lawyer: dict[str, Any]
+) -> None:
+    """Issue 10, point 5: slot options carry the display heading and the text with the current answers."""
+    ids = lawyer["clause"]
+    contract = create(api, lawyer)
+    laufzeit = slot(contract, "laufzeit")
+    options = {o["clauseId"]: o for o in laufzeit["options"]}
+    befristet = options[ids["av-beginn-befristet-mit-sachgrund"]]
+    assert befristet["heading"].strip() and befristet["title"].strip()
+    assert "[[beginn]]" in befristet["text"]  # not answered yet: a visible placeholder, as in the preview
+    contract = patch(api, lawyer, contract, {"answers": {**ANSWERS, "befristung_bis": "2027-03-31"}})
+    options = {o["clauseId"]: o for o in slot(contract, "laufzeit")["options"]}
+    befristet = options[ids["av-beginn-befristet-mit-sachgrund"]]
+    # a candidate that is not chosen reads with the current answers, German formatting included
+    assert slot(contract, "laufzeit")["clauseId"] == ids["av-beginn-unbefristet"]
+    assert "01.04.2026" in befristet["text"]
+    # the end date's question is hidden while the contract is unbefristet: its stored answer is inactive
+    assert "[[befristung_bis]]" in befristet["text"]
+    assert "[[beginn]]" not in befristet["text"] and "**" not in befristet["text"]
+    assert "01.04.2026" in options[ids["av-beginn-unbefristet"]]["text"]
+    # the chosen clause reads exactly as in the preview
+    preview = api.get(f"{K}/{contract['id']}/preview", headers=lawyer["headers"]).json()["html"]
+    chosen = options[ids["av-beginn-unbefristet"]]
+    assert chosen["heading"] in preview
+    # role user: the clause library itself stays closed
+    assert (
+        api.get(f"/api/v1/content/clauses/{chosen['clauseId']}", headers=lawyer["headers"]).status_code == 403
+    )

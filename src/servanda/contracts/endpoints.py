@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from servanda.contracts.evaluation import Evaluated
+from servanda.contracts.evaluation import Evaluated, candidates
 from servanda.contracts.lawfirm_templates import LawFirmTemplateService
 from servanda.contracts.lifecycle import ContractLifecycle
 from servanda.contracts.schemas import (
@@ -69,6 +69,7 @@ def contract_view(e: Evaluated) -> ContractView:
     """
     c, evaluation = e.contract, e.evaluation
     titles = {cid: p.title for cid, p in e.pins.clauses.items()}
+    texts = candidates(e)  # each option's text with the current answers, from the loaded pins
     states = {q.key: q for q in evaluation.interview.questions}
     view: dict[str, Any] = {name: getattr(c, name) for name in ContractSummary.model_fields}
     view.update(
@@ -96,7 +97,15 @@ def contract_view(e: Evaluated) -> ContractView:
                 "section_id": s.section_id,
                 "type": s.type,
                 "clause_id": s.clause_id,
-                "options": [{"clause_id": o, "title": titles.get(o, "")} for o in s.options],
+                "options": [
+                    {
+                        "clause_id": o,
+                        "title": titles.get(o, ""),
+                        "heading": texts[o][0] if o in texts else titles.get(o, ""),
+                        "text": "\n\n".join(texts[o][1]) if o in texts else "",
+                    }
+                    for o in s.options
+                ],
                 "source": s.source,
                 "editable": s.editable,
                 "answers_clause_id": s.answer_clause_id,

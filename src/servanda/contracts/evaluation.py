@@ -21,7 +21,7 @@ from servanda.content import published
 from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins
 from servanda.engine.document import DocumentMeta, Pin
-from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, evaluate_contract
+from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, candidate_texts, evaluate_contract
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
 
 RULES = TypeAdapter(list[Rule])
@@ -144,3 +144,9 @@ async def evaluated(
         number = await published.version_number(session, current)
         latest = (current, number) if number is not None else None
     return Evaluated(contract, pins, inputs.questions, inputs.structure, evaluation, latest)
+
+
+def candidates(e: Evaluated) -> dict[uuid.UUID, tuple[str, tuple[str, ...]]]:
+    """Display heading and paragraphs of every pinned clause with the contract's current answers,
+    from the pins already loaded (no query): the text a lawyer reads before choosing a clause."""
+    return candidate_texts(engine_inputs(e.pins).clauses, e.evaluation)

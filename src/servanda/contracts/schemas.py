@@ -175,8 +175,12 @@ class InterviewQuestion(Question):
 
 
 class SlotOption(ApiModel):
+    """A clause a slot offers, with the text the contract would contain if it were chosen."""
+
     clause_id: uuid.UUID
-    title: str
+    title: str  # internal title
+    heading: str  # display heading in the document
+    text: str  # paragraphs (blank-line separated) with the current answers; missing values as [[key]]
 
 
 class SlotView(ApiModel):

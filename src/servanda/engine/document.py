@@ -449,6 +449,23 @@ def _clause_block(
     return ClauseBlock(clause.clause_id, number, clause.title, display, paragraphs)
 
 
+def candidate_texts(
+    clauses: Mapping[uuid.UUID, ClauseText], state: InterviewState, document: Document | None = None
+) -> dict[uuid.UUID, tuple[str, tuple[str, ...]]]:
+    """Each clause as the document would show it with the current answers, to read before
+    choosing it: its display heading and its paragraphs (parameters filled and formatted,
+    missing ones as ``[[key]]``, bold markers removed), without § and paragraph numbers.
+    Clauses already in ``document`` (the contract's, built from the same answers) are taken
+    from it instead of being rendered again."""
+    placed = {block.clause_id: block for block in document.clauses()} if document is not None else {}
+    questions = _questions_by_parameter(state)
+    texts: dict[uuid.UUID, tuple[str, tuple[str, ...]]] = {}
+    for clause_id, clause in clauses.items():
+        block = placed.get(clause_id) or _clause_block(clause, None, questions, state, {})
+        texts[clause_id] = (clause.display_heading, tuple(p.text for p in block.paragraphs))
+    return texts
+
+
 # --- parties, signature, header and footer -------------------------------------------------------
 
 

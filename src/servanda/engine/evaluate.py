@@ -107,6 +107,18 @@ class ContractEvaluation:
         }
 
 
+def candidate_texts(
+    clauses: Mapping[uuid.UUID, ClauseVersion], evaluation: ContractEvaluation
+) -> dict[uuid.UUID, tuple[str, tuple[str, ...]]]:
+    """Display heading and paragraphs of each clause with the evaluation's answers (see
+    ``document.candidate_texts``): what a lawyer reads before choosing a slot's clause. The
+    selected clauses come from the evaluation's document; only the others are rendered."""
+    texts = {
+        cid: doc.ClauseText(cid, c.title, c.content, c.parameters, c.heading) for cid, c in clauses.items()
+    }
+    return doc.candidate_texts(texts, evaluation.interview, evaluation.document)
+
+
 def evaluate_contract(
     structure: Structure,
     questions: Sequence[Question],
