@@ -27,6 +27,14 @@ log = get_logger("servanda.app")
 
 
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+API_DESCRIPTION = """Contract drafting for German law firms and legal publishers. JSON in camelCase.
+
+**Sign in** with `POST /api/v1/auth/login` (or at the OIDC provider), then use "Authorize" with the
+access token; operations with a lock need it. The tenant always comes from the token.
+
+**Errors** are `application/problem+json` (RFC 9457, schema `Problem`): switch on `code`; `detail` is
+German (English with `Accept-Language: en`). Each operation lists the statuses and codes it can answer.
+"""
 DOCS_URL = "/api/docs"
 
 
@@ -105,6 +113,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     app = FastAPI(
         title="Servanda Office API",
+        description=API_DESCRIPTION,
         version=__version__,
         openapi_url=OPENAPI_URL,
         docs_url=None,  # install_docs serves it from the package's own files
