@@ -312,7 +312,7 @@ async def complete_contract(
     summary="Apply a resolution option",
     responses=problems(404, "contract.not_found")
     | problems(409, "contract.not_draft")
-    | problems(422, "contract.invalid_input"),
+    | problems(422, "contract.unknown_resolution", "contract.invalid_input"),
 )
 async def apply_contract_resolution(
     contract_id: uuid.UUID, body: ResolutionRequest, principal: CurrentPrincipal, contracts: Contracts
