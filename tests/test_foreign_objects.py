@@ -117,6 +117,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "/save-as-template": {"title": "Fremde Vorlage"},
     "/teams/{team_id}": {"name": "Übernommen"},
     "/members": {"userIds": []},
+    "/resolutions": {"fingerprint": "0" * 64, "optionId": "remove_clause:slot:clause"},
 }
 
 
