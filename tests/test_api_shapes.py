@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.auth_helpers import bearer, ensure_user, login_as
 from tests.test_api_fuzz import WALKED
-from tests.test_openapi import document, operations  # noqa: F401 - the module-scoped fixture
+from tests.test_openapi import app, document, operations  # noqa: F401 - the module-scoped fixtures
 
 # 201 operations outside the fuzz walk's prefixes, created in test_created_resources_are_located.
 LOCATED_HERE = {
