@@ -22,7 +22,7 @@ _MEDIA_TYPES: dict[audit.ExportFormat, str] = {
 }
 
 
-def _filters(
+async def _filters(
     action: Annotated[str | None, Query(max_length=100, description="Exact action, e.g. user.login")] = None,
     actor_id: Annotated[uuid.UUID | None, Query(alias="actorId")] = None,
     object_type: Annotated[str | None, Query(alias="objectType", max_length=100)] = None,

@@ -38,19 +38,20 @@ router = APIRouter(prefix=f"{API_PREFIX}/contracts", tags=["contracts"])
 USE = [allow(Permission.CONTRACTS_USE)]
 
 
-def _contracts(session: UnitOfWork) -> ContractService:
+async def _contracts(session: UnitOfWork) -> ContractService:
     return ContractService(session)
 
 
-def _lifecycle(session: UnitOfWork) -> ContractLifecycle:
+async def _lifecycle(session: UnitOfWork) -> ContractLifecycle:
     return ContractLifecycle(session)
 
 
-def _lawfirm_templates(session: UnitOfWork) -> LawFirmTemplateService:
+async def _lawfirm_templates(session: UnitOfWork) -> LawFirmTemplateService:
     return LawFirmTemplateService(session)
 
 
 # The request's services, on its unit of work (the session the principal was resolved in).
+# Dependencies are async on purpose: FastAPI runs a plain ``def`` in the thread pool.
 Contracts = Annotated[ContractService, Depends(_contracts)]
 Lifecycle = Annotated[ContractLifecycle, Depends(_lifecycle)]
 LawFirmTemplates = Annotated[LawFirmTemplateService, Depends(_lawfirm_templates)]

@@ -138,12 +138,12 @@ async def _load(session: AsyncSession, claims: Claims) -> Any:
     # The first statement of every authenticated request's unit of work: it sets the
     # transaction's tenant (so every later statement of the request runs under RLS for it)
     # and reads user, tenant and session state in one round trip.
+    # On the session's Core connection: a text statement needs none of the ORM's execution path.
+    conn = await session.connection()
     if claims.provider == "local":
         params = {"tenant": claims.tenant_id, "uid": claims.subject, "sid": claims.session_id}
-        return (await session.execute(_BY_ID, params)).first()
-    return (
-        await session.execute(_BY_SUBJECT, {"tenant": claims.tenant_id, "subject": claims.subject})
-    ).first()
+        return (await conn.execute(_BY_ID, params)).first()
+    return (await conn.execute(_BY_SUBJECT, {"tenant": claims.tenant_id, "subject": claims.subject})).first()
 
 
 async def resolve_principal(session: AsyncSession, claims: Claims, meta: RequestMeta) -> Principal:
