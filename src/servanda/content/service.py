@@ -195,6 +195,31 @@ class ContentService:
             )
         )
 
+    async def _step(
+        self,
+        principal: Principal,
+        kind: Kind[E, V],
+        entity_id: uuid.UUID,
+        version: V,
+        action: str,
+        from_status: str | None,
+        details: dict[str, Any] | None = None,
+        comment: str | None = None,
+    ) -> V:
+        """Close a workflow transition: the review-history row, the audit event, the fresh version."""
+        await self._history(self.session, principal, kind, version, action, from_status, comment)
+        await audit.record(
+            self.session,
+            principal,
+            f"{kind.name}.{action}",
+            kind.name,
+            entity_id,
+            {"versionId": str(version.id), **(details or {})},
+        )
+        await self.session.flush()
+        await self.session.refresh(version)
+        return version
+
     async def _own_entity(
         self,
         session: AsyncSession,
@@ -526,18 +551,9 @@ class ContentService:
             raise four_eyes("Der Prüfer hat diese Fassung mitbearbeitet und darf sie nicht prüfen.")
         await self._require_gates(session, kind, version)
         version.status, version.reviewer_id = "review", reviewer.id
-        await self._history(session, principal, kind, version, "submit", "draft")
-        await audit.record(
-            session,
-            principal,
-            f"{kind.name}.submit",
-            kind.name,
-            entity_id,
-            {"versionId": str(version.id), "reviewerId": str(reviewer.id)},
+        return await self._step(
+            principal, kind, entity_id, version, "submit", "draft", {"reviewerId": str(reviewer.id)}
         )
-        await session.flush()
-        await session.refresh(version)
-        return version
 
     def _may_review(self, principal: Principal, version: V) -> None:
         if principal.user_id == version.author_id:
@@ -560,18 +576,7 @@ class ContentService:
             raise wrong_status(version, "approve", "review")
         self._may_review(principal, version)
         version.status = "approved"
-        await self._history(session, principal, kind, version, "approve", "review")
-        await audit.record(
-            session,
-            principal,
-            f"{kind.name}.approve",
-            kind.name,
-            entity_id,
-            {"versionId": str(version.id)},
-        )
-        await session.flush()
-        await session.refresh(version)
-        return version
+        return await self._step(principal, kind, entity_id, version, "approve", "review")
 
     async def send_back(
         self,
@@ -595,18 +600,10 @@ class ContentService:
             raise wrong_status(version, action, "review")
         self._may_review(principal, version)
         version.status = "draft"
-        await self._history(session, principal, kind, version, action, "review", comment.strip())
-        await audit.record(
-            session,
-            principal,
-            f"{kind.name}.{action}",
-            kind.name,
-            entity_id,
-            {"versionId": str(version.id), "comment": comment.strip()},
+        note = comment.strip()
+        return await self._step(
+            principal, kind, entity_id, version, action, "review", {"comment": note}, note
         )
-        await session.flush()
-        await session.refresh(version)
-        return version
 
     async def publish(
         self,
@@ -653,22 +650,10 @@ class ContentService:
                 )
         version.status, version.published_at = "published", now
         entity.current_published_version_id = version.id
-        await self._history(session, principal, kind, version, "publish", previous_status)
-        await audit.record(
-            session,
-            principal,
-            f"{kind.name}.publish",
-            kind.name,
-            entity_id,
-            {
-                "versionId": str(version.id),
-                "versionNumber": version.version_number,
-                **({"withoutReview": True} if previous_status == "draft" else {}),
-            },
-        )
-        await session.flush()
-        await session.refresh(version)
-        return version
+        details: dict[str, Any] = {"versionNumber": version.version_number}
+        if previous_status == "draft":
+            details["withoutReview"] = True
+        return await self._step(principal, kind, entity_id, version, "publish", previous_status, details)
 
     @staticmethod
     async def _approved_by_other(session: AsyncSession, version: V) -> None:
@@ -699,18 +684,7 @@ class ContentService:
         version.status = "deprecated"
         if entity.current_published_version_id == version.id:
             entity.current_published_version_id = None
-        await self._history(session, principal, kind, version, "deprecate", "published")
-        await audit.record(
-            session,
-            principal,
-            f"{kind.name}.deprecate",
-            kind.name,
-            entity_id,
-            {"versionId": str(version.id)},
-        )
-        await session.flush()
-        await session.refresh(version)
-        return version
+        return await self._step(principal, kind, entity_id, version, "deprecate", "published")
 
     # -- history -----------------------------------------------------------------------------
 
