@@ -153,6 +153,7 @@ def api_routers() -> list[APIRouter]:
     from servanda.content.endpoints import router as content_router
     from servanda.contracts.endpoints import lawfirm_router
     from servanda.contracts.endpoints import router as contracts_router
+    from servanda.export.endpoints import routers as export_routers
     from servanda.identity.endpoints import routers as identity_routers
     from servanda.tenants.endpoints import routers as tenants_routers
 
@@ -164,6 +165,7 @@ def api_routers() -> list[APIRouter]:
         catalog_router,
         contracts_router,
         lawfirm_router,
+        *export_routers,
     ]
 
 
