@@ -16,9 +16,10 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servanda.platform.orm import Base, created_at, jsonb_object, updated_at, uuid_pk
+from servanda.platform.orm import Base, created_at, jsonb_list, jsonb_object, updated_at, uuid_pk
 
 EXPORT_FORMATS = ("docx", "odt", "pdf")
 EXPORT_STATUSES = ("queued", "running", "done", "failed", "archived")
@@ -51,6 +52,42 @@ class ExportJob(Base):
     style_template_id: Mapped[uuid.UUID | None]
     status: Mapped[str] = mapped_column(String(20), server_default="queued")
     attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    result_storage_key: Mapped[str | None] = mapped_column(String(500))
+    result_size: Mapped[int | None] = mapped_column(BigInteger)
+    result_sha256: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime] = created_at()
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger)  # procrastinate_jobs.id
+    next_attempt_at: Mapped[datetime | None]  # when a failed attempt is retried
+    archived_at: Mapped[datetime | None]
+
+
+class ExportBatch(Base):
+    """Up to 20 contracts exported into one ZIP with a manifest (ids, titles, SHA-256, failures)."""
+
+    __tablename__ = "export_batches"
+    __table_args__ = (
+        Index("ix_export_batches_tenant_id_queued_at", "tenant_id", "queued_at"),
+        CheckConstraint(f"format IN {EXPORT_FORMATS}", name="format"),
+        CheckConstraint(f"status IN {EXPORT_STATUSES}", name="status"),
+        CheckConstraint("cardinality(contract_ids) BETWEEN 1 AND 20", name="contract_count"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    requested_by: Mapped[uuid.UUID | None]
+    format: Mapped[str] = mapped_column(String(10))
+    style_template_id: Mapped[uuid.UUID | None]
+    contract_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    status: Mapped[str] = mapped_column(String(20), server_default="queued")
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    done_count: Mapped[int] = mapped_column(server_default=text("0"))
+    failed_count: Mapped[int] = mapped_column(server_default=text("0"))
+    manifest: Mapped[list[Any]] = jsonb_list()
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger)
     result_storage_key: Mapped[str | None] = mapped_column(String(500))
     result_size: Mapped[int | None] = mapped_column(BigInteger)
     result_sha256: Mapped[str | None] = mapped_column(String(64))

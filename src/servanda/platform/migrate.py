@@ -13,6 +13,18 @@ from sqlalchemy import Connection, create_engine, text
 from servanda.platform.rls import RlsProblem, apply_app_grants, apply_maintenance_grants, check_rls
 
 
+# Tables of the job queue library (procrastinate): their schema is the library's (migration
+# 0012), not modelled in SQLAlchemy, so schema comparisons leave them out.
+EXTERNAL_TABLE_PREFIX = "procrastinate_"
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic comparison filter: everything but the queue library's tables and their indexes."""
+    table = getattr(obj, "table", None) if type_ != "table" else obj
+    table_name = getattr(table, "name", name) or ""
+    return not str(table_name).startswith(EXTERNAL_TABLE_PREFIX)
+
+
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(resources.files("servanda") / "migrations"))

@@ -37,7 +37,23 @@ APP_TABLE_PRIVILEGES: dict[str, str] = {
     "audit_purges": "SELECT",  # written only by the retention function
     "content_reviews": "SELECT, INSERT",  # history: never rewritten
     "login_backoff": "",  # none: only the servanda_login_backoff_* functions reach it
+    "export_batches": "SELECT, INSERT, UPDATE, DELETE",
+    # The job queue (procrastinate, migration 0012): tenant-free by design. A queue row
+    # holds only an export job's or batch's id and tenant id; the worker must see every
+    # tenant's jobs before it knows whose job it is, then sets that tenant for the
+    # transaction that reads the contract (which RLS confines).
+    **{
+        f"procrastinate_{name}": "SELECT, INSERT, UPDATE, DELETE"
+        for name in ("jobs", "events", "periodic_defers", "workers")
+    },
 }
+# Sequences of the tenant-free queue tables (their ids); every other id is a UUID.
+APP_SEQUENCES = (
+    "procrastinate_jobs_id_seq",
+    "procrastinate_events_id_seq",
+    "procrastinate_periodic_defers_id_seq",
+    "procrastinate_workers_id_seq",
+)
 # Column-level grants where a whole-table UPDATE would be too much: a tenant
 # admin may edit its profile and settings, never its slug, type or status.
 APP_COLUMN_PRIVILEGES: dict[str, str] = {
@@ -78,6 +94,8 @@ def apply_app_grants(conn: Connection, app_role: str) -> None:
         conn.execute(text(f"GRANT {privileges} ON TABLE public.{table} TO {role}"))
     for function in APP_FUNCTIONS:
         conn.execute(text(f"GRANT EXECUTE ON FUNCTION public.{function} TO {role}"))
+    for sequence in APP_SEQUENCES:
+        conn.execute(text(f"GRANT USAGE, SELECT ON SEQUENCE public.{sequence} TO {role}"))
 
 
 def apply_maintenance_grants(conn: Connection, maintenance_role: str) -> None:

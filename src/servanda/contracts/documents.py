@@ -1,0 +1,72 @@
+"""Public read side of the contracts module for the export: a contract's document from its pins.
+
+The export never reads "latest": it evaluates the contract with the pure engine from exactly
+the versions it pinned and its stored answers (the same evaluation the API and the live
+preview use), so a completed contract renders the same document forever.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servanda.contracts import repository
+from servanda.contracts.evaluation import evaluate
+from servanda.contracts.models import ContractInstance
+from servanda.contracts.pins import load_pins
+from servanda.engine.document import Document
+from servanda.engine.rules import ValidationState
+from servanda.identity.principal import Principal
+
+
+@dataclass(frozen=True)
+class ContractDocument:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    title: str  # the contract's working title (download file names)
+    client_reference: str | None
+    status: str  # draft | completed | archived
+    validation_state: ValidationState
+    document: Document
+
+    @property
+    def draft(self) -> bool:
+        return self.document.properties.draft
+
+
+async def _document(session: AsyncSession, contract: ContractInstance) -> ContractDocument:
+    pins = await load_pins(session, contract.template_version_id, list(contract.clause_version_ids))
+    evaluation = evaluate(contract, pins)
+    return ContractDocument(
+        contract.id,
+        contract.tenant_id,
+        contract.title,
+        contract.client_reference,
+        contract.status,
+        evaluation.validation_state,
+        evaluation.document,
+    )
+
+
+async def visible_contract(
+    session: AsyncSession, principal: Principal, contract_id: uuid.UUID
+) -> ContractDocument:
+    """The contract as ``principal`` sees it, else 404 ``contract.not_found`` (export preconditions)."""
+    return await _document(session, await repository.contract(session, principal, contract_id))
+
+
+async def contract_title(session: AsyncSession, contract_id: uuid.UUID) -> str | None:
+    """The working title of a contract of the session's tenant (RLS), without evaluating it."""
+    title: str | None = await session.scalar(
+        select(ContractInstance.title).where(ContractInstance.id == contract_id)
+    )
+    return title
+
+
+async def contract_document(session: AsyncSession, contract_id: uuid.UUID) -> ContractDocument | None:
+    """The contract of the session's tenant (RLS) by id, for the export worker (no principal)."""
+    contract = await session.get(ContractInstance, contract_id)
+    return None if contract is None else await _document(session, contract)
