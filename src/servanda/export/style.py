@@ -110,3 +110,11 @@ def style_from_settings(
         footer=_pick(FooterSpec, footer, {"text": "text", "page_numbers": "pageNumbers"}),
         firm_name=firm_name,
     )
+
+
+@dataclass(frozen=True)
+class Logo:
+    """An image for the document header: PNG, JPEG or SVG bytes and their content type."""
+
+    data: bytes
+    content_type: str

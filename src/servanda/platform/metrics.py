@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUEST_DURATION = Histogram(
     "servanda_http_request_duration_seconds",
@@ -19,3 +19,18 @@ DB_QUERY_DURATION = Histogram(
 ACTIVE_TENANTS = Gauge("servanda_active_tenants_total", "Number of active tenants")
 DB_POOL_ACTIVE = Gauge("servanda_db_pool_active", "Database connections checked out of the pool")
 DB_POOL_MAX = Gauge("servanda_db_pool_max", "Maximum size of the database connection pool")
+
+# Export (blueprint §9.1): the worker observes jobs; the queue depth is read at scrape time.
+EXPORT_JOB_DURATION = Histogram(
+    "servanda_export_job_duration_seconds",
+    "Export job duration from start of rendering to the stored file",
+    ["format", "status", "tenant_id"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+)
+EXPORT_QUEUE_DEPTH = Gauge("servanda_export_queue_depth", "Export jobs waiting in the queue (todo)")
+EXPORT_FAILURES = Counter(
+    "servanda_export_failures_total", "Failed export attempts by error code", ["format", "error_code"]
+)
+EXPORT_CONVERTER_RESTARTS = Counter(
+    "servanda_export_converter_restarts_total", "Restarts of the warm LibreOffice converter", ["reason"]
+)
