@@ -1,293 +1,38 @@
-"""The tenant's logo: strict validation of PNG and SVG uploads, decided from the bytes alone.
+"""The tenant's logo: PNG or SVG, checked from the bytes alone by ``platform/images.py``.
 
-What is accepted is decided from the bytes, never from the file name or the
-declared content type:
-
-- PNG: signature, a well-formed chunk sequence (lengths, CRCs, IHDR first,
-  IDAT, nothing after IEND), at most 2000×2000 pixels and 1 MiB.
-- SVG: at most 512 KiB of UTF-8 XML with an ``<svg>`` root in the SVG
-  namespace, parsed with defusedxml (no DTD, no entities), and nothing that can
-  run code or load something from elsewhere: no ``<script>``,
-  ``<foreignObject>``, event handler attributes, ``javascript:``, external
-  ``href``/``xlink:href`` (only ``#fragment`` and embedded PNG/JPEG data),
-  external ``<use>``, CSS ``@import``/external ``url()``, processing
-  instructions, elements outside the SVG and editor-metadata namespaces.
-
+The checks themselves (PNG chunks, SVG without scripts or external references) live in
+the platform, where the style templates' logos (``export``) use them too; this module is
+the tenant logo's policy: PNG and SVG only, problem codes ``branding.*``.
 Pure functions, no I/O: ``tenants.branding`` stores what passes.
 """
 
 from __future__ import annotations
 
-import re
-import struct
-import zlib
-from dataclasses import dataclass
 from typing import Final
-from xml.etree.ElementTree import ParseError
 
-import defusedxml
-import defusedxml.ElementTree
+from servanda.platform import errors, images
+from servanda.platform.images import PNG_TYPE, SVG_TYPE, Logo
 
-from servanda.platform import errors
-
-PNG_MAX_BYTES: Final = 1024 * 1024
-SVG_MAX_BYTES: Final = 512 * 1024
-PNG_MAX_SIDE: Final = 2000
-UPLOAD_MAX_BYTES: Final = max(PNG_MAX_BYTES, SVG_MAX_BYTES)
-PNG_TYPE: Final = "image/png"
-SVG_TYPE: Final = "image/svg+xml"
+POLICY: Final = images.ImagePolicy(code_prefix="branding.", types=(PNG_TYPE, SVG_TYPE))
+UPLOAD_MAX_BYTES: Final = POLICY.max_bytes
 CONTENT_TYPES: Final = {PNG_TYPE: "png", SVG_TYPE: "svg"}
-PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 
-SVG_NS: Final = "http://www.w3.org/2000/svg"
-XLINK_NS: Final = "http://www.w3.org/1999/xlink"
-XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
-# Editor metadata (Inkscape, Sodipodi, RDF/Dublin Core/Creative Commons): inert in a browser.
-# Everything else, in particular XHTML (whose <script> runs anywhere in an XML document)
-# and MathML, is refused.
-METADATA_NAMESPACES: Final = frozenset(
-    {
-        "http://www.inkscape.org/namespaces/inkscape",
-        "http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd",
-        "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-        "http://purl.org/dc/elements/1.1/",
-        "http://creativecommons.org/ns#",
-        "http://web.resource.org/cc/",
-    }
-)
-FORBIDDEN_SVG_ELEMENTS: Final = {
-    "script": "<script> ist nicht erlaubt",
-    "foreignobject": "<foreignObject> ist nicht erlaubt",
-    "handler": "<handler> (Skript) ist nicht erlaubt",
-    "listener": "<listener> (Skript) ist nicht erlaubt",
-}
-ANIMATION_ELEMENTS: Final = frozenset({"set", "animate", "animatecolor", "animatemotion", "animatetransform"})
-_ALLOWED_DATA_URL = re.compile(r"^data:image/(png|jpeg)[;,]")
-_CSS_URL = re.compile(r"url\(\s*(['\"]?)\s*(.)?", re.DOTALL)
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_URL_NOISE = re.compile(r"[\x00-\x20\x7f]")
-_XML_DECLARATION = re.compile(r"<\?xml\s[^>]*?\?>")
-_DECLARED_ENCODING = re.compile(r"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_SCRIPT_SCHEMES = ("javascript:", "vbscript:")
-
-
-@dataclass(frozen=True)
-class Logo:
-    """A validated logo, ready to store."""
-
-    data: bytes
-    content_type: str
-    extension: str
+__all__ = [
+    "CONTENT_TYPES",
+    "PNG_TYPE",
+    "POLICY",
+    "SVG_TYPE",
+    "UPLOAD_MAX_BYTES",
+    "Logo",
+    "too_large",
+    "validate_logo",
+]
 
 
 def too_large(limit: int) -> errors.PayloadTooLarge:
-    size = f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
-    return errors.PayloadTooLarge(
-        "branding.too_large",
-        f"Das Logo darf höchstens {size} groß sein.",
-        errors=[{"field": "file", "message": f"höchstens {size}"}],
-    )
-
-
-def unsupported_type() -> errors.UnsupportedMediaType:
-    return errors.UnsupportedMediaType(
-        "branding.unsupported_type",
-        "Das Logo muss eine PNG- oder SVG-Datei sein.",
-        errors=[{"field": "file", "message": "nur PNG oder SVG"}],
-    )
-
-
-def invalid_image(reason: str) -> errors.Invalid:
-    return errors.Invalid(
-        "branding.invalid_image",
-        f"Die Bilddatei ist fehlerhaft: {reason}.",
-        errors=[{"field": "file", "message": reason}],
-    )
-
-
-def unsafe_svg(reason: str) -> errors.Invalid:
-    return errors.Invalid(
-        "branding.unsafe_svg",
-        f"Die SVG-Datei wurde abgelehnt: {reason}.",
-        errors=[{"field": "file", "message": reason}],
-    )
-
-
-# -- PNG ----------------------------------------------------------------------------------------
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """Walk the chunks of a PNG and return (width, height); raise 422 when it is malformed."""
-    if not data.startswith(PNG_SIGNATURE):
-        raise invalid_image("keine PNG-Signatur")
-    pos = len(PNG_SIGNATURE)
-    size: tuple[int, int] | None = None
-    seen_idat = False
-    while True:
-        if pos + 12 > len(data):
-            raise invalid_image("PNG-Datei ist unvollständig")
-        length, chunk_type = struct.unpack(">I4s", data[pos : pos + 8])
-        end = pos + 12 + length
-        if length > 0x7FFFFFFF or end > len(data):
-            raise invalid_image("PNG-Block ist unvollständig")
-        body = data[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length : end])
-        if zlib.crc32(chunk_type + body) != crc:
-            raise invalid_image("PNG-Prüfsumme stimmt nicht")
-        if size is None:
-            if chunk_type != b"IHDR" or length != 13:
-                raise invalid_image("PNG beginnt nicht mit IHDR")
-            size = struct.unpack(">II", body[:8])
-        elif chunk_type == b"IHDR":
-            raise invalid_image("mehrere IHDR-Blöcke")
-        seen_idat = seen_idat or chunk_type == b"IDAT"
-        pos = end
-        if chunk_type == b"IEND":
-            break
-    if not seen_idat:
-        raise invalid_image("PNG enthält keine Bilddaten")
-    if pos != len(data):
-        raise invalid_image("Daten nach dem PNG-Ende")
-    width, height = size
-    if width == 0 or height == 0:
-        raise invalid_image("PNG hat die Größe 0")
-    if width > PNG_MAX_SIDE or height > PNG_MAX_SIDE:
-        raise errors.Invalid(
-            "branding.dimensions_too_large",
-            f"Das Logo darf höchstens {PNG_MAX_SIDE}×{PNG_MAX_SIDE} Pixel groß sein "
-            f"(hochgeladen: {width}×{height}).",
-            errors=[{"field": "file", "message": f"höchstens {PNG_MAX_SIDE}×{PNG_MAX_SIDE} Pixel"}],
-        )
-    return width, height
-
-
-# -- SVG ----------------------------------------------------------------------------------------
-
-
-def _split(name: str) -> tuple[str, str]:
-    if name.startswith("{"):
-        namespace, _, local = name[1:].partition("}")
-        return namespace, local
-    return "", name
-
-
-def _url_text(value: str) -> str:
-    """A URL as a browser reads it: without whitespace and control characters, lower case."""
-    return _URL_NOISE.sub("", value).lower()
-
-
-def _check_css(css: str, where: str) -> None:
-    text = _CSS_COMMENT.sub("", css).lower()
-    if "\\" in text:
-        raise unsafe_svg(f"CSS-Escapes in {where} sind nicht erlaubt")
-    if "@import" in text:
-        raise unsafe_svg(f"@import in {where} ist nicht erlaubt")
-    if "expression(" in text or "image-set(" in text:
-        raise unsafe_svg(f"externe Ressourcen in {where} sind nicht erlaubt")
-    _check_urls(text, where)
-
-
-def _check_urls(value: str, where: str) -> None:
-    """Only ``url(#fragment)`` references: anything else loads a resource from elsewhere."""
-    for match in _CSS_URL.finditer(value.lower()):
-        if match.group(2) != "#":
-            raise unsafe_svg(f"externe url() in {where} ist nicht erlaubt")
-
-
-def _check_href(value: str, element: str, *, local_only: bool = False) -> None:
-    url = _url_text(value)
-    if url.startswith("#"):
-        return
-    if local_only:
-        raise unsafe_svg(f"externes <{element}> ist nicht erlaubt")
-    if not _ALLOWED_DATA_URL.match(url):
-        raise unsafe_svg(f"externer Verweis (href) in <{element}> ist nicht erlaubt")
-
-
-def _check_prolog(text: str) -> None:
-    declaration = _XML_DECLARATION.match(text)
-    if declaration:
-        encoding = _DECLARED_ENCODING.search(declaration.group(0))
-        if encoding and encoding.group(1).lower().replace("-", "").replace("_", "") != "utf8":
-            raise invalid_image("SVG muss UTF-8-kodiert sein")
-    start = declaration.end() if declaration else 0
-    if "<?" in text[start:]:
-        raise unsafe_svg("Verarbeitungsanweisungen (<?…?>) sind nicht erlaubt")
-    upper = text.upper()
-    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
-        raise unsafe_svg("DOCTYPE und Entitäten sind nicht erlaubt")
-    lowered = _url_text(text)
-    if any(scheme in lowered for scheme in _SCRIPT_SCHEMES):
-        raise unsafe_svg("javascript:-Verweise sind nicht erlaubt")
-
-
-def check_svg(data: bytes) -> None:
-    """Raise a 422 problem naming the reason when ``data`` is not a harmless SVG document."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise invalid_image("SVG muss UTF-8-kodiert sein") from None
-    _check_prolog(text.removeprefix("\ufeff"))
-    try:
-        root = defusedxml.ElementTree.fromstring(
-            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except defusedxml.DefusedXmlException:
-        raise unsafe_svg("DOCTYPE und Entitäten sind nicht erlaubt") from None
-    except ParseError:
-        raise invalid_image("SVG ist kein wohlgeformtes XML") from None
-    if root.tag != f"{{{SVG_NS}}}svg":
-        raise unsafe_svg("das Wurzelelement ist nicht <svg> (SVG-Namensraum)")
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        namespace, local = _split(element.tag)
-        if namespace != SVG_NS and namespace not in METADATA_NAMESPACES:
-            raise unsafe_svg(f"Element <{local}> außerhalb des SVG-Namensraums ist nicht erlaubt")
-        name = local.lower()
-        if namespace == SVG_NS and name in FORBIDDEN_SVG_ELEMENTS:
-            raise unsafe_svg(FORBIDDEN_SVG_ELEMENTS[name])
-        if name in ANIMATION_ELEMENTS:
-            target = _url_text(element.get("attributeName", "")).rpartition(":")[2]
-            if target == "href" or target.startswith("on"):
-                raise unsafe_svg(f"<{local}> darf keine Verweise oder Ereignisse ändern")
-        if name == "style":
-            _check_css("".join(element.itertext()), "<style>")
-        for attribute, value in element.attrib.items():
-            attr_namespace, attr_local = _split(attribute)
-            attr = attr_local.lower()
-            if attr.startswith("on"):
-                raise unsafe_svg(f"Ereignis-Attribut {attr_local} ist nicht erlaubt")
-            if any(scheme in _url_text(value) for scheme in _SCRIPT_SCHEMES):
-                raise unsafe_svg("javascript:-Verweise sind nicht erlaubt")
-            if attr == "base" and attr_namespace == XML_NS:
-                raise unsafe_svg("xml:base ist nicht erlaubt")  # would turn #fragments into remote URLs
-            if attr == "href" and attr_namespace in ("", XLINK_NS):
-                _check_href(value, local, local_only=name == "use")
-            elif attr == "href":
-                raise unsafe_svg(f"Verweis-Attribut {attribute} ist nicht erlaubt")
-            if attr == "style":
-                _check_css(value, "style-Attribut")
-            elif "url(" in value.lower():
-                _check_urls(value, f"Attribut {attr_local}")
-
-
-# -- detection ----------------------------------------------------------------------------------
+    return images.too_large(POLICY, limit)
 
 
 def validate_logo(data: bytes) -> Logo:
-    """Decide the type from the content and validate it; raise 413, 415 or 422 problems."""
-    if len(data) > UPLOAD_MAX_BYTES:
-        raise too_large(UPLOAD_MAX_BYTES)
-    if data.startswith(PNG_SIGNATURE):
-        if len(data) > PNG_MAX_BYTES:
-            raise too_large(PNG_MAX_BYTES)
-        png_size(data)
-        return Logo(data, PNG_TYPE, "png")
-    head = data.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
-    if head.startswith(b"<"):
-        if len(data) > SVG_MAX_BYTES:
-            raise too_large(SVG_MAX_BYTES)
-        check_svg(data)
-        return Logo(data, SVG_TYPE, "svg")
-    raise unsupported_type()
+    """Decide the type from the content and validate it; raise 413, 415 or 422 domain errors."""
+    return images.validate_image(data, POLICY)
