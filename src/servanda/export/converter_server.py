@@ -1,0 +1,90 @@
+"""The warm converter's server process; runs under Debian's ``/usr/bin/python3``, not the project venv.
+
+unoserver's server needs ``import uno`` (python3-uno), which only the system Python has.
+:mod:`servanda.export.converter` starts this file as ``/usr/bin/python3 -s -P converter_server.py``
+in a new session (so one ``killpg`` ends it, LibreOffice and LibreOffice's children) with
+``PYTHONPATH`` set to a private directory that holds only symlinks to the venv's ``unoserver``
+package and its dist-info, so nothing else of the venv shadows the system Python's packages.
+
+It does what ``unoserver``'s own ``main()`` does minus its fixed start-up sleeps (5 s + 2 s):
+start LibreOffice with its own profile on a loopback UNO port, wait until that port accepts
+connections, then serve unoserver's XML-RPC API (``UnoServer.serve``) on a second loopback port.
+When LibreOffice exits, this process exits too, so the client sees a dead converter at once.
+No conversion timeout here: the client owns the timeout and kills the whole process group.
+
+Standard library and unoserver only; never imported by the application.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import xmlrpc.server
+
+from unoserver.server import UnoServer
+
+OFFICE_FLAGS = (
+    "--headless",
+    "--invisible",
+    "--nocrashreport",
+    "--nodefault",
+    "--nologo",
+    "--nofirststartwizard",
+    "--norestore",
+)
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="converter_server")
+    parser.add_argument("--soffice", required=True)
+    parser.add_argument("--profile-url", required=True, help="file:// URL of the LibreOffice profile")
+    parser.add_argument("--port", type=int, required=True, help="XML-RPC port")
+    parser.add_argument("--uno-port", type=int, required=True)
+    parser.add_argument("--temp-dir", required=True)
+    args = parser.parse_args()
+    # No access log line per conversion in the server's log file.
+    xmlrpc.server.SimpleXMLRPCRequestHandler.log_request = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
+
+    accept = f"socket,host=127.0.0.1,port={args.uno_port},tcpNoDelay=1;urp;StarOffice.ComponentContext"
+    office = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        [args.soffice, *OFFICE_FLAGS, f"-env:UserInstallation={args.profile_url}", f"--accept={accept}"],
+        stdin=subprocess.DEVNULL,
+    )
+    while not _port_open(args.uno_port):
+        if office.poll() is not None:
+            print(
+                f"converter_server: LibreOffice exited with {office.returncode} during start", file=sys.stderr
+            )
+            return 2
+        time.sleep(0.05)
+
+    server = UnoServer(
+        interface="127.0.0.1",
+        port=str(args.port),
+        uno_interface="127.0.0.1",
+        uno_port=str(args.uno_port),
+        user_installation=args.profile_url,
+        temp_dir=args.temp_dir,
+    )
+    server.libreoffice_process = office
+    threading.Thread(target=server.serve, name="xmlrpc", daemon=True).start()
+    code = office.wait()
+    print(f"converter_server: LibreOffice exited with {code}", file=sys.stderr)
+    os._exit(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
