@@ -38,7 +38,7 @@ from docx.oxml.ns import qn
 from docx.oxml.table import CT_Row
 from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.section import Section
-from docx.shared import Length, Mm, Pt, RGBColor
+from docx.shared import Length, Mm, Pt, RGBColor, Twips
 from docx.styles.style import ParagraphStyle
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph as WordParagraph
@@ -73,7 +73,7 @@ CLIENT_REFERENCE = "Unser Zeichen:"
 HANGING_INDENT = Mm(9)  # room for "(10)" in an 11 pt serif font
 LOGO_MAX_HEIGHT_MM = 15.0
 LOGO_MAX_WIDTH_MM = 50.0
-A4 = (Mm(210), Mm(297))
+A4 = (Twips(11906), Twips(16838))  # 210 × 297 mm, as Word writes it
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip member can carry
 LANGUAGE = "de-DE"
 APPLICATION = "Servanda Office"
@@ -231,9 +231,10 @@ def _borderless(table: Table, widths: list[int]) -> None:
         element.set(qn("w:val"), "nil")
         borders.append(element)
     tbl_pr.append(borders)
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    tbl_pr.append(layout)
+    indent = OxmlElement("w:tblInd")  # flush with the text margin
+    indent.set(qn("w:w"), "0")
+    indent.set(qn("w:type"), "dxa")
+    tbl_pr.append(indent)
     margins = OxmlElement("w:tblCellMar")
     for edge in ("left", "right"):
         element = OxmlElement(f"w:{edge}")
