@@ -245,7 +245,7 @@ def test_logo_png_is_embedded_in_the_header() -> None:
     assert len(shapes) == 1
     # 240 × 80 px scaled to the 15 mm logo height: 45 × 15 mm
     assert (int(shapes[0].get("cx")), int(shapes[0].get("cy"))) == (Mm(45), Mm(15))
-    # the style can switch the logo off; an SVG without a converter, or a broken image, is left out
+    # the style can switch the logo off; a broken image is left out rather than failing the export
     assert "media/" not in str(
         zipfile.ZipFile(
             io.BytesIO(render_docx(build(), StyleSpec(header=HeaderSpec(logo=False)), logo=LOGO))
@@ -253,6 +253,23 @@ def test_logo_png_is_embedded_in_the_header() -> None:
     )
     broken = render_docx(build(), STYLE, logo=Logo(b"\x89PNG broken", "image/png"))
     assert not [n for n in zipfile.ZipFile(io.BytesIO(broken)).namelist() if n.startswith("word/media/")]
+
+
+SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox="0 0 120 40">'
+    b'<rect width="40" height="40" fill="#1F3864"/><rect x="48" y="10" width="72" height="20" fill="#C8D2E6"/>'
+    b"</svg>"
+)
+
+
+def test_an_svg_logo_is_converted_to_png() -> None:
+    data = render_docx(build(), STYLE, logo=Logo(SVG, "image/svg+xml"))
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        image = package.read("word/media/image1.png")
+    assert image.startswith(b"\x89PNG")
+    extent = read(data).sections[0].header.tables[0].cell(0, 0)._tc.xpath(".//wp:extent")[0]
+    assert (int(extent.get("cx")), int(extent.get("cy"))) == (Mm(45), Mm(15))  # 3:1 like the SVG
+    assert render_docx(build(), STYLE, logo=Logo(SVG, "image/svg+xml")) == data
 
 
 def test_style_fonts_sizes_colours_and_margins_are_applied() -> None:
