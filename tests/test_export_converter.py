@@ -27,7 +27,7 @@ import pytest
 from defusedxml import ElementTree
 from prometheus_client import REGISTRY
 
-from servanda.export.converter import ConversionError, Converter, cold_convert
+from servanda.export.converter import ConversionError, Converter, ConverterPool, cold_convert
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -293,3 +293,37 @@ def test_cold_soffice_convert_to_is_the_benchmark_floor(tmp_path: Path) -> None:
     pdf = result.read_bytes()
     assert_contract_text(pdf_text(pdf, tmp_path))
     assert_pdfa_2b(pdf_xmp(pdf, tmp_path))
+
+
+def test_a_pool_converts_on_all_its_libreoffices_at_once_and_closes_them_all(tmp_path: Path) -> None:
+    async def scenario() -> list[int]:
+        pool = ConverterPool(size=2, profile_dir=tmp_path / "profiles")
+        await pool.start()
+        try:
+            assert pool.ready()
+            pids = [converter.soffice_pid for converter in pool.converters]
+            assert None not in pids and len(set(pids)) == 2
+            before = [cpu_ticks(pid) for pid in pids if pid]
+            started = time.monotonic()
+            results = await asyncio.gather(*(pool.convert(SMALL_DOCX, "odt") for _ in range(6)))
+            log.info("pool of 2: 6 ODT conversions in %.2f s", time.monotonic() - started)
+            for odt in results:
+                assert_contract_text(odt_text(odt))
+            used = [cpu_ticks(pid) - ticks for pid, ticks in zip(pids, before, strict=True) if pid]
+            assert all(ticks > 0 for ticks in used), used  # both LibreOffices converted
+            group = [
+                pid
+                for converter in pool.converters
+                if converter._proc is not None
+                for pid in (
+                    converter._proc.pid,
+                    *(c.pid for c in psutil.Process(converter._proc.pid).children(True)),
+                )
+            ]
+        finally:
+            await pool.close()
+        return group
+
+    group = asyncio.run(scenario())
+    assert len(group) >= 6  # 2 x (server, oosplash, soffice.bin)
+    assert [pid for pid in group if alive(pid)] == []
