@@ -23,7 +23,8 @@ import datetime
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 import docx
@@ -103,11 +104,12 @@ def render_docx(
         _drop_base_review_parts(word)
     _page_setup(word.sections[-1], style)
     _styles(word, style, from_base=from_base)
+    ids = _style_ids(word)
     _settings(word, from_base=from_base)
     section_headings = any(section.show_heading for section in document.sections)
-    _body(word, document, clause_heading=HEADING_2 if section_headings else HEADING_1)
-    _header(word.sections[-1], document, style, logo)
-    _footer(word.sections[-1], document, style)
+    _body(word, ids, document, clause_heading=HEADING_2 if section_headings else HEADING_1)
+    _header(word.sections[-1], ids, document, style, logo)
+    _footer(word.sections[-1], ids, document, style)
     _properties(word, document, style)
     buffer = io.BytesIO()
     word.save(buffer)
@@ -143,6 +145,39 @@ def _add_runs(paragraph: WordParagraph, runs: Iterable[Run]) -> None:
             word_run.font.highlight_color = WD_COLOR_INDEX.YELLOW
 
 
+# --- paragraphs and their styles -------------------------------------------------------------------
+
+StyleIds = Mapping[str, str | None]  # style name → style id (None: the default paragraph style)
+
+
+class _Container(Protocol):
+    def add_paragraph(self, text: str = "", style: str | ParagraphStyle | None = None) -> WordParagraph: ...
+
+
+def _style_ids(word: WordDocument) -> dict[str, str | None]:
+    """The ids of the styles the renderer uses, looked up once (a lookup by name scans every
+    style of the document, per paragraph)."""
+    default = word.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    ids: dict[str, str | None] = {}
+    for name in (NORMAL, TITLE, HEADING_1, HEADING_2, NUMBERED, PARTIES, SIGNATURE, HEADER, FOOTER):
+        style = word.styles[name]
+        ids[name] = None if default is not None and style.style_id == default.style_id else style.style_id
+    return ids
+
+
+def _add(container: _Container, ids: StyleIds, style: str, text: str = "") -> WordParagraph:
+    """A new paragraph of ``style`` with ``text`` (literal; ``\n`` a line break)."""
+    paragraph = container.add_paragraph(_clean(text))
+    _restyle(paragraph, ids, style)
+    return paragraph
+
+
+def _restyle(paragraph: WordParagraph, ids: StyleIds, style: str) -> None:
+    style_id = ids[style]
+    if style_id is not None or paragraph._p.pPr is not None:
+        paragraph._p.style = style_id
+
+
 # --- the body ------------------------------------------------------------------------------------
 
 
@@ -153,36 +188,36 @@ def _clear_body(word: WordDocument) -> None:
             body.remove(child)
 
 
-def _body(word: WordDocument, document: Document, *, clause_heading: str) -> None:
-    word.add_paragraph(_clean(document.title), style=TITLE)
+def _body(word: WordDocument, ids: StyleIds, document: Document, *, clause_heading: str) -> None:
+    _add(word, ids, TITLE, document.title)
     if document.parties is not None:
         # The parties block is centred, as German contracts set it (and a justified line
         # that ends in a line break would be stretched across the page).
         parties = document.parties
-        word.add_paragraph(_clean(parties.intro), style=PARTIES)
+        _add(word, ids, PARTIES, parties.intro)
         for i, party in enumerate(parties.parties):
             if i:
-                word.add_paragraph("und", style=PARTIES)
-            paragraph = word.add_paragraph(style=PARTIES)
+                _add(word, ids, PARTIES, "und")
+            paragraph = _add(word, ids, PARTIES)
             _add_runs(paragraph, party.runs)
             _add_text(paragraph, "\n" + party.designation)
         if parties.outro:
-            word.add_paragraph(_clean(parties.outro))
+            _add(word, ids, NORMAL, parties.outro)
     for section in document.sections:
         if section.show_heading:
-            heading = word.add_paragraph(_clean(section.title), style=HEADING_1)
+            heading = _add(word, ids, HEADING_1, section.title)
             heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
         for clause in section.clauses:
-            _clause(word, clause, clause_heading)
+            _clause(word, ids, clause, clause_heading)
     if document.signature is not None:
-        _signature(word, document.signature)
+        _signature(word, ids, document.signature)
 
 
-def _clause(word: WordDocument, clause: ClauseBlock, heading_style: str) -> None:
+def _clause(word: WordDocument, ids: StyleIds, clause: ClauseBlock, heading_style: str) -> None:
     if clause.heading:
-        word.add_paragraph(_clean(clause.heading), style=heading_style)
+        _add(word, ids, heading_style, clause.heading)
     for paragraph in clause.paragraphs:
-        _paragraph(word.add_paragraph(style=NUMBERED if paragraph.number is not None else NORMAL), paragraph)
+        _paragraph(_add(word, ids, NUMBERED if paragraph.number is not None else NORMAL), paragraph)
 
 
 def _paragraph(target: WordParagraph, paragraph: Paragraph) -> None:
@@ -193,7 +228,7 @@ def _paragraph(target: WordParagraph, paragraph: Paragraph) -> None:
     _add_runs(target, paragraph.runs)
 
 
-def _signature(word: WordDocument, signature: SignatureBlock) -> None:
+def _signature(word: WordDocument, ids: StyleIds, signature: SignatureBlock) -> None:
     """Signature lines side by side, two per row, in a borderless table (rows do not split)."""
     columns = 2
     lines = signature.lines
@@ -205,10 +240,10 @@ def _signature(word: WordDocument, signature: SignatureBlock) -> None:
     for index, line in enumerate(lines):
         cell = table.cell(index // columns, index % columns)
         place_date = cell.paragraphs[0]
-        place_date.style = SIGNATURE
+        _restyle(place_date, ids, SIGNATURE)
         place_date.paragraph_format.space_before = Pt(24)
         _add_text(place_date, signature.place_date)
-        signer = cell.add_paragraph(style=SIGNATURE)
+        signer = _add(cell, ids, SIGNATURE)
         signer.paragraph_format.space_before = Pt(36)  # room to sign
         _add_text(signer, "\n".join(t for t in (SIGNATURE_LINE, line.role, line.name) if t))
     for row in table.rows:
@@ -600,7 +635,7 @@ def _header_lines(document: Document, style: StyleSpec) -> list[str]:
     return lines
 
 
-def _header(section: Section, document: Document, style: StyleSpec, logo: Logo | None) -> None:
+def _header(section: Section, ids: StyleIds, document: Document, style: StyleSpec, logo: Logo | None) -> None:
     """Logo at the left, firm line, "ENTWURF", "Unser Zeichen" and the date at the right."""
     _fresh_header_footer(section)
     header = section.header
@@ -614,7 +649,7 @@ def _header(section: Section, document: Document, style: StyleSpec, logo: Logo |
     logo_cell, text_cell = table.cell(0, 0), table.cell(0, 1)
     picture = _picture(logo) if style.header.logo and logo is not None else None
     logo_paragraph = logo_cell.paragraphs[0]
-    logo_paragraph.style = HEADER
+    _restyle(logo_paragraph, ids, HEADER)
     if picture is not None:
         data, width_mm, height_mm = picture
         run = logo_paragraph.add_run()
@@ -623,18 +658,18 @@ def _header(section: Section, document: Document, style: StyleSpec, logo: Logo |
         if doc_pr is not None:
             doc_pr.set("descr", _clean(f"Logo {style.firm_name}".strip()))
             doc_pr.set("name", "Logo")
-    _header_text(text_cell, _header_lines(document, style), document, style)
+    _header_text(text_cell, ids, _header_lines(document, style), document, style)
     # A header ends with a paragraph (Word requires one after a table); keep it tiny.
-    closing = header.add_paragraph(style=HEADER)
+    closing = _add(header, ids, HEADER)
     closing.paragraph_format.space_after = Pt(6)
 
 
-def _header_text(cell: _Cell, lines: list[str], document: Document, style: StyleSpec) -> None:
+def _header_text(cell: _Cell, ids: StyleIds, lines: list[str], document: Document, style: StyleSpec) -> None:
     first = True
     for line in lines:
         paragraph = cell.paragraphs[0] if first else cell.add_paragraph()
         first = False
-        paragraph.style = HEADER
+        _restyle(paragraph, ids, HEADER)
         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         run = paragraph.add_run(_clean(line))
         if line == DRAFT and document.properties.draft:
@@ -649,7 +684,7 @@ def _header_text(cell: _Cell, lines: list[str], document: Document, style: Style
             run._r.get_or_add_rPr().append(spacing)
             _sort_children(run._r.get_or_add_rPr(), _R_PR_ORDER)
     if first:
-        cell.paragraphs[0].style = HEADER
+        _restyle(cell.paragraphs[0], ids, HEADER)
 
 
 _R_PR_ORDER = _words(
@@ -703,7 +738,7 @@ def _svg_to_png(data: bytes) -> bytes | None:
     return png if isinstance(png, bytes) else None
 
 
-def _footer(section: Section, document: Document, style: StyleSpec) -> None:
+def _footer(section: Section, ids: StyleIds, document: Document, style: StyleSpec) -> None:
     """Footer text and the draft line (small), then "Seite X von Y" with real fields."""
     footer = section.footer
     ftr = footer._element
@@ -711,11 +746,10 @@ def _footer(section: Section, document: Document, style: StyleSpec) -> None:
         ftr.remove(child)
     lines = [line for line in (style.footer.text.strip(), *document.footer) if line]
     for line in lines:
-        paragraph = footer.add_paragraph(style=FOOTER)
+        paragraph = _add(footer, ids, FOOTER, line)
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _add_text(paragraph, line)
     if style.footer.page_numbers:
-        paragraph = footer.add_paragraph(style=FOOTER)
+        paragraph = _add(footer, ids, FOOTER)
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         if lines:
             paragraph.paragraph_format.space_before = Pt(3)
@@ -724,7 +758,7 @@ def _footer(section: Section, document: Document, style: StyleSpec) -> None:
         _add_text(paragraph, " von ")
         _field(paragraph, "NUMPAGES", "1")
     if not lines and not style.footer.page_numbers:
-        footer.add_paragraph(style=FOOTER)
+        _add(footer, ids, FOOTER)
 
 
 def _field(paragraph: WordParagraph, instruction: str, cached: str) -> None:

@@ -95,3 +95,8 @@ class TenantRepository:
         """Whether the tenant requires every user to sign in with a second factor."""
         settings = await self.session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
         return bool(((settings or {}).get("featureFlags") or {}).get("mfaRequired"))
+
+    async def odt_export_enabled(self, tenant_id: uuid.UUID) -> bool:
+        """Whether the tenant has switched on the ODT export (``featureFlags.odtExport``, Beta)."""
+        settings = await self.session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
+        return bool(((settings or {}).get("featureFlags") or {}).get("odtExport"))

@@ -7,4 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from servanda.export.endpoints.jobs import router as jobs_router
+
 routers: list[APIRouter] = []
+routers.append(jobs_router)
