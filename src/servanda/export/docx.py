@@ -202,7 +202,7 @@ def _body(word: WordDocument, ids: StyleIds, document: Document, *, clause_headi
             _add_runs(paragraph, party.runs)
             _add_text(paragraph, "\n" + party.designation)
         if parties.outro:
-            _add(word, ids, NORMAL, parties.outro)
+            _add(word, ids, PARTIES, parties.outro)
     for section in document.sections:
         if section.show_heading:
             heading = _add(word, ids, HEADING_1, section.title)

@@ -115,7 +115,9 @@ def database_unavailable() -> Problem:
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    parts = [str(p) for p in loc]
+    if parts[:1] == ["body"]:  # only the location, not a member named "body" (style fonts.body)
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 

@@ -27,6 +27,19 @@ class TenantRef:
     status: str
 
 
+@dataclass(frozen=True)
+class TenantBranding:
+    """What an exported document takes from the tenant: its name and branding settings
+    (``settings.branding``: colours, fonts, margins, the logo's storage record)."""
+
+    name: str
+    colors: dict[str, Any]
+    fonts: dict[str, Any]
+    margins_mm: dict[str, Any]
+    logo_key: str | None
+    logo_content_type: str | None
+
+
 class TenantRepository:
     """Tenant rows. The ``platform_*`` methods reach every tenant through security-definer
     functions (migration 0003) and serve only platform-admin callers."""
@@ -100,3 +113,26 @@ class TenantRepository:
         """Whether the tenant has switched on the ODT export (``featureFlags.odtExport``, Beta)."""
         settings = await self.session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
         return bool(((settings or {}).get("featureFlags") or {}).get("odtExport"))
+
+    async def branding(self, tenant_id: uuid.UUID) -> TenantBranding | None:
+        """The own tenant's name and branding (the export's default style), None if not visible."""
+        row = (
+            await self.session.execute(select(Tenant.name, Tenant.settings).where(Tenant.id == tenant_id))
+        ).one_or_none()
+        if row is None:
+            return None
+        branding = (row.settings or {}).get("branding") or {}
+        logo = branding.get("logo") if isinstance(branding.get("logo"), dict) else {}
+
+        def section(name: str) -> dict[str, Any]:
+            value = branding.get(name)
+            return dict(value) if isinstance(value, dict) else {}
+
+        return TenantBranding(
+            name=row.name or "",
+            colors=section("colors"),
+            fonts=section("fonts"),
+            margins_mm=section("marginsMm"),
+            logo_key=str(logo["key"]) if logo and logo.get("key") else None,
+            logo_content_type=str(logo["contentType"]) if logo and logo.get("contentType") else None,
+        )

@@ -8,6 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from servanda.export.endpoints.jobs import router as jobs_router
+from servanda.export.endpoints.styles import router as styles_router
 
 routers: list[APIRouter] = []
 routers.append(jobs_router)
+routers.append(styles_router)
