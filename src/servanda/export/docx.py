@@ -540,10 +540,14 @@ def _settings(word: WordDocument, *, from_base: bool) -> None:
         theme_lang = settings.find(qn("w:themeFontLang"))
         if theme_lang is not None:
             theme_lang.set(qn("w:val"), LANGUAGE)
-        # Word keeps no thumbnail or preview picture of a generated file.
-        for tag in ("w:savePreviewPicture", "w:rsids"):
+        # No preview picture, no revision ids, no "spelling checked" claim of the template.
+        for tag in ("w:savePreviewPicture", "w:rsids", "w:proofState"):
             for element in settings.findall(qn(tag)):
                 settings.remove(element)
+        # Justified German text wants hyphenation (Word does it; LibreOffice where the
+        # German hyphenation dictionary is installed).
+        if settings.find(qn("w:autoHyphenation")) is None:
+            _insert_before(settings, OxmlElement("w:autoHyphenation"), _AFTER_AUTO_HYPHENATION)
         # German number format for fields a lawyer may insert.
         for tag, value in (("w:decimalSymbol", ","), ("w:listSeparator", ";")):
             element = settings.find(qn(tag))
@@ -575,6 +579,22 @@ _AFTER_COMPAT = frozenset(
         "w:doNotIncludeSubdocsInStats w:doNotAutoCompressPictures w:forceUpgrade w:captions "
         "w:readModeInkLockDown w:smartTagType sl:schemaLibrary w:shapeDefaults "
         "w:doNotEmbedSmartTags w:decimalSymbol w:listSeparator"
+    )
+)
+_AFTER_AUTO_HYPHENATION = _AFTER_COMPAT | frozenset(
+    qn(f"w:{tag}")
+    for tag in _words(
+        "consecutiveHyphenLimit hyphenationZone doNotHyphenateCaps showEnvelope summaryLength "
+        "clickAndTypeStyle defaultTableStyle evenAndOddHeaders bookFoldRevPrinting "
+        "bookFoldPrinting bookFoldPrintingSheets drawingGridHorizontalSpacing "
+        "drawingGridVerticalSpacing displayHorizontalDrawingGridEvery "
+        "displayVerticalDrawingGridEvery doNotUseMarginsForDrawingGridOrigin "
+        "drawingGridHorizontalOrigin drawingGridVerticalOrigin doNotShadeFormData "
+        "noPunctuationKerning characterSpacingControl printTwoOnOne strictFirstAndLastChars "
+        "noLineBreaksAfter noLineBreaksBefore savePreviewPicture doNotValidateAgainstSchema "
+        "saveInvalidXml ignoreMixedContent alwaysShowPlaceholderText doNotDemarcateInvalidXml "
+        "saveXmlDataOnly useXSLTWhenSaving saveThroughXslt showXMLTags "
+        "alwaysMergeEmptyNamespace updateFields hdrShapeDefaults footnotePr endnotePr compat"
     )
 )
 _BEFORE_SHIFT_RETURN = frozenset(
