@@ -144,6 +144,8 @@ def test_docx_to_pdf_is_pdfa_2b_with_the_contract_text(env: Env, tmp_path: Path)
 def test_docx_to_odt_keeps_the_contract_text(env: Env) -> None:
     odt = env.run(env.converter.convert(SMALL_DOCX, "odt"))
     assert_contract_text(odt_text(odt))
+    with zipfile.ZipFile(io.BytesIO(odt)) as archive:  # the profile turns the page-1 PNG off (speed)
+        assert not [name for name in archive.namelist() if name.startswith("Thumbnails/")]
 
 
 def test_warm_conversions_reuse_one_libreoffice(env: Env) -> None:

@@ -73,6 +73,18 @@ _CLI_EXPORTS = {
     "pdf": 'pdf:writer_pdf_Export:{"SelectPdfVersion":{"type":"long","value":"2"}}',
 }
 
+# Profile settings written before each start. No thumbnail in ODT files: rendering the first
+# page to PNG was a third of a warm ODT conversion (20 pages: ~0.66 s -> ~0.41 s under load).
+_PROFILE_ITEMS = (
+    '<item oor:path="/org.openoffice.Office.Common/Save/Document">'
+    '<prop oor:name="GenerateThumbnail" oor:op="fuse"><value>false</value></prop></item>'
+)
+_PROFILE_XCU = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"'
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+    f"{_PROFILE_ITEMS}\n</oor:items>\n"
+)
 _SERVER_SCRIPT = Path(__file__).with_name("converter_server.py")
 _PROBE_TIMEOUT_S = 1.0
 _STOP_GRACE_S = 3.0
@@ -277,9 +289,7 @@ class Converter:
 
     def _spawn(self, soffice: str) -> None:
         run_dir = self._prepare_run_dir()
-        self.profile_dir.mkdir(parents=True, exist_ok=True)
-        # A lock file of the previous (killed) instance; the group is gone, so it is stale.
-        (self.profile_dir / ".lock").unlink(missing_ok=True)
+        _seed_profile(self.profile_dir)
         port, uno_port = _free_ports(2)
         env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
         env["PYTHONPATH"] = str(run_dir / "pythonpath")
@@ -499,6 +509,23 @@ def _group_members(pgid: int) -> list[tuple[int, str]]:
         if int(pgrp) == pgid and state not in ("Z", "X"):
             members.append((int(entry.name), comm))
     return members
+
+
+def _seed_profile(profile_dir: Path) -> None:
+    """Create or repair the profile before a start: our settings in, a stale lock file out."""
+    (profile_dir / "user").mkdir(parents=True, exist_ok=True)
+    # A lock file of the previous (killed) instance; its process group is gone, so it is stale.
+    (profile_dir / ".lock").unlink(missing_ok=True)
+    xcu = profile_dir / "user" / "registrymodifications.xcu"
+    try:
+        text = xcu.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        xcu.write_text(_PROFILE_XCU, encoding="utf-8")
+        return
+    if "GenerateThumbnail" not in text and "</oor:items>" in text:
+        xcu.write_text(text.replace("</oor:items>", f"{_PROFILE_ITEMS}\n</oor:items>", 1), encoding="utf-8")
+    elif "</oor:items>" not in text:  # cut short by a kill: LibreOffice rebuilds the rest
+        xcu.write_text(_PROFILE_XCU, encoding="utf-8")
 
 
 def _free_ports(count: int) -> list[int]:
