@@ -23,11 +23,13 @@ from typing import Any
 
 import docx
 import pytest
+from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_COLOR_INDEX
 from docx.shared import Mm, Pt, RGBColor, Twips
 
 from servanda.engine.document import Document, DocumentMeta, Pin
 from servanda.engine.evaluate import evaluate_contract
+from servanda.engine.shapes import Structure
 from servanda.export.docx import render_docx
 from servanda.export.style import HeaderSpec, Logo, StyleSpec, style_from_settings
 from tests.engine.helpers import Pack
@@ -323,6 +325,32 @@ def test_bold_runs_line_breaks_and_placeholders() -> None:
     assert employer._p.xpath(".//w:br")
 
 
+def test_section_titles_take_heading_1_and_a_document_without_date_or_firm() -> None:
+    pack = Pack(PACKS["geheimhaltungsvereinbarung"], "geheimhaltungsvereinbarung")
+    shape = pack.structure.model_dump(by_alias=True, mode="json", exclude_none=True)
+    for section in shape["sections"]:
+        section["showHeading"] = True
+    meta = DocumentMeta(title="NDA Beispiel", template_title=pack.template_title)  # no date, no reference
+    answers = DEMO_ANSWERS["geheimhaltungsvereinbarung"]
+    document = evaluate_contract(
+        Structure.model_validate(shape), pack.questions, pack.clauses, answers, {}, "DE", meta=meta
+    ).document
+    data = render_docx(document, StyleSpec())
+    word = read(data)
+    titles = [p.text for p in word.paragraphs if p.style.name == "Heading 1"]
+    headings = [p.text for p in word.paragraphs if p.style.name == "Heading 2"]
+    assert titles == [section.title for section in document.sections]
+    assert headings == [clause.heading for clause in document.clauses() if clause.heading]
+    assert headings[1].startswith("§ 1 ")
+    outline = word.styles["Heading 2"].element.pPr.find(f"{W}outlineLvl")
+    assert outline is not None and outline.get(f"{W}val") == "1"
+    assert header_footer_text(data)[0].splitlines() == ["ENTWURF"]  # no firm, reference or date
+    core = part(data, "docProps/core.xml")
+    assert "dcterms:created" not in core and "dcterms:modified" not in core  # no date: none, not now
+    assert word.core_properties.author == ""
+    assert render_docx(document, StyleSpec()) == data
+
+
 def test_answers_are_inserted_as_literal_text() -> None:
     data = render_docx(build(arbeitgeber_name=INJECTION, vertragsort="{ DATE \\@ yyyy }"), STYLE)
     text = body_text(data)
@@ -345,6 +373,11 @@ def test_base_docx_styles_are_used_and_its_content_replaced() -> None:
         RGBColor(0, 0x80, 0),
     )
     base.styles["Normal"].font.name = "DejaVu Serif"
+    for missing in ("Title", "Heading 2", "Footer"):  # a base that lacks styles gets ours
+        if missing in base.styles:
+            base.styles[missing].delete()
+    base.sections[0].orientation = WD_ORIENT.LANDSCAPE
+    base.sections[0].different_first_page_header_footer = True
     base.add_paragraph("Alter Inhalt des Briefbogens")
     base.sections[0].header.paragraphs[0].text = "Alte Kopfzeile"
     base.core_properties.author = "Dr. Ex Mitarbeiter"
@@ -357,6 +390,10 @@ def test_base_docx_styles_are_used_and_its_content_replaced() -> None:
     assert word.styles["Heading 1"].font.size == Pt(20)
     assert word.styles["Normal"].font.name == "DejaVu Serif"
     assert word.styles["Absatz nummeriert"].paragraph_format.left_indent > 0  # ours, added to the base
+    assert (word.styles["Title"].font.size, word.styles["Title"].font.name) == (Pt(16), "Liberation Sans")
+    assert word.paragraphs[0].style.name == "Title"
+    assert word.sections[0].orientation == WD_ORIENT.PORTRAIT
+    assert not word.sections[0].different_first_page_header_footer
     assert "§ 1 Beginn des Arbeitsverhältnisses" in [
         p.text for p in word.paragraphs if p.style.name == "Heading 1"
     ]

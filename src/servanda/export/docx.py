@@ -29,6 +29,7 @@ from xml.sax.saxutils import escape
 
 import docx
 from docx.document import Document as WordDocument
+from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
@@ -182,10 +183,12 @@ def _restyle(paragraph: WordParagraph, ids: StyleIds, style: str) -> None:
 
 
 def _clear_body(word: WordDocument) -> None:
+    """An empty body that keeps (or gets) its final section properties."""
     body = word.element.body
     for child in list(body):
         if child.tag != qn("w:sectPr"):
             body.remove(child)
+    body.get_or_add_sectPr()
 
 
 def _body(word: WordDocument, ids: StyleIds, document: Document, *, clause_heading: str) -> None:
@@ -317,6 +320,7 @@ def _no_split(tr: CT_Row) -> None:
 
 def _page_setup(section: Section, style: StyleSpec) -> None:
     """A4 portrait with the style's margins (also over a base DOCX: the page is ours)."""
+    section.orientation = WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = A4
     margins = style.margins_mm
     section.top_margin = Mm(margins.top)
