@@ -24,7 +24,10 @@ from servanda.content.packs import shipped_packs
 from servanda.identity.principal import ROLE_PERMISSIONS, Permission
 from tests.auth_helpers import ensure_user, login_as
 from tests.conftest import DbUnderTest
+from tests.docx_samples import clean_docx
+from tests.test_branding import make_png
 from tests.test_contracts import publish_pack
+from tests.test_export_api import finish, finish_batch
 from tests.test_rbac_matrix import PARAM, cases
 
 TENANT_TABLES = (
@@ -43,6 +46,7 @@ TENANT_TABLES = (
     "contracts",
     "lawfirm_templates",
     "export_jobs",
+    "style_templates",
 )
 
 
@@ -73,6 +77,24 @@ def tenant_a(
         f"/api/v1/contracts/{contract_id}/save-as-template", json={"title": "Kanzleivorlage A"}, headers=admin
     )
     assert saved.status_code == 201, saved.text
+    # a finished export job and batch (files in storage), so every export route reaches a real object
+    job = api.post("/api/v1/export-jobs", json={"contractId": contract_id, "format": "docx"}, headers=admin)
+    assert job.status_code == 202, job.text
+    batch = api.post(
+        "/api/v1/export-jobs/batch", json={"contractIds": [contract_id], "format": "pdf"}, headers=admin
+    )
+    assert batch.status_code == 202, batch.text
+    finish(api, su, a, job.json()["id"])
+    finish_batch(api, su, a, batch.json()["id"])
+    # a style template with its own logo and base DOCX, so every style route reaches a real object
+    style = api.post("/api/v1/export/style-templates", json={"name": "Hausstil A"}, headers=admin)
+    assert style.status_code == 201, style.text
+    style_url = f"/api/v1/export/style-templates/{style.json()['id']}"
+    for part, file in (
+        ("logo", ("l.png", make_png(), "image/png")),
+        ("base-docx", ("b.docx", clean_docx(), "x")),
+    ):
+        assert api.put(f"{style_url}/{part}", files={"file": file}, headers=admin).status_code == 200
     team_id = one(su, "INSERT INTO teams (tenant_id, name) VALUES (%s, 'Team A') RETURNING id", a)
     user_id = ensure_user(su, a, "user", "anwalt@kanzlei-a.de")
     ids = {
@@ -86,6 +108,9 @@ def tenant_a(
         "team_id": team_id,
         "user_id": str(user_id),
         "tenant_id": str(a),
+        "style_template_id": style.json()["id"],
+        "job_id": job.json()["id"],
+        "batch_id": batch.json()["id"],
     }
     ids["clauses"]["version_id"] = one(
         su, "SELECT id FROM clause_versions WHERE clause_id = %s LIMIT 1", ids["clauses"]["entity_id"]

@@ -25,6 +25,12 @@ FILE_RESPONSES = {
     ("GET", "/api/v1/branding/logo"): {"image/png", "image/svg+xml"},
     ("GET", "/api/v1/tenant/branding/logo"): {"image/png", "image/svg+xml"},
     ("GET", "/api/v1/identity/audit-logs/export"): {"text/csv", "application/x-ndjson"},
+    ("GET", "/api/v1/export-jobs/{job_id}/download"): {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.oasis.opendocument.text",
+        "application/pdf",
+    },
+    ("GET", "/api/v1/export-jobs/batch/{batch_id}/download"): {"application/zip"},
 }
 
 # Members whose value is any JSON by design: authored values whose type the question or parameter

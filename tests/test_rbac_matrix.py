@@ -155,6 +155,16 @@ SPEC: list[tuple[str, Permission]] = [
     (r"^/api/v1/contracts(?!/[^/]+/save-as-template$)(/.*)?$", Permission.CONTRACTS_USE),
     (r"^/api/v1/contracts/[^/]+/save-as-template$", Permission.TEMPLATES_MANAGE),
     (r"^/api/v1/lawfirm-templates(/.*)?$", Permission.TEMPLATES_MANAGE),
+    (r"^/api/v1/export-jobs(?!/(failed|stats)$)(/.*)?$", Permission.CONTRACTS_USE),
+    (r"^/api/v1/export-jobs/(failed|stats)$", Permission.EXPORT_MONITOR),
+]
+
+
+# Families whose reads and writes differ: (method pattern, path pattern, permission).
+METHOD_SPEC: list[tuple[str, str, Permission]] = [
+    # every user chooses a style when exporting; editors and admins manage them
+    (r"^GET$", r"^/api/v1/export/style-templates(/[^/]+)?$", Permission.CONTRACTS_USE),
+    (r"^(POST|PATCH|PUT|DELETE)$", r"^/api/v1/export/style-templates(/.*)?$", Permission.TEMPLATES_MANAGE),
 ]
 
 
@@ -162,6 +172,7 @@ def test_declared_permissions_follow_the_spec(api: TestClient) -> None:
     mismatches = []
     for method, path, permission in cases(api.app):  # type: ignore[arg-type]
         expected = [p for pattern, p in SPEC if re.match(pattern, path)]
+        expected += [p for m, pattern, p in METHOD_SPEC if re.match(m, method) and re.match(pattern, path)]
         if expected != [permission]:
             mismatches.append(f"{method} {path}: declared {permission}, spec {expected}")
     assert mismatches == []

@@ -8,9 +8,11 @@ preview use), so a completed contract renders the same document forever.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.contracts import repository
@@ -70,3 +72,19 @@ async def contract_document(session: AsyncSession, contract_id: uuid.UUID) -> Co
     """The contract of the session's tenant (RLS) by id, for the export worker (no principal)."""
     contract = await session.get(ContractInstance, contract_id)
     return None if contract is None else await _document(session, contract)
+
+
+def visible_contract_ids(principal: Principal) -> Select[Any]:
+    """The ids of the contracts ``principal`` sees: a subquery for filters of other modules' rows
+    (export jobs are visible exactly when their contract is)."""
+    return repository.visible_contracts(principal, select(ContractInstance.id))
+
+
+async def visible_ids(
+    session: AsyncSession, principal: Principal, contract_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``contract_ids`` ``principal`` sees (batch export preconditions), in one query."""
+    if not contract_ids:
+        return set()
+    query = visible_contract_ids(principal).where(ContractInstance.id.in_(list(contract_ids)))
+    return set((await session.scalars(query)).all())

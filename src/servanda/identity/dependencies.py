@@ -8,6 +8,7 @@ Endpoint files import from here; services use :mod:`servanda.identity.principal`
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import structlog
@@ -34,6 +35,7 @@ __all__ = [
     "client_ip",
     "permission_of",
     "request_meta",
+    "signed_grant",
 ]
 
 
@@ -84,16 +86,35 @@ async def authenticate(request: Request, session: UnitOfWork) -> Principal:
     return principal
 
 
+# Another way to authorise one route than a bearer token: a signed link (export downloads a browser
+# opens). It returns None when the request carries no signed link (then the bearer token is
+# required as usual), the verified grant when it does, and raises a domain error for a wrong or
+# expired one.
+SignedLinkCheck = Callable[[Request], Awaitable[object | None]]
+
+
 class _Allow:
     """A route's declared permission; FastAPI calls it, the RBAC test reads ``permission``."""
 
-    def __init__(self, permission: Permission, *, during_mfa_setup: bool = False) -> None:
+    def __init__(
+        self,
+        permission: Permission,
+        *,
+        during_mfa_setup: bool = False,
+        or_signed_link: SignedLinkCheck | None = None,
+    ) -> None:
         self.permission = permission
         self.during_mfa_setup = during_mfa_setup
+        self.or_signed_link = or_signed_link
 
     async def __call__(self, request: Request, session: UnitOfWork) -> Principal | None:
         if self.permission is Permission.PUBLIC:
             return None
+        if self.or_signed_link is not None:
+            grant = await self.or_signed_link(request)
+            if grant is not None:  # the link names its object and tenant; the route reads the grant
+                request.state.signed_grant = grant
+                return None
         principal = await authenticate(request, session)
         if principal.mfa_setup_required and not self.during_mfa_setup:
             raise errors.Forbidden(
@@ -105,9 +126,20 @@ class _Allow:
         return principal
 
 
-def allow(permission: Permission, *, during_mfa_setup: bool = False) -> Any:
-    """Route dependency declaring (and enforcing) the permission the route needs."""
-    return Depends(_Allow(permission, during_mfa_setup=during_mfa_setup))
+def allow(
+    permission: Permission, *, during_mfa_setup: bool = False, or_signed_link: SignedLinkCheck | None = None
+) -> Any:
+    """Route dependency declaring (and enforcing) the permission the route needs.
+
+    ``or_signed_link``: the route also accepts a signed link instead of a bearer token (the
+    check verifies it; the route then reads the grant with :func:`signed_grant`).
+    """
+    return Depends(_Allow(permission, during_mfa_setup=during_mfa_setup, or_signed_link=or_signed_link))
+
+
+def signed_grant(request: Request) -> object | None:
+    """The grant of a verified signed link (see ``allow(..., or_signed_link=...)``), else None."""
+    return getattr(request.state, "signed_grant", None)
 
 
 def permission_of(dependency: Any) -> Permission | None:

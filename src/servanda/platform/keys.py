@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -40,10 +41,21 @@ def signing_key(settings: Settings) -> RSAKey:
     return key
 
 
-def data_cipher(settings: Settings) -> Fernet:
+def _secret(settings: Settings) -> bytes:
     if settings.servanda_secret_key is not None:
-        secret = settings.servanda_secret_key.get_secret_value().encode()
-    else:
-        path = settings.servanda_data_dir.resolve() / "keys" / "secret.key"
-        secret = _read_or_create(path, secrets.token_urlsafe(48).encode())
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret).digest()))
+        return settings.servanda_secret_key.get_secret_value().encode()
+    path = settings.servanda_data_dir.resolve() / "keys" / "secret.key"
+    return _read_or_create(path, secrets.token_urlsafe(48).encode())
+
+
+def data_cipher(settings: Settings) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(_secret(settings)).digest()))
+
+
+def derived_key(settings: Settings, purpose: str) -> bytes:
+    """A 32-byte key for one purpose (e.g. ``export-download-link``), HMAC-SHA256 of the secret key.
+
+    Each purpose gets its own key, so a value signed for one use never verifies for another,
+    and none of them reveals the secret or the data cipher's key.
+    """
+    return hmac.new(_secret(settings), f"servanda:{purpose}".encode(), hashlib.sha256).digest()

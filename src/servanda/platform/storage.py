@@ -280,6 +280,28 @@ class S3Storage:
         validate_key(tenant_id, key)
         await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
 
+    def presigned_url(
+        self, tenant_id: uuid.UUID, key: str, expires_s: int, content_disposition: str, content_type: str
+    ) -> str:
+        """A GET URL for one object, valid ``expires_s`` seconds (SigV4, computed locally, no request).
+
+        The server answers it with ``content_disposition`` and ``content_type`` as response
+        headers (``response-content-disposition`` / ``response-content-type``, signed into
+        the URL), so a browser saves the file under its proper name.
+        """
+        validate_key(tenant_id, key)
+        url: str = self._client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": content_disposition,
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=expires_s,
+        )
+        return url
+
 
 def storage_from_settings(settings: Settings) -> DirectoryStorage | S3Storage:
     """S3 when ``S3_ENDPOINT`` is set (then bucket and keys are required), else the data directory."""
