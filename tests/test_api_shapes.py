@@ -24,6 +24,7 @@ LOCATED_HERE = {
     ("POST", "/api/v1/identity/users"),
     ("POST", "/api/v1/identity/teams"),
     ("POST", "/api/v1/platform/tenants"),
+    ("POST", "/api/v1/export/style-templates"),
 }
 
 
@@ -80,6 +81,10 @@ def test_created_resources_are_located(api: TestClient, su: psycopg.Connection, 
 
     team = api.post("/api/v1/identity/teams", json={"name": "Arbeitsrecht"}, headers=admin)
     assert _follow(api, team, admin, f"/api/v1/identity/teams/{team.json()['id']}") == team.json()
+
+    style = api.post("/api/v1/export/style-templates", json={"name": "Hausstil"}, headers=admin)
+    url = f"/api/v1/export/style-templates/{style.json()['id']}"
+    assert _follow(api, style, admin, url) == style.json()
 
     operator = ensure_user(su, home, "admin", "betrieb@verlag-ort.de")
     su.execute("UPDATE users SET platform_admin = true WHERE id = %s", (operator,))
