@@ -514,3 +514,28 @@ def docx_text(data: bytes) -> str:
     import docx
 
     return "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+
+
+# -- the shared image check (platform/images.py) -----------------------------------------------
+
+
+def test_jpeg_logos_are_checked_and_the_tenant_logo_stays_png_or_svg() -> None:
+    from servanda.export.styles import LOGO_POLICY
+    from servanda.platform import errors, images
+    from servanda.tenants.logo import validate_logo
+
+    assert images.validate_image(JPEG, LOGO_POLICY).extension == "jpg"
+    for broken in (JPEG[:-2], JPEG[:20] + JPEG[-2:], b"\xff\xd8\xff\xd9"):
+        with pytest.raises(errors.Invalid) as caught:
+            images.validate_image(broken, LOGO_POLICY)
+        assert caught.value.code == "style.logo_invalid_image"
+    wide = JPEG.replace(b"\x08\x00\x02\x00\x03", b"\x08\x00\x02\x0f\xa0")  # 4000 pixels wide
+    with pytest.raises(errors.Invalid) as caught:
+        images.validate_image(wide, LOGO_POLICY)
+    assert caught.value.code == "style.logo_dimensions_too_large"
+    with pytest.raises(errors.UnsupportedMediaType) as refused:
+        validate_logo(JPEG)
+    assert (refused.value.code, refused.value.detail) == (
+        "branding.unsupported_type",
+        "Das Logo muss eine PNG- oder SVG-Datei sein.",
+    )

@@ -116,10 +116,12 @@ def too_large(policy: ImagePolicy, limit: int) -> errors.PayloadTooLarge:
 
 def unsupported_type(policy: ImagePolicy) -> errors.UnsupportedMediaType:
     names = [_TYPE_NAMES[t] for t in policy.types]
+    hyphenated = ", ".join(f"{n}-" for n in names[:-1])  # "PNG-, JPEG- oder SVG-Datei"
+    kinds = f"{hyphenated} oder {names[-1]}-Datei" if hyphenated else f"{names[-1]}-Datei"
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " oder " + names[-1]
     return errors.UnsupportedMediaType(
         policy.code("unsupported_type"),
-        f"Das Logo muss eine {listed}-Datei sein.",
+        f"Das Logo muss eine {kinds} sein.",
         errors=[{"field": "file", "message": f"nur {listed}"}],
     )
 
