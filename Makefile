@@ -45,6 +45,7 @@ bench: install
 	$(VENV)/bin/python -m bench.contracts
 	$(VENV)/bin/python -m bench.round_trips
 	$(VENV)/bin/python -m bench.cpu_per_request
+	$(VENV)/bin/python -m bench.export
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -167,14 +168,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(app_url: str, private_key_pem: str, workers: int = 1) -> Iterator[str]:
-    """Run `servanda api` on a free port against ``app_url``; yield its base URL."""
+def api_server(
+    app_url: str, private_key_pem: str, workers: int = 1, data_dir: str | None = None
+) -> Iterator[str]:
+    """Run `servanda api` on a free port against ``app_url``; yield its base URL.
+
+    ``data_dir``: the SERVANDA_DATA_DIR to use (e.g. shared with a `servanda worker`, so
+    downloads find the worker's files); by default a fresh temporary directory.
+    """
     import subprocess
     import sys
 
     import httpx
 
-    with tempfile.TemporaryDirectory() as data_dir:
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory())
         port = free_port()
         env = {
             **os.environ,
