@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Coroutine, Iterator
@@ -329,3 +330,34 @@ def test_a_pool_converts_on_all_its_libreoffices_at_once_and_closes_them_all(tmp
     group = asyncio.run(scenario())
     assert len(group) >= 6  # 2 x (server, oosplash, soffice.bin)
     assert [pid for pid in group if alive(pid)] == []
+
+
+def test_a_killed_application_leaves_no_libreoffice_behind(tmp_path: Path) -> None:
+    """The worker dies by SIGKILL (no close()): the server script notices and stops LibreOffice."""
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from servanda.export.converter import Converter\n"
+        "async def main():\n"
+        f"    converter = Converter(profile_dir=Path({str(tmp_path / 'profile')!r}))\n"
+        "    await converter.start()\n"
+        "    print(converter._proc.pid, converter.soffice_pid, converter._run_dir, flush=True)\n"
+        "    await asyncio.sleep(120)\n"
+        "asyncio.run(main())\n"
+    )
+    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert app.stdout is not None
+        server, soffice, run_dir = app.stdout.readline().split()
+        server_pid, soffice_pid = int(server), int(soffice)
+        assert Path(run_dir).is_dir()
+        assert alive(server_pid) and alive(soffice_pid)
+    finally:
+        app.kill()
+        app.wait()
+    deadline = time.monotonic() + 15
+    while (alive(server_pid) or alive(soffice_pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(soffice_pid)
+    assert not alive(server_pid)
+    assert not Path(run_dir).exists()  # the server script removed the run directory

@@ -310,6 +310,8 @@ class Converter:
                     str(uno_port),
                     "--temp-dir",
                     str(run_dir / "tmp"),
+                    "--parent-pid",
+                    str(os.getpid()),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=server_log,

@@ -9,7 +9,9 @@ package and its dist-info, so nothing else of the venv shadows the system Python
 It does what ``unoserver``'s own ``main()`` does minus its fixed start-up sleeps (5 s + 2 s):
 start LibreOffice with its own profile on a loopback UNO port, wait until that port accepts
 connections, then serve unoserver's XML-RPC API (``UnoServer.serve``) on a second loopback port.
-When LibreOffice exits, this process exits too, so the client sees a dead converter at once.
+When LibreOffice exits, this process exits too, so the client sees a dead converter at once;
+when the application dies without stopping it (SIGKILL), this process stops LibreOffice and
+itself, so a killed worker leaves no LibreOffice behind.
 No conversion timeout here: the client owns the timeout and kills the whole process group.
 
 Standard library and unoserver only; never imported by the application.
@@ -18,13 +20,17 @@ Standard library and unoserver only; never imported by the application.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import xmlrpc.server
+from pathlib import Path
 
 from unoserver.server import UnoServer
 
@@ -47,6 +53,46 @@ def _port_open(port: int) -> bool:
         return False
 
 
+_stopping = threading.Event()
+
+
+def _watch_parent(parent_pid: int, office: subprocess.Popen[bytes], run_dir: Path) -> None:
+    """The application died without closing the converter (e.g. SIGKILL): take LibreOffice down too.
+
+    Polls the parent pid rather than using PR_SET_PDEATHSIG, which fires when the spawning
+    *thread* ends, not the process.
+    """
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    _stopping.set()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _group_members():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            office.wait(timeout=3)
+    if run_dir.name.startswith("servanda-converter-"):  # nobody else will delete it now
+        shutil.rmtree(run_dir, ignore_errors=True)
+    os._exit(1)
+
+
+def _group_members() -> list[int]:
+    """The other living processes of this process group (LibreOffice), from /proc."""
+    me, group = os.getpid(), os.getpgrp()
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+        if int(pgrp) == group and state not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="converter_server")
     parser.add_argument("--soffice", required=True)
@@ -54,6 +100,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True, help="XML-RPC port")
     parser.add_argument("--uno-port", type=int, required=True)
     parser.add_argument("--temp-dir", required=True)
+    parser.add_argument("--parent-pid", type=int, required=True, help="stop when this process is gone")
     args = parser.parse_args()
     # No access log line per conversion in the server's log file.
     xmlrpc.server.SimpleXMLRPCRequestHandler.log_request = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
@@ -63,6 +110,13 @@ def main() -> int:
         [args.soffice, *OFFICE_FLAGS, f"-env:UserInstallation={args.profile_url}", f"--accept={accept}"],
         stdin=subprocess.DEVNULL,
     )
+    watcher = threading.Thread(
+        target=_watch_parent,
+        args=(args.parent_pid, office, Path(args.temp_dir).parent),
+        name="parent",
+        daemon=True,
+    )
+    watcher.start()
     while not _port_open(args.uno_port):
         if office.poll() is not None:
             print(
@@ -82,6 +136,8 @@ def main() -> int:
     server.libreoffice_process = office
     threading.Thread(target=server.serve, name="xmlrpc", daemon=True).start()
     code = office.wait()
+    if _stopping.is_set():
+        watcher.join()  # it cleans up and exits
     print(f"converter_server: LibreOffice exited with {code}", file=sys.stderr)
     os._exit(1)
 
