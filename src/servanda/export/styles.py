@@ -276,6 +276,7 @@ class StyleTemplateService:
         clean = docx_upload.validate_base_docx(data)
         key = base_docx_key(principal.tenant_id, style.id)
         digest = hashlib.sha256(clean.data).hexdigest()
+        had_one = style.base_docx_key == key
         await self.storage.put(principal.tenant_id, key, clean.data, docx_upload.DOCX_TYPE)
         try:
             style.base_docx_key = key
@@ -297,7 +298,8 @@ class StyleTemplateService:
             )
             await self.session.flush()
         except BaseException:
-            await self._discard(principal.tenant_id, key)
+            if not had_one:  # else the record still points at the key (now with the new bytes)
+                await self._discard(principal.tenant_id, key)
             raise
         return BaseDocxResult(len(clean.data), digest, clean.stripped)
 
