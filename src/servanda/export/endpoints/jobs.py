@@ -55,7 +55,7 @@ def _signed_link_check(kind: links.LinkKind, id_param: str) -> Any:
         if "signature" not in query:
             return None  # a bearer token is needed as usual
         settings: Settings = request.app.state.settings
-        return links.verify(
+        grant = links.verify(
             derived_key(settings, links.LINK_PURPOSE),
             kind,
             request.path_params.get(id_param),
@@ -64,6 +64,8 @@ def _signed_link_check(kind: links.LinkKind, id_param: str) -> Any:
             query.get("signature"),
             time.time(),
         )
+        request.state.tenant_id = str(grant.tenant_id)  # the access log and metrics name it
+        return grant
 
     return check
 
