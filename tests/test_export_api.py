@@ -291,9 +291,22 @@ def test_a_done_job_downloads_with_its_title_as_file_name(
         "filename*=UTF-8''Arbeitsvertrag%20M%C3%BCller-Sch%C3%A4fer.docx"
     )
     assert unquote(disposition.split("UTF-8''")[1]) == "Arbeitsvertrag Müller-Schäfer.docx"
+    assert response.headers["cache-control"] == "private, no-store"
     lawyer_id = su.execute("SELECT id FROM users WHERE email = 'anwalt@kanzlei-demo.de'").fetchone()[0]  # type: ignore[index]
     [(actor, object_id, details)] = audit(su, "export.download")
     assert (actor, object_id, details["via"]) == (lawyer_id, job["id"], "bearer")
+    assert details["sha256"] == hashlib.sha256(data).hexdigest()
+
+    # a done job whose file is gone (storage lost it) says so, and audits nothing
+    settings: Settings = api.app.state.settings  # type: ignore[attr-defined]
+    asyncio.run(
+        storage_from_settings(settings).delete(
+            world["firm"], result_key(world["firm"], uuid.UUID(job["id"]), "docx")
+        )
+    )
+    gone = api.get(f"{E}/{job['id']}/download", headers=world["lawyer"])
+    assert problem(gone) == (404, "export.file_missing")
+    assert len(audit(su, "export.download")) == 1
 
 
 def test_signed_links_open_without_a_token_and_are_audited_for_the_requester(
