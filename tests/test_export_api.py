@@ -275,7 +275,7 @@ def test_a_done_job_downloads_with_its_title_as_file_name(
     finish(api, su, world["firm"], job["id"], data)
 
     view = api.get(f"{E}/{job['id']}", headers=world["lawyer"]).json()
-    assert (view["status"], view["resultSize"], view["resultSha256"]) == (
+    assert (view["status"], view["size"], view["sha256"]) == (
         "done",
         len(data),
         hashlib.sha256(data).hexdigest(),

@@ -59,8 +59,8 @@ class ExportJobOut(ApiModel):
     duration_ms: int | None = Field(description="From start to completion of the last attempt")
     error_code: str | None
     error_message: str | None
-    result_size: int | None
-    result_sha256: str | None
+    size: int | None = Field(description="Bytes of the file (when done)")
+    sha256: str | None = Field(description="SHA-256 of the file (hex, when done)")
     download_url: str | None = None
     download_url_expires_at: datetime | None = None
 
@@ -115,7 +115,7 @@ class ExportBatchOut(ApiModel):
     completed_at: datetime | None
     error_code: str | None
     error_message: str | None
-    result_size: int | None
-    result_sha256: str | None
+    size: int | None = Field(description="Bytes of the file (when done)")
+    sha256: str | None = Field(description="SHA-256 of the file (hex, when done)")
     download_url: str | None = None
     download_url_expires_at: datetime | None = None

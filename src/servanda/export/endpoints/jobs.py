@@ -92,8 +92,8 @@ def job_out(job: ExportJob, link: DownloadLink | None = None) -> ExportJobOut:
         duration_ms=duration,
         error_code=job.error_code,
         error_message=job.error_message,
-        result_size=job.result_size,
-        result_sha256=job.result_sha256,
+        size=job.result_size,
+        sha256=job.result_sha256,
         download_url=link.url if link else None,
         download_url_expires_at=link.expires_at if link else None,
     )
@@ -121,8 +121,8 @@ def batch_out(batch: ExportBatch, link: DownloadLink | None = None) -> ExportBat
         completed_at=batch.completed_at,
         error_code=batch.error_code,
         error_message=batch.error_message,
-        result_size=batch.result_size,
-        result_sha256=batch.result_sha256,
+        size=batch.result_size,
+        sha256=batch.result_sha256,
         download_url=link.url if link else None,
         download_url_expires_at=link.expires_at if link else None,
     )
