@@ -297,6 +297,29 @@ def test_another_tenant_neither_sees_nor_changes_styles(
     assert stored(api, firm["b"]) == []
 
 
+def test_the_database_itself_keeps_styles_apart_and_the_system_style_unwritable(
+    api: TestClient, su: psycopg.Connection, firm: dict[str, Any], connect_as: Any
+) -> None:
+    """Below the service: the app role under RLS, with explicit WHERE clauses naming the rows."""
+    from tests.conftest import APP
+
+    style = create(api, firm["editor"], name="Geheim")
+    sid = system_id(su)
+    as_b = connect_as(APP, tenant=firm["b"])
+    seen = as_b.execute("SELECT id FROM style_templates WHERE tenant_id = %s", (firm["a"],)).fetchall()
+    assert seen == []
+    assert as_b.execute("UPDATE style_templates SET name = 'x' WHERE id = %s", (style["id"],)).rowcount == 0
+    assert as_b.execute("DELETE FROM style_templates WHERE id = %s", (style["id"],)).rowcount == 0
+    as_b.rollback()
+    as_a = connect_as(APP, tenant=firm["a"])
+    assert as_a.execute("SELECT count(*) FROM style_templates WHERE id = %s", (sid,)).fetchone() == (1,)
+    assert as_a.execute("UPDATE style_templates SET name = 'x' WHERE id = %s", (sid,)).rowcount == 0
+    assert as_a.execute("DELETE FROM style_templates WHERE id = %s", (sid,)).rowcount == 0
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):  # WITH CHECK: no new system styles
+        as_a.execute("INSERT INTO style_templates (tenant_id, name, type) VALUES (NULL, 'x', 'system')")
+    as_a.rollback()
+
+
 # -- uploads -----------------------------------------------------------------------------------
 
 
