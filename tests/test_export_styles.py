@@ -562,3 +562,22 @@ def test_jpeg_logos_are_checked_and_the_tenant_logo_stays_png_or_svg() -> None:
         "branding.unsupported_type",
         "Das Logo muss eine PNG- oder SVG-Datei sein.",
     )
+
+
+def test_a_cleaned_base_docx_renders_without_any_external_reference(
+    api: TestClient, su: psycopg.Connection, firm: dict[str, Any], clean_db: DbUnderTest
+) -> None:
+    """Upload → resolve_style → the renderer: nothing of the stripped relationships reaches an export."""
+    from servanda.export.docx import render_docx
+    from tests.test_export_docx import build
+
+    style = create(api, firm["editor"], isDefault=True, fonts={"body": "Liberation Sans"})
+    hostile = with_external_relationships(clean_docx())
+    url = f"{S}/{style['id']}/base-docx"
+    assert put_file(api, url, firm["editor"], hostile, "kopf.docx", DOCX).status_code == 200
+    resolved = resolve(clean_db, api, firm["a"], None)
+    assert resolved.base_docx is not None and resolved.spec.fonts.body == "Liberation Sans"
+    rendered = members(render_docx(build(), resolved.spec, logo=resolved.logo, base_docx=resolved.base_docx))
+    everything = b"".join(rendered.values())
+    assert b"evil.example" not in everything and b"attachedTemplate" not in everything
+    assert b"Normal.dotm" not in everything
