@@ -266,6 +266,7 @@ def test_close_leaves_no_libreoffice_process(tmp_path: Path) -> None:
     assert len(pids) >= 3, pids  # server, oosplash, soffice.bin
     assert names == set()
     assert not converter.ready() and converter.soffice_pid is None
+    assert not (tmp_path / "profile.run").exists()  # temp files, log and PYTHONPATH links removed
     # No process anywhere still uses this converter's profile (nothing escaped the group).
     profile = str(tmp_path / "profile")
     leftovers = [
@@ -341,14 +342,18 @@ def test_a_killed_application_leaves_no_libreoffice_behind(tmp_path: Path) -> No
         "async def main():\n"
         f"    converter = Converter(profile_dir=Path({str(tmp_path / 'profile')!r}))\n"
         "    await converter.start()\n"
-        "    print(converter._proc.pid, converter.soffice_pid, converter._run_dir, flush=True)\n"
+        "    print('PIDS', converter._proc.pid, converter.soffice_pid, converter._run_dir, flush=True)\n"
         "    await asyncio.sleep(120)\n"
         "asyncio.run(main())\n"
     )
     app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert app.stdout is not None
-        server, soffice, run_dir = app.stdout.readline().split()
+        line = ""
+        while not line.startswith("PIDS "):  # the converter's own log lines come first
+            line = app.stdout.readline()
+            assert line, "the application ended before its converter was ready"
+        server, soffice, run_dir = line.split()[1:]
         server_pid, soffice_pid = int(server), int(soffice)
         assert Path(run_dir).is_dir()
         assert alive(server_pid) and alive(soffice_pid)

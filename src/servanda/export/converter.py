@@ -7,8 +7,8 @@ has, not the project venv, so the server runs as a subprocess of the system Pyth
 (``UnoClient``) in a thread. ``docs/export.md`` ("Converter") records the decisions.
 
 - **Isolation**: its own LibreOffice profile (``profile_dir``), free loopback ports chosen at
-  start, a private run directory (temp files, the server's log, ``PYTHONPATH`` holding only
-  symlinks to the venv's ``unoserver`` package and its dist-info).
+  start, a private run directory ``<profile_dir>.run`` (temp files, the server's log,
+  ``PYTHONPATH`` holding only symlinks to the venv's ``unoserver`` package and its dist-info).
 - **One process group** (server, ``oosplash``, ``soffice.bin``): every stop is a ``killpg``,
   so nothing is orphaned.
 - **Serialised**: LibreOffice converts one document at a time; conversions queue on an
@@ -40,9 +40,10 @@ from typing import Any, Literal
 
 from unoserver.client import UnoClient
 
+from servanda.platform.logs import get_logger
 from servanda.platform.metrics import EXPORT_CONVERTER_RESTARTS
 
-log = logging.getLogger(__name__)
+log = get_logger("servanda.export.converter")
 # unoserver's client logs three INFO lines per call ("Connecting.", ...): noise in the worker's log.
 logging.getLogger("unoserver").setLevel(logging.WARNING)
 
@@ -171,7 +172,7 @@ class Converter:
         """Start LibreOffice and the server if they are not running; return when they answer."""
         async with self._start_lock:
             if self._closed:
-                raise ConversionError("converter.unavailable", "the converter is closed", retriable=True)
+                raise _closed_error()
             if self._proc is not None and self._proc.poll() is None and self._ready:
                 return
             if self._proc is not None:  # died while idle: clean up and count it
@@ -211,6 +212,8 @@ class Converter:
                     retriable=True,
                 ) from None
             except xmlrpc.client.Fault as fault:
+                if self._closed:
+                    raise _closed_error() from None
                 if await self._alive():
                     raise ConversionError(
                         "converter.failed",
@@ -223,16 +226,19 @@ class Converter:
                 ) from None
             except (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError) as error:
                 if self._closed:
-                    raise ConversionError(
-                        "converter.unavailable", "the converter was closed", retriable=True
-                    ) from None
+                    raise _closed_error() from None
                 await self._restart("crashed")
                 raise ConversionError(
                     "converter.crashed",
                     f"the converter process died during the conversion ({type(error).__name__}); restarted",
                     retriable=True,
                 ) from None
-            log.debug("converted %d bytes to %s in %.3f s", len(docx), target, time.monotonic() - started)
+            log.debug(
+                "converted",
+                action="converter.convert",
+                target=target,
+                duration_ms=round((time.monotonic() - started) * 1000),
+            )
             return result
 
     # -- internals --------------------------------------------------------------------------
@@ -240,7 +246,7 @@ class Converter:
     def _count_restart(self, reason: Literal["timeout", "crashed"]) -> None:
         self.restarts += 1
         EXPORT_CONVERTER_RESTARTS.labels(reason=reason).inc()
-        log.warning("restarting the LibreOffice converter (reason: %s)", reason)
+        log.warning("restarting the LibreOffice converter", action="converter.restart", reason=reason)
 
     async def _restart(self, reason: Literal["timeout", "crashed"]) -> None:
         """Kill the whole group and start it again; a failed start is logged, the next convert retries."""
@@ -252,7 +258,12 @@ class Converter:
             try:
                 await self._spawn_until_ready()
             except ConversionError as error:
-                log.error("the LibreOffice converter did not come back: %s", error)
+                log.error(
+                    "the LibreOffice converter did not come back",
+                    action="converter.start_failed",
+                    error_code=error.code,
+                    error=str(error),
+                )
 
     async def _alive(self) -> bool:
         """The server process runs and answers ``info()`` (which asks LibreOffice for its version)."""
@@ -284,7 +295,12 @@ class Converter:
                 if not error.retriable or attempt == 2:
                     raise
                 # A profile left half-written by a killed LibreOffice can keep it from starting.
-                log.warning("converter start failed (%s); retrying with a fresh profile", error)
+                log.warning(
+                    "converter start failed; retrying with a fresh profile",
+                    action="converter.start_failed",
+                    error_code=error.code,
+                    error=str(error),
+                )
                 shutil.rmtree(self.profile_dir, ignore_errors=True)
 
     def _spawn(self, soffice: str) -> None:
@@ -308,8 +324,8 @@ class Converter:
                     str(port),
                     "--uno-port",
                     str(uno_port),
-                    "--temp-dir",
-                    str(run_dir / "tmp"),
+                    "--run-dir",
+                    str(run_dir),
                     "--parent-pid",
                     str(os.getpid()),
                 ],
@@ -324,7 +340,11 @@ class Converter:
 
     def _prepare_run_dir(self) -> Path:
         if self._run_dir is None:
-            self._run_dir = Path(tempfile.mkdtemp(prefix="servanda-converter-"))
+            # Next to the profile, at a fixed name: whatever a killed predecessor left is replaced
+            # here instead of piling up in /tmp.
+            self._run_dir = self.profile_dir.parent / f"{self.profile_dir.name}.run"
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._run_dir.mkdir(parents=True, mode=0o700)
             pythonpath = self._run_dir / "pythonpath"
             pythonpath.mkdir()
             package, dist_info = _unoserver_paths()
@@ -355,7 +375,11 @@ class Converter:
                 )
             if await asyncio.to_thread(_probe, self._port, _PROBE_TIMEOUT_S):
                 self._ready = True
-                log.info("LibreOffice converter ready in %.2f s", time.monotonic() - started)
+                log.info(
+                    "LibreOffice converter ready",
+                    action="converter.ready",
+                    duration_ms=round((time.monotonic() - started) * 1000),
+                )
                 return
             if time.monotonic() > deadline:
                 raise ConversionError(
@@ -553,6 +577,10 @@ def _unoserver_paths() -> tuple[Path, Path]:
     if not dist_infos:
         raise ConversionError("converter.unavailable", "unoserver's dist-info is missing", retriable=False)
     return package, dist_infos[-1]
+
+
+def _closed_error() -> ConversionError:
+    return ConversionError("converter.unavailable", "the converter is closed", retriable=True)
 
 
 def _fault_text(fault: xmlrpc.client.Fault) -> str:

@@ -71,8 +71,7 @@ def _watch_parent(parent_pid: int, office: subprocess.Popen[bytes], run_dir: Pat
                 os.kill(pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             office.wait(timeout=3)
-    if run_dir.name.startswith("servanda-converter-"):  # nobody else will delete it now
-        shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(run_dir, ignore_errors=True)  # nobody else will delete it now
     os._exit(1)
 
 
@@ -99,7 +98,9 @@ def main() -> int:
     parser.add_argument("--profile-url", required=True, help="file:// URL of the LibreOffice profile")
     parser.add_argument("--port", type=int, required=True, help="XML-RPC port")
     parser.add_argument("--uno-port", type=int, required=True)
-    parser.add_argument("--temp-dir", required=True)
+    parser.add_argument(
+        "--run-dir", required=True, help="the converter's private directory; temp files in tmp/"
+    )
     parser.add_argument("--parent-pid", type=int, required=True, help="stop when this process is gone")
     args = parser.parse_args()
     # No access log line per conversion in the server's log file.
@@ -112,7 +113,7 @@ def main() -> int:
     )
     watcher = threading.Thread(
         target=_watch_parent,
-        args=(args.parent_pid, office, Path(args.temp_dir).parent),
+        args=(args.parent_pid, office, Path(args.run_dir)),
         name="parent",
         daemon=True,
     )
@@ -131,7 +132,7 @@ def main() -> int:
         uno_interface="127.0.0.1",
         uno_port=str(args.uno_port),
         user_installation=args.profile_url,
-        temp_dir=args.temp_dir,
+        temp_dir=str(Path(args.run_dir) / "tmp"),
     )
     server.libreoffice_process = office
     threading.Thread(target=server.serve, name="xmlrpc", daemon=True).start()
