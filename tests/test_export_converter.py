@@ -248,6 +248,8 @@ def test_a_libreoffice_that_died_while_idle_is_restarted_before_the_next_job(env
 
 
 def test_close_leaves_no_libreoffice_process(tmp_path: Path) -> None:
+    """close() in the middle of a conversion (the worker's shutdown): everything goes, no restart."""
+
     async def scenario() -> tuple[list[int], Converter]:
         converter = Converter(profile_dir=tmp_path / "profile")
         await converter.start()
@@ -255,7 +257,18 @@ def test_close_leaves_no_libreoffice_process(tmp_path: Path) -> None:
         assert converter._proc is not None
         server = psutil.Process(converter._proc.pid)
         pids = [server.pid, *(child.pid for child in server.children(recursive=True))]
+        soffice = converter.soffice_pid
+        assert soffice is not None
+        in_flight = asyncio.create_task(converter.convert(BIG_DOCX, "pdf"))
+        baseline = cpu_ticks(soffice)
+        while cpu_ticks(soffice) < baseline + 5:
+            assert not in_flight.done()
+            await asyncio.sleep(0.01)
         await converter.close()
+        with pytest.raises(ConversionError) as interrupted:
+            await in_flight
+        assert interrupted.value.code == "converter.unavailable"
+        assert converter.restarts == 0  # closing is not a crash
         with pytest.raises(ConversionError) as closed:
             await converter.convert(SMALL_DOCX, "odt")
         assert closed.value.code == "converter.unavailable"

@@ -251,10 +251,10 @@ class Converter:
     async def _restart(self, reason: Literal["timeout", "crashed"]) -> None:
         """Kill the whole group and start it again; a failed start is logged, the next convert retries."""
         async with self._start_lock:
+            if self._closed:  # close() has stopped everything already
+                return
             await self._stop(grace_s=0)
             self._count_restart(reason)
-            if self._closed:
-                return
             try:
                 await self._spawn_until_ready()
             except ConversionError as error:
