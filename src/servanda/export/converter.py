@@ -9,8 +9,9 @@ has, not the project venv, so the server runs as a subprocess of the system Pyth
 - **Isolation**: its own LibreOffice profile (``profile_dir``), free loopback ports chosen at
   start, a private run directory ``<profile_dir>.run`` (temp files, the server's log,
   ``PYTHONPATH`` holding only symlinks to the venv's ``unoserver`` package and its dist-info).
-- **One process group** (server, ``oosplash``, ``soffice.bin``): every stop is a ``killpg``,
-  so nothing is orphaned.
+- **One process group** (server, ``oosplash``, ``soffice.bin``): every stop ends in a
+  ``killpg``, so nothing is orphaned; when the application dies without :meth:`Converter.close`
+  (SIGKILL), the server script notices and stops LibreOffice itself.
 - **Serialised**: LibreOffice converts one document at a time; conversions queue on an
   ``asyncio.Lock``. The timeout covers the conversion itself, not the wait for the lock.
 - **Supervision**: a conversion over the timeout, or a dead server/LibreOffice, kills the
