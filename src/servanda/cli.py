@@ -166,7 +166,7 @@ def up(
     seed: Annotated[bool, typer.Option(help="Create demo tenants and users on first start.")] = True,
     data_dir: DataDir = None,
 ) -> None:
-    """Run everything on embedded defaults: database, migrations, demo data, API."""
+    """Run everything on embedded defaults: database, migrations, demo data, API, export worker."""
     settings = _settings(data_dir)
     port = port or settings.servanda_port
     if "public_base_url" not in settings.model_fields_set and host not in ("0.0.0.0", "::"):  # noqa: S104
@@ -175,8 +175,11 @@ def up(
         _migrate(urls)
         if seed:
             _seed_demo(urls)
-        typer.echo(f"Servanda Office: http://{host}:{port}  (data: {settings.servanda_data_dir.resolve()})")
-        _serve(settings, urls, host, port)
+        with _worker_process(settings, urls):
+            typer.echo(
+                f"Servanda Office: http://{host}:{port}  (data: {settings.servanda_data_dir.resolve()})"
+            )
+            _serve(settings, urls, host, port)
 
 
 @contextmanager
@@ -231,6 +234,70 @@ def _seed_demo(urls: DatabaseUrls) -> None:
         packs = shipped_packs()
         _import_packs(urls.app, "verlag-demo", packs, publish=True, as_user=None)
         typer.echo(f"demo content published in verlag-demo: {', '.join(p.name for p in packs)}")
+
+
+@contextmanager
+def _worker_process(settings: Settings, urls: DatabaseUrls) -> Iterator[None]:
+    """`servanda worker` as a child process next to the API (``servanda up``), stopped with it."""
+    import os
+    import subprocess
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": urls.app,
+        "SERVANDA_DATA_DIR": str(settings.servanda_data_dir.resolve()),
+        "EXPORT_WORKER_HOST": "127.0.0.1",
+    }
+    if "export_worker_port" not in settings.model_fields_set:
+        env["EXPORT_WORKER_PORT"] = str(_free_port())
+    env.pop("DATABASE_ADMIN_URL", None)  # the worker runs as the application role only
+    child = subprocess.Popen([sys.executable, "-m", "servanda", "worker"], env=env)
+    typer.echo(
+        f"Export worker: pid {child.pid}, probes on 127.0.0.1:{env.get('EXPORT_WORKER_PORT', settings.export_worker_port)}"
+    )
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(settings.export_shutdown_grace_s + 10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@cli.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run the export worker: queue consumer, probes and /metrics on EXPORT_WORKER_PORT."""
+    from servanda.platform.logs import configure_logging
+
+    settings = _settings(data_dir)
+    configure_logging("worker", settings.log_level)
+    with _database(settings) as urls:
+        asyncio.run(_work(settings, urls.app))
+
+
+async def _work(settings: Settings, database_url: str) -> None:
+    from servanda.export.worker import ExportWorker
+    from servanda.platform.metrics_server import start_probe_server
+
+    export_worker = ExportWorker(settings, database_url)
+    server = await start_probe_server(
+        export_worker.probe_routes(), settings.export_worker_host, settings.export_worker_port, name="worker"
+    )
+    try:
+        await export_worker.run()
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 @cli.command()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import text
+
 from servanda.identity.service import bootstrap_user
 from servanda.platform.db import Database
 from servanda.tenants.platform import PlatformService
+from servanda.tenants.repository import TenantRepository
 
 DEMO_PASSWORD = "servanda-demo"  # noqa: S105 - published demo password, embedded mode only
 DEMO_TENANTS = (
@@ -58,4 +61,25 @@ async def seed_demo(platform_db: Database, app_db: Database) -> list[DemoLogin]:
                     display_name=display,
                 )
                 logins.append(DemoLogin(slug, email, role))
+        if slug in DEMO_ODT_TENANTS:
+            await _enable_odt(app_db, slug)
     return logins
+
+
+# The demo law firm tries the ODT export (Beta) too; every other tenant starts with it off.
+DEMO_ODT_TENANTS = ("kanzlei-demo",)
+
+
+async def _enable_odt(app_db: Database, slug: str) -> None:
+    async with app_db.session(None) as session:
+        tenant = await TenantRepository(session).resolve_slug(slug)
+    assert tenant is not None
+    async with app_db.session(tenant.id) as session:
+        await session.execute(
+            text(
+                "UPDATE tenants SET settings = coalesce(settings, '{}'::jsonb) || jsonb_build_object("
+                "'featureFlags', coalesce(settings->'featureFlags', '{}'::jsonb) || '{\"odtExport\": true}'::jsonb) "
+                "WHERE id = :id"
+            ),
+            {"id": tenant.id},
+        )

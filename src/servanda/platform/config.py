@@ -68,6 +68,20 @@ class Settings(BaseSettings):
 
     export_job_timeout_ms: int = Field(120_000, ge=1_000, le=3_600_000)
     export_concurrency: int = Field(3, ge=1, le=64)
+    # Retries after a failed attempt: EXPORT_MAX_RETRIES, waiting base * 2^n (30/60/120 s).
+    export_max_retries: int = Field(3, ge=0, le=10)
+    export_retry_base_s: float = Field(30.0, ge=0, le=3600)
+    # The worker's probes and /metrics (`servanda worker`), on their own port.
+    export_worker_port: int = Field(9465, ge=1, le=65535)
+    export_worker_host: str = "0.0.0.0"  # noqa: S104 - the pod network; no ingress routes here
+    # Queue heartbeat; a worker silent for EXPORT_STALLED_AFTER_S has its jobs picked up again.
+    export_heartbeat_s: float = Field(10.0, gt=0, le=300)
+    export_stalled_after_s: float = Field(60.0, gt=0, le=3600)
+    # SIGTERM: in-flight jobs get this long to finish, then they are released to the queue.
+    export_shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
+    export_converter_timeout_s: float = Field(60.0, gt=0, le=3600)
+    # New jobs arrive by LISTEN/NOTIFY; retries scheduled for later are found by polling.
+    export_poll_interval_s: float = Field(2.0, gt=0, le=60)
 
     tenant_isolation_mode: Literal["rls", "database"] = "rls"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -11,6 +11,7 @@ SO_REUSEPORT and a scrape reaches one of them, like a scrape of the main port.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -42,8 +43,15 @@ def _response(status: bytes, content_type: str, body: bytes, head_only: bool) ->
     return head if head_only else head + body
 
 
-async def start_metrics_server(state: Any, host: str, port: int) -> asyncio.Server:
-    """Serve GET /metrics on ``host:port``; everything else is 404."""
+# A probe: (status line, content type, body).
+ProbeAnswer = tuple[bytes, str, bytes]
+ProbeRoutes = dict[bytes, Callable[[], Awaitable[ProbeAnswer]]]
+
+
+async def start_probe_server(
+    routes: ProbeRoutes, host: str, port: int, *, name: str = "metrics"
+) -> asyncio.Server:
+    """Serve GET/HEAD of each path in ``routes`` on ``host:port``; everything else is 404."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -51,9 +59,10 @@ async def start_metrics_server(state: Any, host: str, port: int) -> asyncio.Serv
             parts = request_line.split()
             method = parts[0] if parts else b""
             target = parts[1].split(b"?", 1)[0] if len(parts) > 1 else b""
-            if method in (b"GET", b"HEAD") and target == b"/metrics":
-                body = await render_metrics(state)
-                answer = _response(b"200 OK", CONTENT_TYPE_LATEST, body, method == b"HEAD")
+            route = routes.get(target)
+            if method in (b"GET", b"HEAD") and route is not None:
+                status, content_type, body = await route()
+                answer = _response(status, content_type, body, method == b"HEAD")
             else:
                 answer = _response(b"404 Not Found", "text/plain; charset=utf-8", b"not found\n", False)
             writer.write(answer)
@@ -64,5 +73,14 @@ async def start_metrics_server(state: Any, host: str, port: int) -> asyncio.Serv
             writer.close()
 
     server = await asyncio.start_server(handle, host, port, reuse_port=True, limit=16 * 1024)
-    log.info("metrics served on their own port", action="metrics.start", port=port)
+    log.info("probes served on their own port", action=f"{name}.start", port=port)
     return server
+
+
+async def start_metrics_server(state: Any, host: str, port: int) -> asyncio.Server:
+    """Serve GET /metrics on ``host:port``; everything else is 404."""
+
+    async def scrape() -> ProbeAnswer:
+        return b"200 OK", CONTENT_TYPE_LATEST, await render_metrics(state)
+
+    return await start_probe_server({b"/metrics": scrape}, host, port)
