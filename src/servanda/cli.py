@@ -484,6 +484,19 @@ def audit_purge(
         typer.echo("nothing to purge")
 
 
+@cli.command()
+def openapi() -> None:
+    """Print the API's OpenAPI document (the web app's client is generated from it)."""
+    import json
+
+    from servanda.app import create_app
+    from servanda.platform.config import load_settings
+
+    # The document depends on the code only: a throwaway data dir and a URL never connected to.
+    app = create_app(load_settings(servanda_env="test"), "postgresql+psycopg://openapi@127.0.0.1:1/none")
+    typer.echo(json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=True))
+
+
 @content_cli.command("schema")
 def content_schema() -> None:
     """Print the JSON Schema of content packs."""
