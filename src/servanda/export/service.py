@@ -70,7 +70,7 @@ def already_queued(job_id: uuid.UUID | None) -> errors.Conflict:
     return errors.Conflict(
         "export.already_queued",
         "Für diesen Vertrag läuft bereits ein Export in diesem Format. Bitte warten Sie, bis er fertig ist.",
-        extra={"jobId": str(job_id)} if job_id else None,
+        extra={"jobId": str(job_id) if job_id else None},  # None: the race's winner is not known yet
     )
 
 
