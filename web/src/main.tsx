@@ -1,11 +1,11 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
-import "./i18n";
+import i18n from "./i18n";
+import "./ui/theme.css";
+import { App } from "./app/App";
 
-function App() {
-  return <main>Servanda Office</main>;
-}
+document.documentElement.lang = i18n.language;
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

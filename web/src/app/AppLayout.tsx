@@ -1,0 +1,83 @@
+import { Suspense, useEffect, useRef } from "react";
+import { useTranslation } from "react-i18next";
+import { NavLink, Outlet, useLocation } from "react-router";
+
+import { useAuth } from "../api/auth";
+import { Button, Spinner } from "../ui";
+import { LanguageSwitch } from "./LanguageSwitch";
+import { ReauthDialog } from "./ReauthDialog";
+
+/** Header (product, navigation, tenant, user, language, logout), skip link and the main landmark. */
+export function AppLayout() {
+  const { t } = useTranslation();
+  const { user, logout } = useAuth();
+  const location = useLocation();
+  const mainRef = useRef<HTMLElement>(null);
+  const firstRender = useRef(true);
+
+  // After a navigation, focus moves to the new page's content (a screen reader starts there).
+  useEffect(() => {
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
+    const heading = mainRef.current?.querySelector<HTMLElement>("h1");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus();
+    } else {
+      mainRef.current?.focus();
+    }
+  }, [location.pathname]);
+
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        {t("app.skipLink")}
+      </a>
+      <header className="app-header">
+        <div className="app-header-inner">
+          <NavLink to="/" className="app-brand">
+            {t("app.name")}
+          </NavLink>
+          <nav aria-label={t("app.nav.label")} className="app-nav">
+            <ul>
+              <li>
+                <NavLink to="/" end>
+                  {t("app.nav.dashboard")}
+                </NavLink>
+              </li>
+              <li>
+                <NavLink to="/katalog">{t("app.nav.catalog")}</NavLink>
+              </li>
+              <li>
+                <NavLink to="/vertraege">{t("app.nav.contracts")}</NavLink>
+              </li>
+            </ul>
+          </nav>
+          <div className="app-header-tools">
+            {user ? (
+              <p className="app-user">
+                <span>{user.displayName || user.email}</span>
+                <span className="app-user-tenant">
+                  <span className="ui-visually-hidden">{t("app.header.tenant")}: </span>
+                  {user.tenantSlug}
+                </span>
+              </p>
+            ) : null}
+            <LanguageSwitch />
+            <Button variant="quiet" onPress={() => void logout()}>
+              {t("app.header.logout")}
+            </Button>
+          </div>
+        </div>
+      </header>
+      <main id="main" className="app-main" tabIndex={-1} ref={mainRef}>
+        <Suspense fallback={<Spinner />}>
+          <Outlet />
+        </Suspense>
+      </main>
+      <ReauthDialog />
+    </>
+  );
+}

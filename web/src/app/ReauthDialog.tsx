@@ -1,0 +1,38 @@
+import { useTranslation } from "react-i18next";
+import { useLocation } from "react-router";
+
+import { useAuth } from "../api/auth";
+import { LoginForm } from "../pages/login/LoginForm";
+import { Button, Dialog } from "../ui";
+
+/**
+ * The session ended while the user worked: sign in again over the page, which stays as it is - requests
+ * that met the ended session (an autosave, say) wait and are sent again afterwards. "Abmelden" gives up:
+ * they fail, and the sign-in page opens with the way back to this page.
+ */
+export function ReauthDialog() {
+  const { t } = useTranslation();
+  const { sessionExpired, user, config, abandonSession, startOidcLogin } = useAuth();
+  const location = useLocation();
+  if (!sessionExpired || !user) return null;
+  const here = location.pathname + location.search;
+  return (
+    <Dialog title={t("app.reauth.title")} isOpen isDismissable={false} role="alertdialog">
+      <p>{t("app.reauth.text")}</p>
+      {config?.provider === "oidc" ? (
+        <div className="ui-dialog-actions">
+          <Button variant="primary" onPress={() => void startOidcLogin(here)}>
+            {t("app.login.oidc")}
+          </Button>
+        </div>
+      ) : (
+        <LoginForm fixedIdentity={{ tenant: user.tenantSlug, email: user.email }} />
+      )}
+      <div className="ui-dialog-actions">
+        <Button variant="quiet" onPress={abandonSession}>
+          {t("app.header.logout")}
+        </Button>
+      </div>
+    </Dialog>
+  );
+}

@@ -1,0 +1,3 @@
+export function CatalogDetailPage() {
+  return <h1>CatalogDetailPage</h1>;
+}
