@@ -37,7 +37,7 @@ interface Problem {
   code?: string;
   title?: string;
   detail?: string;
-  jobId?: string;
+  jobId?: string | null;
 }
 
 class ProblemError extends Error {
@@ -164,8 +164,10 @@ export function ExportPanel({ contractId }: { contractId: string }) {
 
   const current = job.data?.id === jobId ? job.data : undefined;
   const busy = start.isPending || (jobId !== null && (current === undefined || isRunning(current)));
+  // An already queued export with a known job is followed (onError) rather than reported.
   const startProblem =
-    start.error instanceof ProblemError && start.error.problem.code !== "export.already_queued"
+    start.error instanceof ProblemError &&
+    !(start.error.problem.code === "export.already_queued" && start.error.problem.jobId)
       ? start.error.problem
       : null;
   const formats: ExportFormat[] = odtEnabled ? ["docx", "pdf", "odt"] : ["docx", "pdf"];

@@ -1,0 +1,519 @@
+// End-to-end journey of a lawyer in headless Chromium (Debian's /usr/bin/chromium through
+// playwright-core; no browser is ever downloaded), against a running `servanda up`.
+//
+//   node web/e2e/journey.mjs <baseUrl> <outdir> [journey] [session]
+//
+// journey: sign in → catalog search "Arbeitsvertrag" → template → create → answer questions until a
+//          conditional question appears → provoke the hard conflict of the shipped Arbeitsvertrag and
+//          resolve it in one click → complete → export DOCX → download. Driven with the KEYBOARD ONLY
+//          (Tab / Shift+Tab, Enter, Space, arrows, typing; no click, no element.focus()). On each page:
+//          axe-core (no serious or critical violation) and a screenshot into web/e2e/screenshots/.
+//          Interaction-to-next-paint while typing in the interview is measured (Event Timing API).
+// session: the session ends server-side mid-interview (the SPA's bearer token is revoked through
+//          POST /auth/logout), an answer is typed, the user signs in again; the answer is neither lost
+//          in the form nor on the server.
+//
+// Prints `STEP <name>` as it goes and one `RESULT <json>` line per scenario; exits 1 with
+// `FAILED <scenario> at step <name>: <message>` (and a failure screenshot) on the first broken step.
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import AxeBuilder from "@axe-core/playwright";
+import { chromium } from "playwright-core";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SCREENSHOTS = join(HERE, "screenshots");
+const [baseUrl, outdir, ...wanted] = process.argv.slice(2);
+if (!baseUrl || !outdir) {
+  console.error("usage: node web/e2e/journey.mjs <baseUrl> <outdir> [journey] [session]");
+  process.exit(2);
+}
+const SCENARIOS = wanted.length ? wanted : ["journey", "session"];
+const LOGIN = { tenant: "kanzlei-demo", email: "anwalt@kanzlei-demo.de", password: "servanda-demo" };
+const TITLE = "Arbeitsvertrag Erika Mustermann";
+const INP_BUDGET_MS = 100;
+const STEP_TIMEOUT_MS = 20_000;
+
+// Flags from the project's rules; Playwright adds --headless and its own fresh --user-data-dir
+// (launch() refuses a user-supplied one; that profile is temporary and removed on close).
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+// The shipped Arbeitsvertrag (content-packs/arbeitsvertrag.json): question texts as the interview
+// labels them. `vertragstyp = befristet_ohne_sachgrund` shows the conditional questions
+// `befristung_bis` and `vorbeschaeftigung`; `vorbeschaeftigung = Ja` raises the hard requires_answer
+// conflict of the clause "Beginn und Befristung (mit Sachgrund)", whose offered fix swaps the clause in
+// one click. Found with the running product (see docs/web.md).
+const Q = {
+  arbeitgeber_name: "Wie lautet der Name bzw. die Firma des Arbeitgebers?",
+  arbeitgeber_anschrift: "Wie lautet die Anschrift des Arbeitgebers?",
+  arbeitnehmer_name: "Wie heißt der Arbeitnehmer?",
+  arbeitnehmer_anschrift: "Wie lautet die Anschrift des Arbeitnehmers?",
+  beginn: "Wann beginnt das Arbeitsverhältnis?",
+  vertragstyp: "Wird das Arbeitsverhältnis unbefristet oder befristet geschlossen?",
+  befristung_bis: "Mit Ablauf welchen Tages endet die Befristung?",
+  vorbeschaeftigung: "Stand der Arbeitnehmer schon einmal in einem Arbeitsverhältnis zum Arbeitgeber?",
+  sachgrund: "Welcher sachliche Grund rechtfertigt die Befristung?",
+};
+const REST = [
+  ["Soll eine Probezeit vereinbart werden, und wie lang?", { choice: "Sechs Monate" }],
+  ["Als was wird der Arbeitnehmer eingestellt?", "Sachbearbeiterin Finanzbuchhaltung"],
+  ["Welche Aufgaben gehören im Wesentlichen zur Tätigkeit?", "Kreditorenbuchhaltung"],
+  ["Arbeitet der Arbeitnehmer an einem festen Ort oder an wechselnden Einsatzorten?", { choice: "An einem festen Arbeitsort" }],
+  ["Wo ist der Arbeitsort bzw. der Dienstsitz des Arbeitnehmers?", "München"],
+  ["Wie viele Stunden beträgt die regelmäßige wöchentliche Arbeitszeit?", "40"],
+  ["Wird ein Monatsgehalt oder ein Stundenlohn vereinbart?", { choice: "Monatsgehalt" }],
+  ["Wie hoch ist das monatliche Bruttogehalt?", "4.200,00"],
+  ["Erhält der Arbeitnehmer eine jährliche Sonderzahlung?", { choice: "Nein" }],
+  ["Gewährt der Arbeitgeber eine betriebliche Altersversorgung über einen Versorgungsträger?", { choice: "Nein" }],
+  ["Wie viele Arbeitstage Urlaub erhält der Arbeitnehmer im Jahr (bei einer Fünf-Tage-Woche)?", "30"],
+  ["Soll ein nachvertragliches Wettbewerbsverbot vereinbart werden, und für wie lange?", { choice: "Kein nachvertragliches Wettbewerbsverbot" }],
+  ["Welche Kündigungsfristen sollen nach der Probezeit gelten?", { choice: "Gesetzliche Fristen (§ 622 BGB)" }],
+  ["Finden Tarifverträge auf das Arbeitsverhältnis Anwendung?", { choice: "Nein" }],
+];
+const CONFLICT_TEXT = "Eine Befristung ohne Sachgrund ist dann unzulässig";
+const RESOLUTION = /„Beginn und Befristung \(mit Sachgrund\)“ statt/;
+
+let currentStep = "start";
+const results = {};
+
+function log(...parts) {
+  console.log(...parts);
+}
+
+async function step(page, name, fn) {
+  currentStep = name;
+  log(`STEP ${name}`);
+  return fn();
+}
+
+// ---------------------------------------------------------------- keyboard driver
+
+/** Tab (then Shift+Tab) until `locator` (or an element inside it) has the focus. Keyboard only. */
+async function tabTo(page, locator, what, max = 120) {
+  await locator.waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+  const focused = () =>
+    locator.evaluate((el) => el === document.activeElement || el.contains(document.activeElement));
+  for (const key of ["Tab", "Shift+Tab"]) {
+    for (let i = 0; i < max; i += 1) {
+      if (await focused()) return;
+      await page.keyboard.press(key);
+    }
+  }
+  throw new Error(`${what} cannot be reached with Tab/Shift+Tab (not focusable or not in the tab order)`);
+}
+
+async function press(page, locator, what, key = "Enter") {
+  await tabTo(page, locator, what);
+  await page.keyboard.press(key);
+}
+
+/** Replace a text field's value by typing. */
+async function typeInto(page, locator, text, what, delay = 0) {
+  await tabTo(page, locator, what);
+  await page.keyboard.press("ControlOrMeta+a");
+  await page.keyboard.press("Backspace");
+  await page.keyboard.type(text, { delay });
+}
+
+/** Choose an option of a radio group (arrow keys) or a select/combobox (open, arrows, Enter). */
+async function choose(page, question, optionName, what) {
+  const group = page.getByRole("radiogroup", { name: question });
+  if ((await group.count()) > 0) {
+    const target = group.getByRole("radio", { name: optionName });
+    await target.waitFor({ state: "attached", timeout: STEP_TIMEOUT_MS });
+    await tabTo(page, group, `${what} (radio group)`);
+    const options = await group.getByRole("radio").count();
+    for (let i = 0; i <= options * 2 && !(await target.isChecked()); i += 1) {
+      // Arrow keys move and select; the first press may only move if nothing was selected.
+      await page.keyboard.press(i < options ? "ArrowDown" : "ArrowUp");
+      if (await target.evaluate((el) => el === document.activeElement)) await page.keyboard.press("Space");
+    }
+    if (!(await target.isChecked())) throw new Error(`${what}: option ${optionName} cannot be chosen with the arrow keys`);
+    return;
+  }
+  const trigger = page
+    .getByRole("button", { name: question })
+    .or(page.getByRole("combobox", { name: question }))
+    .first();
+  await tabTo(page, trigger, `${what} (select)`);
+  await page.keyboard.press("Enter");
+  const option = page.getByRole("option", { name: optionName });
+  await option.first().waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+  for (let i = 0; i < 30; i += 1) {
+    if (await option.first().evaluate((el) => el === document.activeElement || el.getAttribute("data-focused") === "true")) break;
+    await page.keyboard.press("ArrowDown");
+  }
+  await page.keyboard.press("Enter");
+}
+
+/** A question's label: its text, maybe followed by a required marker. */
+function labelOf(text) {
+  return new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`);
+}
+
+/** The control(s) of a question, whatever the interview uses for its type. */
+function control(page, text) {
+  const label = labelOf(text);
+  return page
+    .getByLabel(label)
+    .or(page.getByRole("radiogroup", { name: label }))
+    .or(page.getByRole("group", { name: label }));
+}
+
+async function present(page, text) {
+  return (await control(page, text).count()) > 0;
+}
+
+/** The interview may show one section at a time: look for the question, else go to the next section. */
+async function reveal(page, text) {
+  for (let i = 0; i < 12; i += 1) {
+    if (await present(page, text)) return;
+    const next = page.getByRole("button", { name: /^(Weiter|Nächster Abschnitt)/ }).first();
+    if ((await next.count()) === 0) break;
+    await press(page, next, "next section button");
+    await page.waitForTimeout(150);
+  }
+  if (!(await present(page, text))) throw new Error(`question "${text}" is not on the interview page`);
+}
+
+/** Answer a question by its text with the keyboard, whatever control the interview uses for it. */
+async function answer(page, text, value) {
+  await reveal(page, text);
+  const label = labelOf(text);
+  if (typeof value === "object" && value.choice) return choose(page, label, new RegExp(`^\\s*${value.choice.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`), text);
+  if (typeof value === "object" && value.date) {
+    // A native/text date input takes "TT.MM.JJJJ"; React Aria's DateField takes the digits segment by
+    // segment (day, month, year in de-DE) and advances by itself.
+    const field = page.getByRole("group", { name: label });
+    if ((await field.count()) > 0 && (await field.getByRole("spinbutton").count()) > 0) {
+      await tabTo(page, field.getByRole("spinbutton").first(), `${text} (date segments)`);
+      await page.keyboard.type(value.date.replaceAll(".", ""));
+    } else {
+      await typeInto(page, page.getByLabel(label).first(), value.date, text);
+    }
+    await page.keyboard.press("Tab");
+    return undefined;
+  }
+  await typeInto(page, page.getByLabel(label).first(), String(value), text);
+  await page.keyboard.press("Tab");
+  return undefined;
+}
+
+// ---------------------------------------------------------------- checks
+
+const axeFindings = [];
+
+async function checkPage(page, name) {
+  await page.waitForLoadState("networkidle").catch(() => undefined);
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const report = await new AxeBuilder({ page })
+    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"])
+    .analyze();
+  const bad = report.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  log(`AXE ${name}: ${report.violations.length} violation(s), ${bad.length} serious/critical`);
+  for (const v of bad) {
+    const targets = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ");
+    axeFindings.push(`${name}: [${v.impact}] ${v.id} - ${v.help} (${targets})`);
+  }
+}
+
+/** Start collecting Event Timing entries (the basis of INP) in the page. */
+async function startInp(page) {
+  await page.evaluate(() => {
+    window.__inp = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (e.interactionId) window.__inp.push({ d: e.duration, n: e.name });
+    }).observe({ type: "event", durationThreshold: 16, buffered: false });
+  });
+}
+
+/** INP as web-vitals computes it for few interactions: the longest interaction (by interactionId). */
+async function readInp(page) {
+  await page.waitForTimeout(300);
+  return page.evaluate(() => {
+    const entries = window.__inp ?? [];
+    return { inpMs: entries.reduce((m, e) => Math.max(m, e.d), 0), slowEvents: entries.length };
+  });
+}
+
+// ---------------------------------------------------------------- API (test side)
+
+async function apiLogin() {
+  const response = await fetch(`${baseUrl}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(LOGIN),
+  });
+  if (!response.ok) throw new Error(`API login failed: ${response.status} ${await response.text()}`);
+  return (await response.json()).accessToken;
+}
+
+async function apiGet(token, path) {
+  const response = await fetch(`${baseUrl}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+// ---------------------------------------------------------------- shared steps
+
+async function signIn(page, keyboard) {
+  const tenant = page.getByLabel(/Kanzlei|Mandant|Tenant/i).first();
+  const email = page.getByLabel(/E-Mail/i).first();
+  const password = page.getByLabel(/^Passwort/i).first();
+  await tenant.waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+  if (keyboard) {
+    await typeInto(page, tenant, LOGIN.tenant, "tenant field");
+    await typeInto(page, email, LOGIN.email, "e-mail field");
+    await typeInto(page, password, LOGIN.password, "password field");
+    await press(page, page.getByRole("button", { name: /^Anmelden$/ }), "sign-in button");
+  } else {
+    await tenant.fill(LOGIN.tenant);
+    await email.fill(LOGIN.email);
+    await password.fill(LOGIN.password);
+    await page.getByRole("button", { name: /^Anmelden$/ }).click();
+  }
+  await page.waitForURL((url) => !url.pathname.startsWith("/anmelden"), { timeout: STEP_TIMEOUT_MS });
+}
+
+function contractIdOf(page) {
+  const match = new URL(page.url()).pathname.match(/^\/vertraege\/([0-9a-f-]{36})/);
+  if (!match) throw new Error(`not on a contract page: ${page.url()}`);
+  return match[1];
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function journey(page) {
+  const downloads = join(outdir, "downloads");
+  mkdirSync(downloads, { recursive: true });
+
+  await step(page, "sign-in page", async () => {
+    await page.goto(`${baseUrl}/`);
+    await page.waitForURL(/\/anmelden/, { timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "01-anmelden");
+  });
+  await step(page, "sign in", () => signIn(page, true));
+  await step(page, "dashboard", async () => {
+    await page.getByRole("main").waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.getByRole("heading").first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "02-dashboard");
+  });
+  await step(page, "catalog search", async () => {
+    await press(page, page.getByRole("link", { name: /^Katalog/ }).first(), "catalog link in the navigation");
+    await page.waitForURL(/\/katalog$/, { timeout: STEP_TIMEOUT_MS });
+    const search = page.getByRole("searchbox").or(page.getByLabel(/Suche|Suchen/i)).first();
+    await typeInto(page, search, "Arbeitsvertrag", "catalog search field");
+    await page.keyboard.press("Enter");
+    await page.getByRole("link", { name: /^Arbeitsvertrag/ }).first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "03-katalog");
+  });
+  await step(page, "template detail", async () => {
+    await press(page, page.getByRole("link", { name: /^Arbeitsvertrag/ }).first(), "Arbeitsvertrag in the results");
+    await page.waitForURL(/\/katalog\/[0-9a-f-]{36}/, { timeout: STEP_TIMEOUT_MS });
+    await page.getByRole("button", { name: /Vertrag erstellen/ }).first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "04-vorlage");
+  });
+  await step(page, "create contract", async () => {
+    await press(page, page.getByRole("button", { name: /Vertrag erstellen/ }).first(), "'Vertrag erstellen'");
+    // A dialog may ask for the working title (and a client reference) first.
+    const dialog = page.getByRole("dialog");
+    const opened = await dialog.waitFor({ state: "visible", timeout: 3000 }).then(() => true, () => false);
+    if (opened) {
+      const title = dialog.getByLabel(/Titel|Bezeichnung/i).first();
+      if ((await title.count()) > 0) await typeInto(page, title, TITLE, "title field of the create dialog");
+      await press(page, dialog.getByRole("button", { name: /erstellen|Anlegen/i }).last(), "confirm in the create dialog");
+    }
+    await page.waitForURL(/\/vertraege\/[0-9a-f-]{36}/, { timeout: STEP_TIMEOUT_MS });
+    results.contractId = contractIdOf(page);
+  });
+
+  await step(page, "interview: typing (INP)", async () => {
+    await reveal(page, Q.arbeitgeber_name);
+    await checkPage(page, "05-interview");
+    await startInp(page);
+    await typeInto(page, page.getByLabel(labelOf(Q.arbeitgeber_name)).first(), "Muster GmbH Maschinenbau", "arbeitgeber_name", 60);
+    await page.keyboard.press("Tab");
+    Object.assign(results, await readInp(page));
+    log(`INP_MS ${results.inpMs.toFixed(1)} (longest of the typing interactions, budget ${INP_BUDGET_MS} ms)`);
+  });
+  await step(page, "interview: parties", async () => {
+    await answer(page, Q.arbeitgeber_anschrift, "Hauptstraße 1, 80331 München");
+    await answer(page, Q.arbeitnehmer_name, "Erika Mustermann");
+    await answer(page, Q.arbeitnehmer_anschrift, "Nebenweg 2, 80333 München");
+  });
+  await step(page, "interview: a conditional question appears", async () => {
+    await answer(page, Q.beginn, { date: "01.04.2026" });
+    if (await present(page, Q.vorbeschaeftigung)) {
+      throw new Error("the conditional question is visible before its condition holds");
+    }
+    await answer(page, Q.vertragstyp, { choice: "Befristet ohne Sachgrund (§ 14 Abs. 2 TzBfG, höchstens zwei Jahre)" });
+    await control(page, Q.vorbeschaeftigung).first().waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+    await answer(page, Q.befristung_bis, { date: "31.03.2027" });
+  });
+  await step(page, "interview: hard conflict", async () => {
+    await answer(page, Q.vorbeschaeftigung, { choice: "Ja" });
+    await page.getByText(CONFLICT_TEXT).first().waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "06-konflikt");
+  });
+  await step(page, "interview: one-click resolution", async () => {
+    await press(page, page.getByRole("button", { name: RESOLUTION }).first(), "the offered resolution");
+    await page.getByText(CONFLICT_TEXT).first().waitFor({ state: "hidden", timeout: STEP_TIMEOUT_MS });
+    // The clause now says "mit Sachgrund": answer accordingly (the soft override warning goes too).
+    await answer(page, Q.vertragstyp, { choice: "Befristet mit Sachgrund (§ 14 Abs. 1 TzBfG)" });
+    await answer(page, Q.sachgrund, "Vertretung während der Elternzeit");
+  });
+  await step(page, "interview: remaining answers", async () => {
+    for (const [question, value] of REST) await answer(page, question, value);
+  });
+  await step(page, "complete", async () => {
+    const complete = page.getByRole("button", { name: /abschließen/i }).first();
+    await press(page, complete, "'Vertrag abschließen'");
+    const dialog = page.getByRole("dialog").or(page.getByRole("alertdialog"));
+    if (await dialog.first().waitFor({ state: "visible", timeout: 3000 }).then(() => true, () => false)) {
+      await checkPage(page, "07-abschluss-bestaetigen");
+      await press(page, dialog.first().getByRole("button", { name: /abschließen/i }).last(), "confirm completion");
+    }
+    await page.getByText(/Abgeschlossen|abgeschlossen am|schreibgeschützt/i).first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "08-abgeschlossen");
+  });
+  await step(page, "export DOCX and download", async () => {
+    const panel = page.getByRole("region", { name: "Exportieren" });
+    await panel.waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+    const docx = panel.getByRole("radio", { name: "Word (DOCX)" });
+    if (!(await docx.isChecked())) await choose(page, "Format", "Word (DOCX)", "export format");
+    await press(page, panel.getByRole("button", { name: "Exportieren", exact: true }), "'Exportieren' button");
+    const link = panel.getByRole("link", { name: /herunterladen/ });
+    await link.waitFor({ state: "visible", timeout: 60_000 });
+    await checkPage(page, "09-export");
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: STEP_TIMEOUT_MS }), press(page, link, "download link")]);
+    const file = join(downloads, download.suggestedFilename());
+    await download.saveAs(file);
+    results.download = file;
+    results.suggestedFilename = download.suggestedFilename();
+  });
+  await step(page, "contracts list", async () => {
+    await press(page, page.getByRole("link", { name: /^Verträge/ }).first(), "contracts link in the navigation");
+    await page.waitForURL(/\/vertraege$/, { timeout: STEP_TIMEOUT_MS });
+    await page.getByText(results.contractTitle ?? /Arbeitsvertrag/).first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "10-vertraege");
+  });
+  const token = await apiLogin();
+  const contract = await apiGet(token, `/api/v1/contracts/${results.contractId}`);
+  results.contractTitle = contract.title;
+  results.contractStatus = contract.status;
+}
+
+async function sessionExpiry(page) {
+  let bearer = null;
+  page.on("request", (request) => {
+    const header = request.headers().authorization;
+    if (header?.startsWith("Bearer ")) bearer = header.slice(7);
+  });
+  const token = await apiLogin();
+  const catalog = await apiGet(token, "/api/v1/catalog/templates?q=Arbeitsvertrag");
+  const template = catalog.items.find((t) => t.title === "Arbeitsvertrag");
+  const created = await fetch(`${baseUrl}/api/v1/contracts`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ templateId: template.id, title: "Sitzungsablauf E2E" }),
+  });
+  if (created.status !== 201) throw new Error(`creating the contract failed: ${created.status}`);
+  const contractId = (await created.json()).id;
+  results.sessionContractId = contractId;
+
+  await step(page, "session: sign in and open the interview", async () => {
+    await page.goto(`${baseUrl}/vertraege/${contractId}`);
+    await page.waitForURL(/\/anmelden/, { timeout: STEP_TIMEOUT_MS });
+    await signIn(page, false);
+    await page.waitForURL(new RegExp(`/vertraege/${contractId}`), { timeout: STEP_TIMEOUT_MS });
+    await reveal(page, Q.arbeitgeber_name);
+  });
+  await step(page, "session: a first answer is saved", async () => {
+    const saved = page.waitForResponse(
+      (r) => r.url().includes(`/api/v1/contracts/${contractId}`) && r.request().method() === "PATCH" && r.ok(),
+      { timeout: STEP_TIMEOUT_MS },
+    );
+    await page.getByLabel(labelOf(Q.arbeitgeber_name)).first().fill("Muster GmbH");
+    await page.getByLabel(labelOf(Q.arbeitgeber_name)).first().press("Tab");
+    await saved;
+  });
+  await step(page, "session: the session ends server-side", async () => {
+    if (!bearer) throw new Error("the SPA sent no bearer token");
+    const out = await fetch(`${baseUrl}/api/v1/auth/logout`, { method: "POST", headers: { Authorization: `Bearer ${bearer}` } });
+    if (out.status !== 204) throw new Error(`logout answered ${out.status}`);
+  });
+  await step(page, "session: an answer typed after expiry", async () => {
+    await page.getByLabel(labelOf(Q.arbeitnehmer_name)).first().fill("Erika Mustermann");
+    await page.getByLabel(labelOf(Q.arbeitnehmer_name)).first().press("Tab");
+    // The save is refused (401, refresh refused): the app asks the user to sign in again.
+    await page.getByLabel(/E-Mail/i).first().waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "11-sitzung-abgelaufen");
+  });
+  await step(page, "session: sign in again, the answer is there", async () => {
+    await signIn(page, false);
+    await page.waitForURL(new RegExp(`/vertraege/${contractId}`), { timeout: STEP_TIMEOUT_MS });
+    const field = page.getByLabel(labelOf(Q.arbeitnehmer_name)).first();
+    await field.waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+    const value = await field.inputValue();
+    if (value !== "Erika Mustermann") throw new Error(`after signing in again the field holds "${value}"`);
+    const fresh = await apiLogin();
+    for (let i = 0; i < 100; i += 1) {
+      const contract = await apiGet(fresh, `/api/v1/contracts/${contractId}`);
+      if (contract.answers.arbeitnehmer_name === "Erika Mustermann" && contract.answers.arbeitgeber_name === "Muster GmbH") {
+        results.sessionAnswersSaved = true;
+        return;
+      }
+      await page.waitForTimeout(100);
+    }
+    throw new Error("the answer typed after the session ended never reached the server");
+  });
+}
+
+// ---------------------------------------------------------------- main
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+let failed = false;
+try {
+  for (const name of SCENARIOS) {
+    const context = await browser.newContext({ acceptDownloads: true, locale: "de-DE", viewport: { width: 1366, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(STEP_TIMEOUT_MS);
+    page.on("pageerror", (error) => log(`PAGE ERROR ${error.message}`));
+    try {
+      if (name === "journey") await journey(page);
+      else if (name === "session") await sessionExpiry(page);
+      else throw new Error(`unknown scenario ${name}`);
+      log(`RESULT ${JSON.stringify({ scenario: name, ...results })}`);
+    } catch (error) {
+      failed = true;
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: join(SCREENSHOTS, `failed-${name}.png`), fullPage: true }).catch(() => undefined);
+      log(`FAILED ${name} at step "${currentStep}" (${page.url()}): ${error.message.split("\n")[0]}`);
+      log(`RESULT ${JSON.stringify({ scenario: name, failedStep: currentStep, error: error.message.split("\n")[0], ...results })}`);
+    } finally {
+      await context.close();
+    }
+  }
+} finally {
+  await browser.close();
+}
+if (axeFindings.length) {
+  failed = true;
+  log(`AXE FAILED: ${axeFindings.length} serious/critical violation(s)`);
+  for (const finding of axeFindings) log(`  ${finding}`);
+}
+if (typeof results.inpMs === "number" && results.inpMs >= INP_BUDGET_MS) {
+  failed = true;
+  log(`INP FAILED: ${results.inpMs.toFixed(1)} ms >= ${INP_BUDGET_MS} ms`);
+}
+process.exit(failed ? 1 : 0);
