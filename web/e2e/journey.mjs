@@ -266,23 +266,25 @@ async function apiGet(token, path) {
 
 // ---------------------------------------------------------------- shared steps
 
+/** Sign in on the sign-in page, or again in the app's "Sitzung abgelaufen" dialog (password only). */
 async function signIn(page, keyboard) {
-  const tenant = page.getByLabel(/Kanzlei|Mandant|Tenant/i).first();
-  const email = page.getByLabel(/E-Mail/i).first();
   const password = page.getByLabel(/^Passwort/i).first();
-  await tenant.waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
-  if (keyboard) {
-    await typeInto(page, tenant, LOGIN.tenant, "tenant field");
-    await typeInto(page, email, LOGIN.email, "e-mail field");
-    await typeInto(page, password, LOGIN.password, "password field");
-    await press(page, page.getByRole("button", { name: /^Anmelden$/ }), "sign-in button");
-  } else {
-    await tenant.fill(LOGIN.tenant);
-    await email.fill(LOGIN.email);
-    await password.fill(LOGIN.password);
-    await page.getByRole("button", { name: /^Anmelden$/ }).click();
+  await password.waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+  const fields = [
+    [page.getByLabel(/^(Mandant|Kanzlei)/i).first(), LOGIN.tenant, "tenant field"],
+    [page.getByLabel(/^E-Mail/i).first(), LOGIN.email, "e-mail field"],
+    [password, LOGIN.password, "password field"],
+  ];
+  for (const [field, value, what] of fields) {
+    if (!(await field.isVisible())) continue; // re-authentication knows tenant and e-mail
+    if (keyboard) await typeInto(page, field, value, what);
+    else await field.fill(value);
   }
+  const submit = page.getByRole("button", { name: /^Anmelden$/ }).first();
+  if (keyboard) await press(page, submit, "sign-in button");
+  else await submit.click();
   await page.waitForURL((url) => !url.pathname.startsWith("/anmelden"), { timeout: STEP_TIMEOUT_MS });
+  await password.waitFor({ state: "hidden", timeout: STEP_TIMEOUT_MS });
 }
 
 function contractIdOf(page) {
@@ -341,10 +343,13 @@ async function journey(page) {
     await reveal(page, Q.arbeitgeber_name);
     await checkPage(page, "05-interview");
     await startInp(page);
-    await typeInto(page, page.getByLabel(labelOf(Q.arbeitgeber_name)).first(), "Muster GmbH Maschinenbau", "arbeitgeber_name", 60);
+    const typed = "Muster GmbH Maschinenbau";
+    await typeInto(page, page.getByLabel(labelOf(Q.arbeitgeber_name)).first(), typed, "arbeitgeber_name", 60);
+    results.keystrokes = typed.length;
     await page.keyboard.press("Tab");
     Object.assign(results, await readInp(page));
-    log(`INP_MS ${results.inpMs.toFixed(1)} (longest of the typing interactions, budget ${INP_BUDGET_MS} ms)`);
+    const shown = results.inpMs > 0 ? `${results.inpMs.toFixed(1)} ms` : "< 16 ms (no keystroke reached the 16 ms reporting threshold)";
+    log(`INP while typing ${results.keystrokes} characters: ${shown}, budget ${INP_BUDGET_MS} ms`);
   });
   await step(page, "interview: parties", async () => {
     await answer(page, Q.arbeitgeber_anschrift, "Hauptstraße 1, 80331 München");
@@ -456,7 +461,7 @@ async function sessionExpiry(page) {
     await page.getByLabel(labelOf(Q.arbeitnehmer_name)).first().fill("Erika Mustermann");
     await page.getByLabel(labelOf(Q.arbeitnehmer_name)).first().press("Tab");
     // The save is refused (401, refresh refused): the app asks the user to sign in again.
-    await page.getByLabel(/E-Mail/i).first().waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+    await page.getByLabel(/^Passwort/i).first().waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
     await checkPage(page, "11-sitzung-abgelaufen");
   });
   await step(page, "session: sign in again, the answer is there", async () => {
