@@ -112,6 +112,8 @@ async function tabTo(page, locator, what, max = 120) {
 }
 
 async function press(page, locator, what, key = "Enter") {
+  await locator.waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+  for (let i = 0; i < 200 && !(await locator.isEnabled()); i += 1) await page.waitForTimeout(100);
   await tabTo(page, locator, what);
   await page.keyboard.press(key);
 }
@@ -173,16 +175,23 @@ async function present(page, text) {
   return (await control(page, text).count()) > 0;
 }
 
-/** The interview may show one section at a time: look for the question, else go to the next section. */
-async function reveal(page, text) {
-  for (let i = 0; i < 12; i += 1) {
-    if (await present(page, text)) return;
-    const next = page.getByRole("button", { name: /^(Weiter|Nächster Abschnitt)/ }).first();
-    if ((await next.count()) === 0) break;
-    await press(page, next, "next section button");
-    await page.waitForTimeout(150);
+/** Go through the interview's steps ("Weiter: …" / "Zurück: …") until `found()` holds. */
+async function walkSteps(page, found, what) {
+  for (const direction of [/^Weiter/, /^Zurück/]) {
+    for (let i = 0; i < 14; i += 1) {
+      if (await found()) return;
+      const button = page.getByRole("button", { name: direction }).first();
+      if ((await button.count()) === 0) break;
+      await press(page, button, `"${direction.source}" step button`);
+      await page.waitForTimeout(150);
+    }
   }
-  if (!(await present(page, text))) throw new Error(`question "${text}" is not on the interview page`);
+  if (!(await found())) throw new Error(`${what} is not on any step of the interview`);
+}
+
+/** The interview shows one section at a time: find the question's step. */
+async function reveal(page, text) {
+  await walkSteps(page, () => present(page, text), `question "${text}"`);
 }
 
 /** Answer a question by its text with the keyboard, whatever control the interview uses for it. */
@@ -381,7 +390,9 @@ async function journey(page) {
     for (const [question, value] of REST) await answer(page, question, value);
   });
   await step(page, "complete", async () => {
-    const complete = page.getByRole("button", { name: /abschließen/i }).first();
+    const complete = page.getByRole("button", { name: /^Vertrag abschließen/ }).first();
+    await walkSteps(page, async () => (await complete.count()) > 0, "the 'Vertrag abschließen' button");
+    await checkPage(page, "07-pruefung");
     await press(page, complete, "'Vertrag abschließen'");
     const dialog = page.getByRole("dialog").or(page.getByRole("alertdialog"));
     if (await dialog.first().waitFor({ state: "visible", timeout: 3000 }).then(() => true, () => false)) {
