@@ -536,6 +536,9 @@ def test_batch_requests_check_every_contract_and_queue_one_job(
     assert hidden in missing.json()["detail"]
     twice = api.post(B, json={"contractIds": [contract["id"]] * 2, "format": "docx"}, headers=lawyer)
     assert problem(twice) == (422, "request.validation_failed")
+    assert twice.json()["errors"] == [
+        {"field": "contractIds", "message": "Jeder Vertrag darf nur einmal vorkommen."}
+    ]
     many = api.post(
         B, json={"contractIds": [str(uuid.uuid4()) for _ in range(21)], "format": "pdf"}, headers=lawyer
     )

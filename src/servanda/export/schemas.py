@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from servanda.platform.api_models import ApiInput, ApiModel
+from servanda.platform.validation_messages import InputError
 
 ExportFormat = Literal["docx", "odt", "pdf"]
 ExportStatus = Literal["queued", "running", "done", "failed", "archived"]
@@ -36,7 +37,9 @@ class BatchRequest(ApiInput):
     @classmethod
     def _unique(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
         if len(set(value)) != len(value):
-            raise ValueError("Jeder Vertrag darf nur einmal vorkommen.")
+            raise InputError(
+                "Jeder Vertrag darf nur einmal vorkommen.", "Each contract may appear only once."
+            )
         return value
 
 
