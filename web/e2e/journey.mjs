@@ -177,6 +177,11 @@ async function present(page, text) {
 
 /** Go through the interview's steps ("Weiter: …" / "Zurück: …") until `found()` holds. */
 async function walkSteps(page, found, what) {
+  // The page may still be loading: wait until the wanted thing or a step button shows.
+  const steps = page.getByRole("button", { name: /^(Weiter|Zurück)/ });
+  for (let i = 0; i < STEP_TIMEOUT_MS / 100 && !(await found()) && (await steps.count()) === 0; i += 1) {
+    await page.waitForTimeout(100);
+  }
   for (const direction of [/^Weiter/, /^Zurück/]) {
     for (let i = 0; i < 14; i += 1) {
       if (await found()) return;
@@ -229,7 +234,8 @@ async function checkPage(page, name) {
     .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"])
     .analyze();
   const bad = report.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  log(`AXE ${name}: ${report.violations.length} violation(s), ${bad.length} serious/critical`);
+  const ids = report.violations.map((v) => `${v.id} (${v.impact})`).join(", ");
+  log(`AXE ${name}: ${report.violations.length} violation(s)${ids ? ` [${ids}]` : ""}, ${bad.length} serious/critical`);
   for (const v of bad) {
     const targets = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ");
     axeFindings.push(`${name}: [${v.impact}] ${v.id} - ${v.help} (${targets})`);
@@ -348,6 +354,11 @@ async function journey(page) {
     results.contractId = contractIdOf(page);
   });
 
+  await interviewToDownload(page, downloads);
+}
+
+/** From the new contract's interview to the downloaded DOCX, keyboard only. */
+async function interviewToDownload(page, downloads) {
   await step(page, "interview: typing (INP)", async () => {
     await reveal(page, Q.arbeitgeber_name);
     await checkPage(page, "05-interview");
@@ -417,16 +428,41 @@ async function journey(page) {
     results.download = file;
     results.suggestedFilename = download.suggestedFilename();
   });
-  await step(page, "contracts list", async () => {
-    await press(page, page.getByRole("link", { name: /^Verträge/ }).first(), "contracts link in the navigation");
-    await page.waitForURL(/\/vertraege$/, { timeout: STEP_TIMEOUT_MS });
-    await page.getByText(results.contractTitle ?? /Arbeitsvertrag/).first().waitFor({ timeout: STEP_TIMEOUT_MS });
-    await checkPage(page, "10-vertraege");
-  });
   const token = await apiLogin();
   const contract = await apiGet(token, `/api/v1/contracts/${results.contractId}`);
   results.contractTitle = contract.title;
   results.contractStatus = contract.status;
+  await step(page, "contracts list", async () => {
+    await press(page, page.getByRole("link", { name: /^Verträge/ }).first(), "contracts link in the navigation");
+    await page.waitForURL(/\/vertraege$/, { timeout: STEP_TIMEOUT_MS });
+    await page.getByText(contract.title).first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await checkPage(page, "10-vertraege");
+  });
+}
+
+/** For debugging the interview part alone: a contract created through the API, then as `journey`. */
+async function interviewOnly(page) {
+  const downloads = join(outdir, "downloads");
+  mkdirSync(downloads, { recursive: true });
+  const contractId = await createContract("E2E Interview");
+  results.contractId = contractId;
+  await page.goto(`${baseUrl}/vertraege/${contractId}`);
+  await signIn(page, true);
+  await page.waitForURL(new RegExp(`/vertraege/${contractId}`), { timeout: STEP_TIMEOUT_MS });
+  await interviewToDownload(page, downloads);
+}
+
+async function createContract(title) {
+  const token = await apiLogin();
+  const catalog = await apiGet(token, "/api/v1/catalog/templates?q=Arbeitsvertrag");
+  const template = catalog.items.find((t) => t.title === "Arbeitsvertrag");
+  const created = await fetch(`${baseUrl}/api/v1/contracts`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ templateId: template.id, title }),
+  });
+  if (created.status !== 201) throw new Error(`creating the contract failed: ${created.status}`);
+  return (await created.json()).id;
 }
 
 async function sessionExpiry(page) {
@@ -435,16 +471,7 @@ async function sessionExpiry(page) {
     const header = request.headers().authorization;
     if (header?.startsWith("Bearer ")) bearer = header.slice(7);
   });
-  const token = await apiLogin();
-  const catalog = await apiGet(token, "/api/v1/catalog/templates?q=Arbeitsvertrag");
-  const template = catalog.items.find((t) => t.title === "Arbeitsvertrag");
-  const created = await fetch(`${baseUrl}/api/v1/contracts`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ templateId: template.id, title: "Sitzungsablauf E2E" }),
-  });
-  if (created.status !== 201) throw new Error(`creating the contract failed: ${created.status}`);
-  const contractId = (await created.json()).id;
+  const contractId = await createContract("Sitzungsablauf E2E");
   results.sessionContractId = contractId;
 
   await step(page, "session: sign in and open the interview", async () => {
@@ -508,6 +535,7 @@ try {
     try {
       if (name === "journey") await journey(page);
       else if (name === "session") await sessionExpiry(page);
+      else if (name === "interview-only") await interviewOnly(page);
       else throw new Error(`unknown scenario ${name}`);
       log(`RESULT ${JSON.stringify({ scenario: name, ...results })}`);
     } catch (error) {
