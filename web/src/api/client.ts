@@ -124,13 +124,15 @@ export function oidcTokens(
 
 /** The authenticated client, its token-free twin and the session, wired together. */
 export function createApi(fetchImpl: FetchLike = (request) => globalThis.fetch(request), storage?: Storage | null) {
-  const publicApi = createClient<paths>({ baseUrl: "", fetch: fetchImpl });
+  // Same origin as the page (the API serves the app); absolute, so the clients also run outside a browser.
+  const baseUrl = typeof window !== "undefined" ? window.location.origin : "";
+  const publicApi = createClient<paths>({ baseUrl, fetch: fetchImpl });
   publicApi.use(languageMiddleware);
   const session = new Session({
     refresher: createRefresher(publicApi, fetchImpl),
     ...(storage === undefined ? {} : { storage }),
   });
-  const api = createClient<paths>({ baseUrl: "", fetch: fetchImpl });
+  const api = createClient<paths>({ baseUrl, fetch: fetchImpl });
   api.use(languageMiddleware, authMiddleware(session, fetchImpl));
   return { api, publicApi, session, fetchImpl };
 }

@@ -1,16 +1,19 @@
-import { Suspense, useEffect, useRef } from "react";
+import { lazy, Suspense, useEffect, useRef } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink, Outlet, useLocation } from "react-router";
 
 import { useAuth } from "../api/auth";
-import { Button, Spinner } from "../ui";
+import { Button } from "../ui/Button";
+import { Spinner } from "../ui/Status";
 import { LanguageSwitch } from "./LanguageSwitch";
-import { ReauthDialog } from "./ReauthDialog";
+
+// Loaded when the session ends (rarely): keeps the dialog widgets out of the initial JavaScript.
+const ReauthDialog = lazy(() => import("./ReauthDialog").then((m) => ({ default: m.ReauthDialog })));
 
 /** Header (product, navigation, tenant, user, language, logout), skip link and the main landmark. */
 export function AppLayout() {
   const { t } = useTranslation();
-  const { user, logout } = useAuth();
+  const { user, logout, sessionExpired } = useAuth();
   const location = useLocation();
   const mainRef = useRef<HTMLElement>(null);
   const firstRender = useRef(true);
@@ -77,7 +80,11 @@ export function AppLayout() {
           <Outlet />
         </Suspense>
       </main>
-      <ReauthDialog />
+      {sessionExpired ? (
+        <Suspense fallback={null}>
+          <ReauthDialog />
+        </Suspense>
+      ) : null}
     </>
   );
 }

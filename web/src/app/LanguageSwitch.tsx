@@ -1,7 +1,7 @@
 import { useTranslation } from "react-i18next";
 
 import { LANGUAGES, setLanguage } from "../i18n";
-import { Button } from "../ui";
+import { Button } from "../ui/Button";
 
 /** Deutsch / English, as two toggle buttons (aria-pressed). */
 export function LanguageSwitch({ className }: { className?: string }) {

@@ -3,7 +3,8 @@ import { useLocation } from "react-router";
 
 import { useAuth } from "../api/auth";
 import { LoginForm } from "../pages/login/LoginForm";
-import { Button, Dialog } from "../ui";
+import { Button } from "../ui/Button";
+import { Dialog } from "../ui/Dialog";
 
 /**
  * The session ended while the user worked: sign in again over the page, which stays as it is - requests

@@ -1,7 +1,7 @@
 import { Navigate, Outlet, useLocation } from "react-router";
 
 import { useAuth } from "../api/auth";
-import { Spinner } from "../ui";
+import { Spinner } from "../ui/Status";
 import { loginPath } from "./next";
 
 /** Signed-in routes: without a session, to /anmelden?next=<this page> (and back after sign-in). */

@@ -1,19 +1,22 @@
 import { lazy } from "react";
 import { createBrowserRouter, type RouteObject } from "react-router";
 
-import { CatalogDetailPage } from "../pages/catalog/CatalogDetailPage";
-import { CatalogPage } from "../pages/catalog/CatalogPage";
-import { ContractsPage } from "../pages/contracts/ContractsPage";
-import { DashboardPage } from "../pages/dashboard/DashboardPage";
 import { LoginPage } from "../pages/login/LoginPage";
 import { OidcCallbackPage } from "../pages/login/OidcCallbackPage";
 import { NotFoundPage } from "../pages/NotFoundPage";
 import { AppLayout } from "./AppLayout";
 import { RequireAuth } from "./RequireAuth";
 
+// Pages load as their own chunks: the initial JavaScript stays small (sign-in and the layout).
+const DashboardPage = lazy(() => import("../pages/dashboard/DashboardPage").then((m) => ({ default: m.DashboardPage })));
+const CatalogPage = lazy(() => import("../pages/catalog/CatalogPage").then((m) => ({ default: m.CatalogPage })));
+const CatalogDetailPage = lazy(() =>
+  import("../pages/catalog/CatalogDetailPage").then((m) => ({ default: m.CatalogDetailPage })),
+);
+const ContractsPage = lazy(() => import("../pages/contracts/ContractsPage").then((m) => ({ default: m.ContractsPage })));
+
 // The interview is the largest page: its own chunk, loaded when a contract is opened.
-// (A placeholder until web/src/interview/InterviewPage.tsx exists.)
-const InterviewPage = lazy(() => import("./InterviewPlaceholder"));
+const InterviewPage = lazy(() => import("../interview/InterviewPage").then((m) => ({ default: m.InterviewPage })));
 
 export const routes: RouteObject[] = [
   { path: "/anmelden", element: <LoginPage /> },

@@ -1,10 +1,12 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Form } from "react-aria-components";
 
 import { useAuth } from "../../api/auth";
 import type { ApiProblem } from "../../api/problem";
-import { Alert, Button, ProblemMessage, TextField } from "../../ui";
+import { Alert, ProblemMessage } from "../../ui/Alert";
+import { Button } from "../../ui/Button";
+import { TextField } from "../../ui/TextField";
 
 const TENANT_KEY = "servanda.tenant";
 
@@ -35,6 +37,12 @@ export function LoginForm({ initialTenant, fixedIdentity, onSuccess }: LoginForm
   const [busy, setBusy] = useState(false);
   const [waitUntil, setWaitUntil] = useState<number | null>(null);
   const [, setTick] = useState(0);
+  const totpRef = useRef<HTMLInputElement>(null);
+
+  // The code field takes the focus when the TOTP step opens (and again after a wrong code).
+  useEffect(() => {
+    if (step === "totp") totpRef.current?.focus();
+  }, [step, problem]);
 
   // A 429 names its wait: the button stays disabled until it has passed.
   useEffect(() => {
@@ -127,7 +135,7 @@ export function LoginForm({ initialTenant, fixedIdentity, onSuccess }: LoginForm
             value={totp}
             onChange={setTotp}
             isRequired
-            autoFocus
+            inputRef={totpRef}
             autoComplete="one-time-code"
             inputMode="numeric"
             description={t("app.login.totpDescription")}

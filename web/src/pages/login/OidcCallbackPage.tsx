@@ -5,7 +5,8 @@ import { Link, useNavigate } from "react-router";
 import { useAuth } from "../../api/auth";
 import { safeNext } from "../../app/next";
 import { usePageTitle } from "../../app/usePageTitle";
-import { Alert, Spinner } from "../../ui";
+import { Alert } from "../../ui/Alert";
+import { Spinner } from "../../ui/Status";
 
 /** /anmelden/oidc: the identity provider's redirect back; exchanges the code (PKCE) and returns to `next`. */
 export function OidcCallbackPage() {
