@@ -321,8 +321,7 @@ async function journey(page) {
   });
   await step(page, "sign in", () => signIn(page, true));
   await step(page, "dashboard", async () => {
-    await page.getByRole("main").waitFor({ timeout: STEP_TIMEOUT_MS });
-    await page.getByRole("heading").first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.getByRole("main").getByRole("heading", { level: 1 }).waitFor({ timeout: STEP_TIMEOUT_MS });
     await checkPage(page, "02-dashboard");
   });
   await step(page, "catalog search", async () => {
@@ -435,7 +434,9 @@ async function interviewToDownload(page, downloads) {
   await step(page, "contracts list", async () => {
     await press(page, page.getByRole("link", { name: /^Verträge/ }).first(), "contracts link in the navigation");
     await page.waitForURL(/\/vertraege$/, { timeout: STEP_TIMEOUT_MS });
-    await page.getByText(contract.title).first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    // Lazy pages: the router keeps the old page on screen until the new one has loaded.
+    await page.getByRole("heading", { level: 1, name: /^Verträge/ }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.getByRole("main").getByText(contract.title).first().waitFor({ timeout: STEP_TIMEOUT_MS });
     await checkPage(page, "10-vertraege");
   });
 }
