@@ -692,3 +692,23 @@ def test_file_names_from_titles(title: str, stem: str, ascii_name: str) -> None:
     assert header.startswith(f"attachment; filename=\"{ascii_name}.pdf\"; filename*=UTF-8''")
     assert unquote(header.split("UTF-8''")[1]) == f"{stem}.pdf"
     assert header.isascii() and "\n" not in header and "\r" not in header
+
+
+def test_deleting_a_draft_takes_its_exports_along_but_not_while_one_runs(
+    api: TestClient,
+    world: dict[str, Any],
+    contract: dict[str, Any],
+    su: psycopg.Connection,
+) -> None:
+    job = export(api, world["lawyer"], contract["id"]).json()
+    queued = api.delete(f"/api/v1/contracts/{contract['id']}", headers=world["lawyer"])
+    assert problem(queued) == (409, "contract.export_running")
+    assert su.execute("SELECT count(*) FROM contracts WHERE id = %s", (contract["id"],)).fetchone() == (1,)
+    finish(api, su, world["firm"], job["id"])
+    key = result_key(world["firm"], uuid.UUID(job["id"]), "docx")
+    storage = storage_from_settings(api.app.state.settings)  # type: ignore[attr-defined]
+    assert asyncio.run(storage.exists(world["firm"], key))
+    deleted = api.delete(f"/api/v1/contracts/{contract['id']}", headers=world["lawyer"])
+    assert deleted.status_code == 204, deleted.text
+    assert su.execute("SELECT count(*) FROM export_jobs WHERE id = %s", (job["id"],)).fetchone() == (0,)
+    assert not asyncio.run(storage.exists(world["firm"], key))

@@ -31,15 +31,15 @@ from servanda.contracts.schemas import (
 from servanda.contracts.service import ContractService
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import ApiInput, Page
-from servanda.platform.http import API_PREFIX, PageNumber, PageSize, UnitOfWork, created
+from servanda.platform.http import API_PREFIX, AppStorage, PageNumber, PageSize, UnitOfWork, created
 from servanda.platform.openapi import problems
 
 router = APIRouter(prefix=f"{API_PREFIX}/contracts", tags=["contracts"])
 USE = [allow(Permission.CONTRACTS_USE)]
 
 
-async def _contracts(session: UnitOfWork) -> ContractService:
-    return ContractService(session)
+async def _contracts(session: UnitOfWork, storage: AppStorage) -> ContractService:
+    return ContractService(session, storage)
 
 
 async def _lifecycle(session: UnitOfWork) -> ContractLifecycle:

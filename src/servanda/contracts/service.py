@@ -20,8 +20,10 @@ from servanda.contracts.evaluation import Evaluated, engine_inputs, evaluate, ev
 from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins, resolve_pins
 from servanda.engine import assembly, html, interview, rules
+from servanda.export.repository import discard_contract_exports
 from servanda.identity.principal import Principal
 from servanda.platform import errors, labels
+from servanda.platform.storage import Storage
 from servanda.tenants.repository import TenantRepository
 
 
@@ -49,8 +51,9 @@ async def add_contract(
 class ContractService:
     """A contract's own life: create, read, autosave, preview, complete, archive, delete."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, storage: Storage | None = None) -> None:
         self.session = session
+        self.storage = storage  # only deleting a draft needs it (its export files go with it)
 
     # -- create ------------------------------------------------------------------------------
 
@@ -297,6 +300,8 @@ class ContractService:
                 f"(Status des Vertrags: „{labels.contract_status(contract.status)}“).",
                 extra={"currentStatus": contract.status},
             )
+        assert self.storage is not None, "deleting needs the storage (export files)"
+        await discard_contract_exports(session, self.storage, contract.id)
         await audit.record(
             session, principal, "contract.delete", "contract", contract.id, {"title": contract.title}
         )

@@ -10,11 +10,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servanda.export.models import StyleTemplate
+from servanda.export.models import ExportJob, StyleTemplate
 from servanda.export.style import Logo, StyleSpec, style_from_settings
+from servanda.platform import errors
+from servanda.platform.db import after_commit
 from servanda.platform.logs import get_logger
 from servanda.platform.storage import ObjectNotFound, Storage, StorageKeyError
 from servanda.tenants.repository import TenantRepository
@@ -25,6 +27,38 @@ log = get_logger("servanda.export.styles")
 async def style_template_exists(session: AsyncSession, style_template_id: uuid.UUID) -> bool:
     """Whether the style is visible to the tenant: the built-in system style or one of its own (RLS)."""
     return await session.get(StyleTemplate, style_template_id) is not None
+
+
+async def discard_contract_exports(session: AsyncSession, storage: Storage, contract_id: uuid.UUID) -> None:
+    """Before a draft is deleted: its exports go with it (rows now, files once committed).
+
+    While one of them is queued or running the draft cannot be deleted (409): the worker
+    would otherwise store a file no row points to any more.
+    """
+    rows = (
+        await session.execute(
+            select(ExportJob.status, ExportJob.tenant_id, ExportJob.result_storage_key)
+            .where(ExportJob.contract_id == contract_id)
+            .with_for_update()
+        )
+    ).all()
+    if any(row.status in ("queued", "running") for row in rows):
+        raise errors.Conflict(
+            "contract.export_running",
+            "Der Entwurf wird gerade exportiert; löschen Sie ihn, wenn der Export abgeschlossen ist.",
+        )
+    await session.execute(delete(ExportJob).where(ExportJob.contract_id == contract_id))
+    files = [(row.tenant_id, row.result_storage_key) for row in rows if row.result_storage_key]
+
+    async def remove_files() -> None:
+        for tenant_id, key in files:
+            try:
+                await storage.delete(tenant_id, key)
+            except Exception as exc:  # the row is gone either way; an orphan is logged, not fatal
+                log.warning("export file not removed", action="export.discard", error=type(exc).__name__)
+
+    if files:
+        after_commit(session, remove_files)
 
 
 # -- style templates: the rows as the API and the renderer read them -----------------------------
