@@ -345,6 +345,7 @@ async function journey(page) {
     const dialog = page.getByRole("dialog");
     const opened = await dialog.waitFor({ state: "visible", timeout: 3000 }).then(() => true, () => false);
     if (opened) {
+      await checkPage(page, "04b-neuer-vertrag");
       const title = dialog.getByLabel(/Titel|Bezeichnung/i).first();
       if ((await title.count()) > 0) await typeInto(page, title, TITLE, "title field of the create dialog");
       await press(page, dialog.getByRole("button", { name: /erstellen|Anlegen/i }).last(), "confirm in the create dialog");
