@@ -21,6 +21,7 @@ from servanda.platform.mail import MailOutbox, mailer_from_settings
 from servanda.platform.openapi import Access, complete_openapi, install_docs
 from servanda.platform.problems import install_problem_handlers
 from servanda.platform.ratelimit import RequestRateLimiter
+from servanda.platform.spa import SpaMiddleware, locate_web_dist, spa_csp
 from servanda.platform.tokens import LocalTokens, TokenVerifier
 
 log = get_logger("servanda.app")
@@ -121,6 +122,11 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    web_dist = locate_web_dist(settings.servanda_web_dist)
+    if web_dist is not None:
+        # Inside the request-context middleware: the app's files get request id, log and headers too.
+        oidc = settings.oidc_issuer if settings.identity_provider == "oidc" else None
+        app.add_middleware(SpaMiddleware, dist=web_dist, csp=spa_csp(oidc))
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
     for router in api_routers():

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # The address users open the web app at: links the server hands out (invitations) are
     # absolute URLs under it. The default is the embedded server (`servanda up`, port 3000).
     public_base_url: str = "http://127.0.0.1:3000"
+    # The built web app (web/dist, `make install` builds it). Unset: web/dist of the source tree,
+    # when it exists; the API serves it on its own port (platform/spa.py).
+    servanda_web_dist: Path | None = None
 
     @field_validator("forwarded_allow_ips", "metrics_allow")
     @classmethod
