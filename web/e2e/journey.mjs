@@ -225,6 +225,7 @@ async function answer(page, text, value) {
 // ---------------------------------------------------------------- checks
 
 const axeFindings = [];
+const cspViolations = [];
 
 async function checkPage(page, name) {
   await page.waitForLoadState("networkidle").catch(() => undefined);
@@ -534,6 +535,12 @@ try {
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
     page.on("pageerror", (error) => log(`PAGE ERROR ${error.message}`));
+    // The app must pass the server's Content-Security-Policy: any report fails the run.
+    page.on("console", (message) => {
+      if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
+        cspViolations.push(`${name}: ${message.text().slice(0, 300)}`);
+      }
+    });
     try {
       if (name === "journey") await journey(page);
       else if (name === "session") await sessionExpiry(page);
@@ -557,6 +564,11 @@ if (axeFindings.length) {
   failed = true;
   log(`AXE FAILED: ${axeFindings.length} serious/critical violation(s)`);
   for (const finding of axeFindings) log(`  ${finding}`);
+}
+if (cspViolations.length) {
+  failed = true;
+  log(`CSP FAILED: ${cspViolations.length} violation(s)`);
+  for (const violation of cspViolations) log(`  ${violation}`);
 }
 if (typeof results.inpMs === "number" && results.inpMs >= INP_BUDGET_MS) {
   failed = true;
