@@ -87,6 +87,7 @@ beforeEach(() => {
   routes.table.clear();
   routes.calls.length = 0;
   route("GET /api/v1/identity/me", () => json(me("user")));
+  route("GET /api/v1/export-jobs", () => json({ items: [], total: 0, page: 1, pageSize: 1 }));
   route("GET /api/v1/export/style-templates", () =>
     json({ items: [style("s-tenant", "Kanzlei Hausstil", false), style("s-system", "Servanda Standard", true)], total: 2, page: 1, pageSize: 50 }),
   );
@@ -216,4 +217,31 @@ test("polling: every second while the job runs, re-read a minute before the link
   expect(refetchDelay(base, now)).toBe(1000);
   expect(refetchDelay({ ...base!, status: "done", downloadUrlExpiresAt: "2026-11-29T23:15:00Z" }, now)).toBe(14 * 60_000);
   expect(refetchDelay({ ...base!, status: "failed" }, now)).toBe(false);
+});
+
+test("coming back to the contract picks up its running export, with the download once done", async () => {
+  let polls = 0;
+  route("GET /api/v1/export-jobs", (request) => {
+    expect(new URL(request.url).searchParams.get("contractId")).toBe(CONTRACT);
+    return json({ items: [job("running")], total: 1, page: 1, pageSize: 1 });
+  });
+  route(`GET /api/v1/export-jobs/${JOB}`, () => {
+    polls += 1;
+    return polls === 1
+      ? json(job("running"))
+      : json(job("done", { size: 2048, downloadUrl: "/dl", downloadUrlExpiresAt: new Date(Date.now() + 900_000).toISOString() }));
+  });
+  renderPanel();
+  expect(await screen.findByText("Dokument wird erstellt …")).toBeInTheDocument();
+  expect(await screen.findByRole("link", { name: "Word (DOCX) herunterladen (2 KB)" }, { timeout: 4000 })).toHaveAttribute("href", "/dl");
+  expect(routes.calls.some((c) => c.method === "POST")).toBe(false);
+});
+
+test("a failed earlier export is not brought back", async () => {
+  route("GET /api/v1/export-jobs", () => json({ items: [job("failed", { errorMessage: "alt" })], total: 1, page: 1, pageSize: 1 }));
+  renderPanel();
+  await waitFor(() => expect(routes.calls.some((c) => c.path === "/api/v1/export-jobs")).toBe(true));
+  await act(() => new Promise((resolve) => setTimeout(resolve, 20)));
+  expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  expect(screen.queryByRole("progressbar")).not.toBeInTheDocument();
 });

@@ -130,6 +130,23 @@ export function ExportPanel({ contractId }: { contractId: string }) {
   const [chosenStyle, setChosenStyle] = useState<string | null>(null);
   const [jobId, setJobId] = useState<string | null>(null);
 
+  // Coming back to the contract: pick up its newest export while it runs or once it is done, so the
+  // progress (or the download) is not lost by navigating away.
+  const latest = useQuery({
+    queryKey: ["export", "latest", contractId],
+    queryFn: async (): Promise<ExportJob | null> => {
+      const { data, error } = await api.GET("/api/v1/export-jobs", {
+        params: { query: { contractId, pageSize: 1 } },
+      });
+      if (error) throw new ProblemError(asProblem(error));
+      return data.items[0] ?? null;
+    },
+    staleTime: Infinity,
+    retry: false,
+  });
+  const resumable = latest.data && latest.data.status !== "failed" && latest.data.status !== "archived";
+  if (jobId === null && resumable && latest.data) setJobId(latest.data.id);
+
   const defaultStyle = styles.data?.find((s) => s.isDefault) ?? styles.data?.[0];
   const styleId = chosenStyle ?? defaultStyle?.id ?? null;
 
