@@ -246,22 +246,14 @@ class ExportService:
         if job.status != "done" or not job.result_storage_key:
             return job, None
         link = await self._link(
-            principal.tenant_id,
+            principal,
             "job",
             job.id,
+            job.format,
             job.result_storage_key,
             queueing.CONTENT_TYPES[job.format],
             await self._job_disposition(job.contract_id, job.format),
         )
-        if isinstance(self.storage, S3Storage):
-            await audit.record(
-                self.session,
-                principal,
-                "export.download",
-                "export_job",
-                job.id,
-                {"via": "presigned_url", "format": job.format, "expiresAt": link.expires_at.isoformat()},
-            )
         return job, link
 
     async def list_jobs(
@@ -507,18 +499,28 @@ class ExportService:
 
     async def _link(
         self,
-        tenant_id: uuid.UUID,
+        principal: Principal,
         kind: links.LinkKind,
         object_id: uuid.UUID,
+        fmt: str,
         key: str,
         content_type: str,
         disposition: str,
     ) -> DownloadLink:
-        """A presigned S3 URL (S3 storage) or a signed API URL (directory storage), 15 minutes."""
+        """A presigned S3 URL (S3 storage) or a signed API URL (directory storage), 15 minutes.
+
+        A presigned URL hands the file out past the API, so issuing one is the download the
+        audit trail can see (``export.download``, ``via: presigned_url``).
+        """
+        tenant_id = principal.tenant_id
         expires = int(time.time()) + links.LINK_TTL_S
         expires_at = datetime.fromtimestamp(expires, UTC)
         if isinstance(self.storage, S3Storage):
             url = self.storage.presigned_url(tenant_id, key, links.LINK_TTL_S, disposition, content_type)
+            details = {"via": "presigned_url", "format": fmt, "expiresAt": expires_at.isoformat()}
+            await audit.record(
+                self.session, principal, "export.download", f"export_{kind}", object_id, details
+            )
             return DownloadLink(url, expires_at)
         base = job_url(object_id) if kind == "job" else batch_url(object_id)
         query = links.signed_query(self.link_key, kind, tenant_id, object_id, expires)
@@ -595,22 +597,14 @@ class ExportService:
         if batch.status != "done" or not batch.result_storage_key:
             return batch, None
         link = await self._link(
-            principal.tenant_id,
+            principal,
             "batch",
             batch.id,
+            batch.format,
             batch.result_storage_key,
             queueing.CONTENT_TYPES["zip"],
             self._batch_disposition(batch),
         )
-        if isinstance(self.storage, S3Storage):
-            await audit.record(
-                self.session,
-                principal,
-                "export.download",
-                "export_batch",
-                batch.id,
-                {"via": "presigned_url", "format": batch.format, "expiresAt": link.expires_at.isoformat()},
-            )
         return batch, link
 
     def _batch_disposition(self, batch: ExportBatch) -> str:
