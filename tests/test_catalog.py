@@ -159,3 +159,26 @@ def test_catalog_search_matches_word_prefixes(
         assert isinstance(titles(odd), list)
     assert titles("Arbeit&Probe") == ["Arbeitsvertrag"]
     assert titles("(Arbeit)") == ["Arbeitsvertrag"]
+
+
+def test_catalog_detail_names_the_changelog_of_released_versions(
+    pub: Publisher, api: TestClient, su: psycopg.Connection, make_tenant: Any
+) -> None:
+    """The detail view's changelog (issue 13): released versions newest first with their notes, no drafts."""
+    first = template(pub, "Arbeitsvertrag", "Unbefristet", changeNote="Erste Fassung")
+    entity = first["entityId"]
+    second = pub.call("POST", f"/templates/{entity}/versions", json={"changeNote": "Probezeit neu gefasst"})
+    assert second.status_code == 201, second.text
+    pub.publish("templates", second.json())
+    draft = pub.call("POST", f"/templates/{entity}/versions", json={"changeNote": "noch im Entwurf"})
+    assert draft.status_code == 201, draft.text
+    lawyer = login_as(api, su, make_tenant("kanzlei-a"), "user")
+
+    detail = api.get(f"/api/v1/catalog/templates/{entity}", headers=lawyer).json()
+
+    assert detail["currentVersion"]["versionNumber"] == 2
+    assert [(c["versionNumber"], c["changeNote"]) for c in detail["changelog"]] == [
+        (2, "Probezeit neu gefasst"),
+        (1, "Erste Fassung"),
+    ]
+    assert all(c["publishedAt"] for c in detail["changelog"])

@@ -514,3 +514,29 @@ def test_resolutions_apply_one_offered_option(
     # only drafts change
     su.execute("UPDATE contracts SET status = 'archived' WHERE id = %s", (contract["id"],))
     assert refused(resolve(r01["fingerprint"], remove_c04))[:2] == (409, "contract.not_draft")
+
+
+def test_the_list_filters_by_the_day_of_the_last_change(
+    api: TestClient, world: dict[str, Any], su: psycopg.Connection
+) -> None:
+    """updatedFrom/updatedTo (issue 13, the contracts list's date filter): inclusive days in German time."""
+    old = create(api, world, title="Alt")
+    late = create(api, world, title="Spät am Abend")
+    new = create(api, world, title="Neu")
+    su.execute("UPDATE contracts SET updated_at = '2026-03-01 10:00+00' WHERE id = %s", (old["id"],))
+    # 23:30 UTC on 14 March is already 15 March in Germany (CET, UTC+1)
+    su.execute("UPDATE contracts SET updated_at = '2026-03-14 23:30+00' WHERE id = %s", (late["id"],))
+    su.execute("UPDATE contracts SET updated_at = '2026-04-02 08:00+00' WHERE id = %s", (new["id"],))
+
+    def titles(**params: str) -> list[str]:
+        response = api.get(K, params=params, headers=world["lawyer"])
+        assert response.status_code == 200, response.text
+        return [c["title"] for c in response.json()["items"]]
+
+    assert titles(updatedFrom="2026-03-15") == ["Neu", "Spät am Abend"]
+    assert titles(updatedTo="2026-03-14") == ["Alt"]
+    assert titles(updatedFrom="2026-03-01", updatedTo="2026-03-15") == ["Spät am Abend", "Alt"]
+    assert titles(updatedFrom="2026-04-02", updatedTo="2026-04-02") == ["Neu"]
+    bad = api.get(K, params={"updatedFrom": "15.03.2026"}, headers=world["lawyer"])
+    assert (bad.status_code, bad.json()["code"]) == (422, "request.validation_failed")
+    assert bad.json()["errors"][0]["field"] == "query.updatedFrom"

@@ -166,6 +166,24 @@ class CatalogService:
         ]
         return entries, total or 0
 
+    async def changelog(self, template_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The template's released versions (published or deprecated), newest first, with their notes.
+
+        Drafts and versions in review stay out: the catalog shows what readers could have used.
+        """
+        rows = await self.session.execute(
+            select(TemplateVersion.version_number, TemplateVersion.published_at, TemplateVersion.change_note)
+            .where(
+                TemplateVersion.template_id == template_id,
+                TemplateVersion.status.in_(("published", "deprecated")),
+            )
+            .order_by(TemplateVersion.version_number.desc())
+        )
+        return [
+            {"version_number": r.version_number, "published_at": r.published_at, "change_note": r.change_note}
+            for r in rows
+        ]
+
     async def detail(
         self, principal: Principal, template_id: uuid.UUID
     ) -> tuple[CatalogEntry, list[dict[str, Any]], int]:

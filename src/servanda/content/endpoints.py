@@ -643,7 +643,7 @@ async def catalog_templates(
     "/templates/{template_id}",
     dependencies=USE,
     summary="Get a catalog template",
-    description="Description, sections, clause titles, question count and current version of a published template.",
+    description="Description, sections, clause titles, question count, current version and changelog (released versions with their change notes, newest first) of a published template.",
     responses=problems(404, "template.not_found"),
 )
 async def catalog_template(
@@ -651,4 +651,5 @@ async def catalog_template(
 ) -> CatalogDetail:
     entry, sections, questions = await catalog.detail(principal, template_id)
     fields = _catalog_fields(entry, principal)
-    return CatalogDetail(**fields, sections=sections, question_count=questions)
+    changelog = await catalog.changelog(template_id)
+    return CatalogDetail(**fields, sections=sections, question_count=questions, changelog=changelog)

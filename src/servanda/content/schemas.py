@@ -290,6 +290,15 @@ class CatalogSection(ApiModel):
     slots: list[CatalogSlot]
 
 
+class CatalogChange(ApiModel):
+    """A released version of a catalog template and its change note (the changelog readers see)."""
+
+    version_number: int
+    published_at: datetime | None
+    change_note: str | None
+
+
 class CatalogDetail(CatalogItem):
     sections: list[CatalogSection]
     question_count: int
+    changelog: list[CatalogChange]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -166,7 +167,7 @@ def _validation(e: Evaluated) -> dict[str, Any]:
     "",
     dependencies=USE,
     summary="List contracts",
-    description="The contracts the caller may see (own, team, or all for admins), filtered by `status`, `q` (title and client reference), `templateId` and `mine`, newest first.",
+    description="The contracts the caller may see (own, team, or all for admins), filtered by `status`, `q` (title and client reference), `templateId`, `mine` and the day of the last change (`updatedFrom`, `updatedTo`: dates, both inclusive, German time), newest first.",
 )
 async def list_contracts(
     principal: CurrentPrincipal,
@@ -175,11 +176,21 @@ async def list_contracts(
     q: Annotated[str | None, Query(max_length=200)] = None,
     template_id: Annotated[uuid.UUID | None, Query(alias="templateId")] = None,
     mine: bool = False,
+    updated_from: Annotated[date | None, Query(alias="updatedFrom")] = None,
+    updated_to: Annotated[date | None, Query(alias="updatedTo")] = None,
     page: PageNumber = 1,
     page_size: PageSize = 25,
 ) -> Page[ContractSummary]:
     rows, total = await contracts.list_contracts(
-        principal, status=status, q=q, template_id=template_id, mine=mine, page=page, page_size=page_size
+        principal,
+        status=status,
+        q=q,
+        template_id=template_id,
+        mine=mine,
+        updated_from=updated_from,
+        updated_to=updated_to,
+        page=page,
+        page_size=page_size,
     )
     items = [ContractSummary.model_validate(c) for c in rows]
     return Page[ContractSummary](items=items, total=total, page=page, page_size=page_size)

@@ -8,9 +8,10 @@ team-visible ones. Everything else gets 404, as if the object did not exist.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Date, Select, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content import published
@@ -20,6 +21,8 @@ from servanda.identity.principal import Principal
 from servanda.identity.repository import TeamRepository
 from servanda.platform import errors
 from servanda.platform.paging import paginate
+
+LOCAL_TIME_ZONE = "Europe/Berlin"
 
 
 def contract_not_found() -> errors.NotFound:
@@ -75,8 +78,14 @@ async def list_contracts(
     mine: bool,
     page: int,
     page_size: int,
+    updated_from: date | None = None,
+    updated_to: date | None = None,
 ) -> tuple[list[ContractInstance], int]:
-    """Visible contracts, newest change first; archived ones only when asked for by status."""
+    """Visible contracts, newest change first; archived ones only when asked for by status.
+
+    ``updated_from``/``updated_to`` bound the day of the last change (inclusive) as German users
+    count days (Europe/Berlin), so "today" includes a change at 00:30 local time.
+    """
     query = visible_contracts(principal, select(ContractInstance))
     query = (
         query.where(ContractInstance.status == status)
@@ -94,6 +103,12 @@ async def list_contracts(
         )
     if mine:
         query = query.where(ContractInstance.creator_id == principal.user_id)
+    if updated_from or updated_to:
+        day = cast(func.timezone(LOCAL_TIME_ZONE, ContractInstance.updated_at), Date)
+        if updated_from:
+            query = query.where(day >= updated_from)
+        if updated_to:
+            query = query.where(day <= updated_to)
     if template_id:
         query = query.where(ContractInstance.template_version_id.in_(published.version_ids_of(template_id)))
     query = query.order_by(ContractInstance.updated_at.desc(), ContractInstance.id)

@@ -9,7 +9,7 @@ in the caller's session (the request's unit of work); it never commits.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,6 +110,8 @@ class ContractService:
         mine: bool,
         page: int,
         page_size: int,
+        updated_from: date | None = None,
+        updated_to: date | None = None,
     ) -> tuple[list[ContractInstance], int]:
         return await repository.list_contracts(
             self.session,
@@ -118,6 +120,8 @@ class ContractService:
             q=q,
             template_id=template_id,
             mine=mine,
+            updated_from=updated_from,
+            updated_to=updated_to,
             page=page,
             page_size=page_size,
         )

@@ -293,7 +293,7 @@ export interface paths {
         };
         /**
          * Get a catalog template
-         * @description Description, sections, clause titles, question count and current version of a published template.
+         * @description Description, sections, clause titles, question count, current version and changelog (released versions with their change notes, newest first) of a published template.
          */
         get: operations["catalog_template_api_v1_catalog_templates__template_id__get"];
         put?: never;
@@ -958,7 +958,7 @@ export interface paths {
         };
         /**
          * List contracts
-         * @description The contracts the caller may see (own, team, or all for admins), filtered by `status`, `q` (title and client reference), `templateId` and `mine`, newest first.
+         * @description The contracts the caller may see (own, team, or all for admins), filtered by `status`, `q` (title and client reference), `templateId`, `mine` and the day of the last change (`updatedFrom`, `updatedTo`: dates, both inclusive, German time), newest first.
          */
         get: operations["list_contracts_api_v1_contracts_get"];
         put?: never;
@@ -2058,6 +2058,18 @@ export interface components {
                 [key: string]: number;
             } | null;
         };
+        /**
+         * CatalogChange
+         * @description A released version of a catalog template and its change note (the changelog readers see).
+         */
+        CatalogChange: {
+            /** Changenote */
+            changeNote: string | null;
+            /** Publishedat */
+            publishedAt: string | null;
+            /** Versionnumber */
+            versionNumber: number;
+        };
         /** CatalogClause */
         CatalogClause: {
             /**
@@ -2072,6 +2084,8 @@ export interface components {
         CatalogDetail: {
             /** Category */
             category: string | null;
+            /** Changelog */
+            changelog: components["schemas"]["CatalogChange"][];
             currentVersion: components["schemas"]["CatalogVersion"];
             /** Description */
             description: string;
@@ -8489,6 +8503,8 @@ export interface operations {
                 q?: string | null;
                 templateId?: string | null;
                 mine?: boolean;
+                updatedFrom?: string | null;
+                updatedTo?: string | null;
                 page?: number;
                 pageSize?: number;
             };
