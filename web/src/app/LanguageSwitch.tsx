@@ -13,11 +13,12 @@ export function LanguageSwitch({ className }: { className?: string }) {
           key={language}
           variant="quiet"
           aria-pressed={i18n.language === language}
-          aria-label={t(`app.language.${language}`)}
           lang={language}
           onPress={() => setLanguage(language)}
         >
+          {/* The visible code starts the accessible name ("DE – Deutsch"), so speech input finds it. */}
           {language.toUpperCase()}
+          <span className="ui-visually-hidden"> – {t(`app.language.${language}`)}</span>
         </Button>
       ))}
     </div>

@@ -82,6 +82,26 @@ export function CatalogDetailPage() {
             ) : null}
           </dl>
         </section>
+        <section className="card" aria-labelledby="tpl-changelog">
+          <h2 id="tpl-changelog">{t("app.catalog.changelog")}</h2>
+          {item.changelog.length === 0 ? (
+            <p className="muted">{t("app.catalog.noChangelog")}</p>
+          ) : (
+            <ol className="plain-list changelog" reversed>
+              {item.changelog.map((entry) => (
+                <li key={entry.versionNumber}>
+                  <strong>
+                    {t("app.catalog.version", {
+                      number: entry.versionNumber,
+                      date: formatDate(entry.publishedAt),
+                    })}
+                  </strong>
+                  <p>{entry.changeNote || t("app.catalog.noChangeNote")}</p>
+                </li>
+              ))}
+            </ol>
+          )}
+        </section>
         <section className="card" aria-labelledby="tpl-structure">
           <h2 id="tpl-structure">{t("app.catalog.structure")}</h2>
           <ol className="structure">

@@ -19,6 +19,11 @@ const ACTIVE = "__active__";
 const ANY = "__any__";
 const STATUSES: ContractStatus[] = ["draft", "completed", "archived"];
 
+/** A yyyy-mm-dd date from the URL (what <input type="date"> gives), else null. */
+function isoDate(value: string | null): string | null {
+  return value && /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : null;
+}
+
 function isStatus(value: string | null): value is ContractStatus {
   return value !== null && (STATUSES as string[]).includes(value);
 }
@@ -64,6 +69,8 @@ export function ContractsPage() {
   const templateId = params.get("templateId");
   const q = params.get("q") ?? "";
   const mine = params.get("mine") === "1";
+  const updatedFrom = isoDate(params.get("updatedFrom"));
+  const updatedTo = isoDate(params.get("updatedTo"));
   const page = Math.max(1, Number(params.get("page") ?? "1") || 1);
   const [draft, setDraft] = useState(q);
   const [pending, setPending] = useState<Pending>(null);
@@ -87,12 +94,21 @@ export function ContractsPage() {
     staleTime: 5 * 60_000,
   });
   const list = useQuery({
-    queryKey: ["contracts", { status, templateId, q, mine, page, pageSize: PAGE_SIZE }],
+    queryKey: ["contracts", { status, templateId, q, mine, updatedFrom, updatedTo, page, pageSize: PAGE_SIZE }],
     queryFn: async () =>
       unwrap(
         await api.GET("/api/v1/contracts", {
           params: {
-            query: { status, templateId: templateId || null, q: q || null, mine, page, pageSize: PAGE_SIZE },
+            query: {
+              status,
+              templateId: templateId || null,
+              q: q || null,
+              mine,
+              updatedFrom,
+              updatedTo,
+              page,
+              pageSize: PAGE_SIZE,
+            },
           },
         }),
       ),
@@ -186,6 +202,22 @@ export function ContractsPage() {
             ]}
             value={mine ? "1" : "0"}
             onChange={(v) => update({ mine: v === "1" ? "1" : null })}
+          />
+          <TextField
+            label={t("app.contracts.updatedFrom")}
+            type="date"
+            name="updatedFrom"
+            value={updatedFrom ?? ""}
+            onChange={(v) => update({ updatedFrom: isoDate(v) })}
+            className="date-field"
+          />
+          <TextField
+            label={t("app.contracts.updatedTo")}
+            type="date"
+            name="updatedTo"
+            value={updatedTo ?? ""}
+            onChange={(v) => update({ updatedTo: isoDate(v) })}
+            className="date-field"
           />
         </div>
       </section>
