@@ -463,11 +463,15 @@ def post_job(client: httpx.Client, contract: str, fmt: str) -> str:
     return str(response.json()["id"])
 
 
+POLLS = [0]  # status GETs sent (the poller's own share of the API's CPU)
+
+
 def export_once(client: httpx.Client, contract: str, fmt: str) -> tuple[float, bytes]:
     """One end-to-end export: POST, poll until done, download. Returns (seconds, file)."""
     started = time.perf_counter()
     job = post_job(client, contract, fmt)
     while True:
+        POLLS[0] += 1
         status = client.get(f"/api/v1/export-jobs/{job}")
         assert status.status_code == 200, status.text
         state = status.json()["status"]
@@ -639,16 +643,26 @@ class Floors:
         self.loop.close()
 
 
-def docx_runs(client: httpx.Client, contract: str, floors: Floors, runs: int) -> tuple[list[float], bytes]:
+def docx_runs(
+    client: httpx.Client, contract: str, floors: Floors, runs: int, meter: CpuMeter
+) -> tuple[list[float], bytes, dict[str, float]]:
+    """Sequential DOCX exports; also the CPU milliseconds per job of each process and the polls."""
     export_once(client, contract, "docx")  # warm-up: the first job of its kind
     floors.render_once()
     floors.render.clear()
     samples, data = [], b""
+    cpu: dict[str, float] = {}
+    polls = POLLS[0]
     for _ in range(runs):
+        before = meter.snapshot()
         elapsed, data = export_once(client, contract, "docx")
+        after = meter.snapshot()
+        for name in after:
+            cpu[name] = cpu.get(name, 0.0) + after[name] - before[name]
         samples.append(elapsed)
         floors.render_once()
-    return samples, data
+    per_job = {f"{name}_cpu_ms": round(seconds * 1000 / runs, 1) for name, seconds in cpu.items()}
+    return samples, data, {**per_job, "status_polls_per_job": round((POLLS[0] - polls) / runs, 1)}
 
 
 def converted_runs(
@@ -739,7 +753,9 @@ def main() -> None:
             document, load_samples = load_document(db.app, firm, lead, 10)
             floors = Floors(document, Path(tmp))
             try:
-                docx_samples, docx = docx_runs(client, lead, floors, args.docx_runs)
+                docx_samples, docx, docx_cpu = docx_runs(
+                    client, lead, floors, args.docx_runs, CpuMeter(db.superuser)
+                )
                 results["load_after_docx"] = load()
                 floors.loop.run_until_complete(floors.converter.start())
                 pdf_samples, pdf = converted_runs(
@@ -803,8 +819,19 @@ def main() -> None:
             "target_p50_ms": target,
             "verdict": verdict(ok),
             **phases[name],
+            **(docx_cpu if name == "docx" else {}),
             "floors": {},
         }
+        if name == "docx":
+            print(
+                "      CPU per sequential job: "
+                + ", ".join(
+                    f"{k.removesuffix('_cpu_ms')} {v:.0f} ms"
+                    for k, v in docx_cpu.items()
+                    if k.endswith("_cpu_ms")
+                )
+                + f"; {docx_cpu['status_polls_per_job']:.0f} status polls per job"
+            )
         print(
             f"      in the worker (job rows): queue wait P50 {phases[name]['queue_wait_p50_ms']:6.1f} ms, "
             f"run P50 {phases[name]['worker_run_p50_ms']:6.1f} ms (claim, load, render/convert, store, finish)"
