@@ -205,6 +205,7 @@ function DateQuestion({ question, value, onChange, error, readOnly }: QuestionFi
   return (
     <DatePicker
       className="iv-field"
+      shouldForceLeadingZeros
       value={toDate(value)}
       onChange={(date) => onChange(date ? date.toString() : null, { quick: true })}
       isRequired={question.required}
