@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV := .venv
 SERVANDA := $(VENV)/bin/servanda
 
-.PHONY: install run test lint types pytest bench clean
+.PHONY: install web node-check run test lint types pytest webtest bench clean
 
 # uv is installed into a private tools venv when the machine has none, so a
 # fresh Debian needs nothing but python3 (+venv).
@@ -17,6 +17,25 @@ $(TOOLS)/bin/uv:
 
 install: $(if $(findstring $(TOOLS),$(UV)),$(TOOLS)/bin/uv)
 	$(UV) sync --locked --quiet
+	@$(MAKE) --no-print-directory web
+
+# The web app (web/, docs/web.md): dependencies from package-lock.json, then the build the API
+# serves (web/dist). Both rerun only when their inputs changed.
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json web/package.json \
+	-type f -not -name '*.test.ts' -not -name '*.test.tsx' 2>/dev/null)
+
+web: node-check web/dist/index.html
+
+node-check:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+		echo "make install: the web app needs Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build --silent
 
 run: install
 	$(SERVANDA) up
@@ -25,6 +44,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/lint-imports --no-cache
+	cd web && npx tsc -b
 
 types: install
 	$(VENV)/bin/mypy
@@ -32,7 +52,10 @@ types: install
 pytest: install
 	$(VENV)/bin/pytest
 
-test: lint types pytest
+webtest: install
+	cd web && npx vitest run
+
+test: lint types pytest webtest
 
 # Benchmarks print each figure next to its quality.md target (JSON in bench/results/).
 bench: install
