@@ -89,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "servanda up did not become ready:\n" + log_path.read_text()[-4000:]
             )
             time.sleep(0.2)
-        index = httpx.get(f"{base}/", timeout=5)
+        index = httpx.get(f"{base}/", headers={"Accept": "text/html"}, timeout=5)  # as a browser navigates
         assert index.status_code == 200 and '<div id="root">' in index.text, (
             f"servanda up does not serve the SPA at / ({index.status_code}): web/dist is not served by the API"
         )

@@ -538,7 +538,10 @@ try {
     // The app must pass the server's Content-Security-Policy: any report fails the run.
     page.on("console", (message) => {
       if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
-        cspViolations.push(`${name}: ${message.text().slice(0, 300)}`);
+        const where = message.location();
+        cspViolations.push(
+          `${name} on ${new URL(page.url()).pathname} (${where.url}:${where.lineNumber}:${where.columnNumber}): ${message.text().slice(0, 200)}`,
+        );
       }
     });
     try {
