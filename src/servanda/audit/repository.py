@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import chain
 from servanda.audit.models import AuditEvent
+from servanda.platform import metrics
 
 
 class Origin(Protocol):
@@ -105,6 +106,8 @@ class AuditRepository:
         request_id: str | None = None,
         ip_address: str | None = None,
     ) -> None:
+        if action in metrics.SECURITY_ACTIONS:
+            metrics.SECURITY_EVENTS.labels(action, str(tenant_id)).inc()
         # Serialise appends per tenant so the chain stays linear across API processes.
         await self.session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :t, 0))"),

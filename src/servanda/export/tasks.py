@@ -191,6 +191,7 @@ async def render_job(deps: WorkerDeps, job_id: uuid.UUID, tenant_id: uuid.UUID, 
             },
         )
         metrics.EXPORT_JOB_DURATION.labels(fmt, "done", str(tenant_id)).observe(time.monotonic() - started)
+        metrics.EXPORT_STORED_BYTES.labels(fmt, str(tenant_id)).inc(len(data))
         log.info("export done", action="export.complete", job_id=str(job_id), format=fmt, size=len(data))
     except ExportFailure as failure:
         metrics.EXPORT_FAILURES.labels(fmt, failure.code).inc()
@@ -376,6 +377,7 @@ async def render_batch(
         },
     )
     metrics.EXPORT_JOB_DURATION.labels(fmt, "done", str(tenant_id)).observe(time.monotonic() - started)
+    metrics.EXPORT_STORED_BYTES.labels("zip", str(tenant_id)).inc(len(data))
 
 
 async def release_job(db: Database, task_name: str, args: dict[str, Any]) -> None:

@@ -34,3 +34,28 @@ EXPORT_FAILURES = Counter(
 EXPORT_CONVERTER_RESTARTS = Counter(
     "servanda_export_converter_restarts_total", "Restarts of the warm LibreOffice converter", ["reason"]
 )
+# Not in §9.1; the dashboards of §9.3 need them (deploy/monitoring, docs/operations.md "Metrics").
+# "Storage Usage" per tenant: bytes the exports wrote to the object store (jobs and batch ZIPs).
+EXPORT_STORED_BYTES = Counter(
+    "servanda_export_stored_bytes_total",
+    "Bytes of finished export files written to storage",
+    ["format", "tenant_id"],
+)
+# "Security" dashboard: security-relevant audit events as they are appended (counted in the
+# transaction that writes them, so a rolled-back attempt is counted too).
+SECURITY_EVENTS = Counter(
+    "servanda_security_events_total",
+    "Security-relevant audit events (failed logins, role changes, ...)",
+    ["action", "tenant_id"],
+)
+SECURITY_ACTIONS = frozenset(
+    {
+        "user.login",
+        "user.login_failed",
+        "user.role_change",
+        "user.mfa_disable",
+        "user.password_reset",
+        "user.verification_failed",
+        "user.deactivate",
+    }
+)
