@@ -207,14 +207,32 @@ test("completion: refused with the API's reasons, then completed and read-only",
   renderInterview();
   await openSection(user, /^Prüfung und Abschluss/);
   await user.click(await screen.findByRole("button", { name: "Vertrag abschließen" }));
+  const dialog = await screen.findByRole("dialog", { name: "Vertrag abschließen?" });
+  await user.click(within(dialog).getByRole("button", { name: "Vertrag abschließen" }));
   const alert = await screen.findByText("Der Vertrag kann noch nicht abgeschlossen werden.");
   expect(alert.parentElement).toHaveTextContent("Die Frage „Wie viele Wochenstunden?“ ist noch nicht beantwortet.");
   server.refuseCompletion = false;
-  await user.click(screen.getByRole("button", { name: "Vertrag abschließen" }));
+  await user.click(screen.getByRole("button", { name: "Abschließen …" })); // from the header, anywhere
+  await user.click(within(await screen.findByRole("dialog")).getByRole("button", { name: "Vertrag abschließen" }));
   const banner = await screen.findByTestId("readonly-banner");
   expect(banner).toHaveTextContent("abgeschlossen");
-  expect(screen.queryByRole("button", { name: "Vertrag abschließen" })).not.toBeInTheDocument();
+  expect(screen.queryByRole("button", { name: /abschließen/i })).not.toBeInTheDocument();
   await openSection(user, /^Parteien/);
   expect(screen.getByRole("textbox", { name: /^Wie heißt der Arbeitnehmer/ })).toHaveAttribute("readonly");
   await act(async () => {});
+});
+
+test("preview: re-read after each save, the edited part marked, headings nested below the pane's", async () => {
+  const user = userEvent.setup();
+  renderInterview();
+  const pane = await screen.findByRole("region", { name: "Vorschau des Vertrags" });
+  expect(await within(pane).findByText("[[name]]")).toBeInTheDocument();
+  const input = screen.getByRole("textbox", { name: /^Wie heißt der Arbeitnehmer/ });
+  await user.click(input); // focusing a question marks the clause with its placeholder
+  expect(within(pane).getByText("[[name]]").closest(".parties")).toHaveClass("iv-preview-current");
+  await user.type(input, "Erika Mustermann");
+  expect(await within(pane).findByText("Erika Mustermann", {}, { timeout: 3000 })).toBeInTheDocument();
+  expect(server.calls.filter((c) => c.path.endsWith("/preview")).length).toBe(2);
+  expect(within(pane).getByRole("heading", { name: "Arbeitsvertrag" }).tagName).toBe("H3");
+  expect(within(pane).getByRole("heading", { name: "§ 1 Beginn" }).tagName).toBe("H4");
 });

@@ -10,6 +10,7 @@ import { useParams, useSearchParams } from "react-router";
 
 import type { ApiProblem } from "../api/problem";
 import { ExportPanel } from "../export/ExportPanel";
+import { Dialog } from "../ui/Dialog";
 import { formatDateTime } from "../ui/format";
 import { completeContract, fetchContract, interviewKeys, resolveViolation } from "./interviewApi";
 import { ConflictsPanel } from "./ConflictsPanel";
@@ -83,6 +84,16 @@ function Interview({ initial }: { initial: ContractView }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- on step change only
   }, [step]);
 
+  // One stable change handler per question, so a keystroke re-renders only its own (memoised) field.
+  const handlers = useMemo(() => new Map<string, (value: unknown, options?: { quick?: boolean }) => void>(), []);
+  const handlerFor = (key: string) => {
+    let handler = handlers.get(key);
+    if (!handler) {
+      handler = (value, options) => engine.setAnswer(key, value, options);
+      handlers.set(key, handler);
+    }
+    return handler;
+  };
   const [target, setTarget] = useState<PreviewTarget | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
@@ -105,7 +116,9 @@ function Interview({ initial }: { initial: ContractView }) {
     } else setActionError(result.problem.detail || result.problem.title);
   };
 
+  const [confirmOpen, setConfirmOpen] = useState(false);
   const complete = async () => {
+    setConfirmOpen(false);
     setCompleting(true);
     setCompleteProblem(null);
     await engine.flush();
@@ -113,6 +126,7 @@ function Interview({ initial }: { initial: ContractView }) {
     setCompleting(false);
     if ("data" in result) engine.receive(result.data, { own: true });
     else setCompleteProblem(result.problem);
+    goTo(REVIEW_STEP);
   };
 
   const jumpTo = (questionKey: string) => {
@@ -159,8 +173,41 @@ function Interview({ initial }: { initial: ContractView }) {
               {t(`interview.status.${view.status}`)}
             </p>
           </div>
-          <SaveIndicator snapshot={snapshot} onRetry={() => void engine.retry()} />
+          <div className="iv-header-actions">
+            <SaveIndicator snapshot={snapshot} onRetry={() => void engine.retry()} />
+            {readOnly ? null : (
+              <Button
+                className="ui-button ui-button--secondary"
+                onPress={() => setConfirmOpen(true)}
+                isDisabled={completing}
+              >
+                {t("interview.complete.open")}
+              </Button>
+            )}
+          </div>
         </header>
+
+        <Dialog title={t("interview.complete.title")} isOpen={confirmOpen} onOpenChange={setConfirmOpen}>
+          <p>{t("interview.complete.text")}</p>
+          {view.validation.validationState === "has_conflicts" || view.validation.validationState === "incomplete" ? (
+            <p className="iv-notice iv-notice--warning">
+              {t("interview.complete.notReady", { count: Math.max(view.completionProblems.length, hardCount) })}
+            </p>
+          ) : null}
+          {snapshot.status !== "saved" ? <p className="iv-help">{t("interview.review.unsavedHint")}</p> : null}
+          <div className="iv-dialog-actions">
+            <Button className="ui-button ui-button--secondary" onPress={() => setConfirmOpen(false)}>
+              {t("interview.complete.cancel")}
+            </Button>
+            <Button
+              className="ui-button ui-button--primary"
+              onPress={() => void complete()}
+              isDisabled={snapshot.status !== "saved"}
+            >
+              {t("interview.review.complete")}
+            </Button>
+          </div>
+        </Dialog>
 
         {readOnly ? (
           <div className="iv-banner" role="status" data-testid="readonly-banner">
@@ -289,7 +336,7 @@ function Interview({ initial }: { initial: ContractView }) {
                         value={valueOf(q)}
                         error={snapshot.fieldErrors[`answers.${q.key}`]}
                         readOnly={readOnly}
-                        onChange={(value, options) => engine.setAnswer(q.key, value, options)}
+                        onChange={handlerFor(q.key)}
                       />
                     </div>
                   ))}
@@ -318,7 +365,7 @@ function Interview({ initial }: { initial: ContractView }) {
                   unsaved={snapshot.status !== "saved" && snapshot.status !== "readonly"}
                   completing={completing}
                   problem={completeProblem}
-                  onComplete={() => void complete()}
+                  onComplete={() => setConfirmOpen(true)}
                   onJump={jumpTo}
                 />
                 {view.status === "completed" ? <ExportPanel contractId={view.id} /> : null}

@@ -4,7 +4,7 @@
 // still showing the question's placeholder, else the template section (outline sectionId) or the
 // parties block.
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useEffect, useRef } from "react";
+import { useEffect, useMemo, useRef } from "react";
 import { useTranslation } from "react-i18next";
 
 import { fetchPreview, interviewKeys } from "./interviewApi";
@@ -64,6 +64,20 @@ export function findTarget(root: HTMLElement, target: PreviewTarget, outline: Ou
   return null;
 }
 
+/**
+ * The document's heading levels renumbered below the pane's own h2 (the levels it uses, in order, become
+ * h3, h4, …), so the page keeps one outline without skipped levels. Only tag names change: the server
+ * sanitized the HTML and nothing else is touched.
+ */
+export function nestHeadings(html: string): string {
+  const pattern = /<(\/?)h([1-6])(?=[\s>])/gi;
+  const used = [...new Set([...html.matchAll(pattern)].map((m) => Number(m[2])))].sort();
+  return html.replace(pattern, (_match, slash: string, level: string) => {
+    const nested = Math.min(6, 3 + used.indexOf(Number(level)));
+    return `<${slash}h${nested}`;
+  });
+}
+
 export function PreviewPane({
   preview,
   isFetching,
@@ -78,7 +92,7 @@ export function PreviewPane({
   const { t } = useTranslation();
   const scroller = useRef<HTMLDivElement>(null);
   const content = useRef<HTMLDivElement>(null);
-  const html = preview?.html ?? "";
+  const html = useMemo(() => nestHeadings(preview?.html ?? ""), [preview?.html]);
 
   useEffect(() => {
     const root = content.current;

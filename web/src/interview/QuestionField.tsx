@@ -3,7 +3,7 @@
 // Typed inputs keep their own draft text, so the server's normalised answer ("Muster GmbH" for
 // "Muster GmbH ", 4500 for "4.500") never overwrites what the user is typing.
 import { parseDate, type CalendarDate } from "@internationalized/date";
-import { useEffect, useId, useState, type ReactNode } from "react";
+import { memo, useEffect, useId, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import {
   Button,
@@ -316,8 +316,11 @@ function MultipleChoiceQuestion({ question, value, onChange, error, readOnly }: 
   );
 }
 
-/** The control for `question.type`, with its explanation (if any) below. */
-export function QuestionField(props: QuestionFieldProps) {
+/**
+ * The control for `question.type`, with its explanation (if any) below. Memoised: typing in one
+ * field re-renders that field only (the page passes stable callbacks).
+ */
+export const QuestionField = memo(function QuestionField(props: QuestionFieldProps) {
   const { question } = props;
   let control: ReactNode;
   switch (question.type) {
@@ -344,4 +347,4 @@ export function QuestionField(props: QuestionFieldProps) {
       <Explanation text={question.explanation} />
     </div>
   );
-}
+});

@@ -411,8 +411,10 @@ export class AutosaveEngine {
 
   private schedule(ms: number): void {
     this.clearTimer();
-    this.emit();
-    if (this.paused) return;
+    if (this.paused) {
+      this.emit();
+      return;
+    }
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.failure && this.retryTimer) this.clearRetry(); // new input: try now rather than wait
