@@ -171,7 +171,7 @@ def test_promtool_accepts_the_rules_and_both_scrape_configs(tmp_path: Path) -> N
     assert job["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"own_namespace": True}}]
     relabel = {(tuple(r["source_labels"]), r.get("action", "replace")): r for r in job["relabel_configs"]}
     assert relabel[(("__meta_kubernetes_pod_label_app",), "keep")]["regex"] == "servanda"
-    assert relabel[(("__meta_kubernetes_pod_container_port_name",), "keep")]["regex"] == "metrics"
+    assert relabel[(("__meta_kubernetes_pod_annotation_prometheus_io_scrape",), "keep")]["regex"] == "true"
     assert relabel[(("__meta_kubernetes_pod_label_component",), "replace")]["replacement"] == "servanda-$1"
     del job["kubernetes_sd_configs"]
     job["static_configs"] = [{"targets": ["api:9464"]}]
@@ -238,6 +238,36 @@ def test_the_cases_catch_the_blueprints_original_expressions(tmp_path: Path) -> 
     assert tested.returncode != 0
     failed = set(re.findall(r"alertname: (\w+)", tested.stdout + tested.stderr))
     assert failed == set(BLUEPRINT_EXPRESSIONS), tested.stdout
+
+
+def test_the_kubernetes_deployments_carry_what_the_scrape_config_selects() -> None:
+    """deploy/k8s/base: app/component labels and prometheus.io annotations on the ports compose scrapes."""
+    ports = {"api": 9464, "export-worker": 9465}
+    compose_targets = {
+        j["job_name"]: j["static_configs"][0]["targets"][0]
+        for j in yaml.safe_load((MONITORING / "prometheus.compose.yml").read_text())["scrape_configs"]
+    }
+    base = repo_root() / "deploy" / "k8s" / "base"
+    for component, file in (
+        ("api", "api-deployment.yaml"),
+        ("export-worker", "export-worker-deployment.yaml"),
+    ):
+        (deployment,) = [
+            d for d in yaml.safe_load_all((base / file).read_text()) if d and d["kind"] == "Deployment"
+        ]
+        template = deployment["spec"]["template"]
+        assert template["metadata"]["labels"] == {"app": "servanda", "component": component} | {
+            k: v for k, v in template["metadata"]["labels"].items() if k not in ("app", "component")
+        }
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/path"] == "/metrics"
+        assert int(annotations["prometheus.io/port"]) == ports[component]
+        container_ports = {
+            p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])
+        }
+        assert ports[component] in container_ports, (component, container_ports)
+        assert compose_targets[f"servanda-{component}"].endswith(f":{ports[component]}")
 
 
 # -- dashboards ----------------------------------------------------------------------------------
