@@ -30,6 +30,8 @@ export interface AuthValue {
   /** The session ended while the user was signed in: sign in again (the page stays as it is). */
   sessionExpired: boolean;
   login(credentials: Credentials): Promise<LoginOutcome>;
+  /** Sign in with tokens another public call answered (accepting an invitation). */
+  signInWithTokens(tokens: Schemas["TokenResponse"]): Promise<ApiProblem | null>;
   startOidcLogin(next: string): Promise<void>;
   completeOidcLogin(params: URLSearchParams): Promise<string>;
   logout(): Promise<void>;
@@ -141,6 +143,17 @@ export function AuthProvider({ children, client }: { children: ReactNode; client
     [publicApi, session, loadMe],
   );
 
+  const signInWithTokens = useCallback(
+    async (tokens: Schemas["TokenResponse"]) => {
+      signingIn.current = true;
+      session.signIn(tokensFromResponse(tokens));
+      return loadMe().finally(() => {
+        signingIn.current = false;
+      });
+    },
+    [session, loadMe],
+  );
+
   const startOidcLogin = useCallback(
     async (next: string) => {
       if (config?.provider !== "oidc" || !config.issuer || !config.clientId) return;
@@ -180,8 +193,19 @@ export function AuthProvider({ children, client }: { children: ReactNode; client
   const abandonSession = useCallback(() => session.abandon(), [session]);
 
   const value = useMemo<AuthValue>(
-    () => ({ status, user, config, sessionExpired, login, startOidcLogin, completeOidcLogin, logout, abandonSession }),
-    [status, user, config, sessionExpired, login, startOidcLogin, completeOidcLogin, logout, abandonSession],
+    () => ({
+      status,
+      user,
+      config,
+      sessionExpired,
+      login,
+      signInWithTokens,
+      startOidcLogin,
+      completeOidcLogin,
+      logout,
+      abandonSession,
+    }),
+    [status, user, config, sessionExpired, login, signInWithTokens, startOidcLogin, completeOidcLogin, logout, abandonSession],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

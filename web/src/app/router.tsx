@@ -1,4 +1,4 @@
-import { lazy } from "react";
+import { lazy, Suspense } from "react";
 import { createBrowserRouter, type RouteObject } from "react-router";
 
 import { LoginPage } from "../pages/login/LoginPage";
@@ -15,12 +15,26 @@ const CatalogDetailPage = lazy(() =>
 );
 const ContractsPage = lazy(() => import("../pages/contracts/ContractsPage").then((m) => ({ default: m.ContractsPage })));
 
+const AcceptInvitePage = lazy(() =>
+  import("../pages/login/AccountPages").then((m) => ({ default: m.AcceptInvitePage })),
+);
+const ResetPasswordPage = lazy(() =>
+  import("../pages/login/AccountPages").then((m) => ({ default: m.ResetPasswordPage })),
+);
+const ForgotPasswordPage = lazy(() =>
+  import("../pages/login/AccountPages").then((m) => ({ default: m.ForgotPasswordPage })),
+);
+
 // The interview is the largest page: its own chunk, loaded when a contract is opened.
 const InterviewPage = lazy(() => import("../interview/InterviewPage").then((m) => ({ default: m.InterviewPage })));
 
 export const routes: RouteObject[] = [
   { path: "/anmelden", element: <LoginPage /> },
   { path: "/anmelden/oidc", element: <OidcCallbackPage /> },
+  // the links in the server's mails (PUBLIC_BASE_URL/einladung, /passwort-zuruecksetzen)
+  { path: "/einladung", element: <Suspense fallback={null}><AcceptInvitePage /></Suspense> },
+  { path: "/passwort-zuruecksetzen", element: <Suspense fallback={null}><ResetPasswordPage /></Suspense> },
+  { path: "/passwort-vergessen", element: <Suspense fallback={null}><ForgotPasswordPage /></Suspense> },
   {
     element: <RequireAuth />,
     children: [

@@ -2,6 +2,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { MemoryRouter } from "react-router";
 
 import "../../i18n";
 import { AuthProvider, useAuth } from "../../api/auth";
@@ -23,8 +24,10 @@ function setup() {
   render(
     <QueryClientProvider client={new QueryClient()}>
       <AuthProvider client={api}>
-        <LoginForm initialTenant="kanzlei-demo" onSuccess={onSuccess} />
-        <Who />
+        <MemoryRouter>
+          <LoginForm initialTenant="kanzlei-demo" onSuccess={onSuccess} />
+          <Who />
+        </MemoryRouter>
       </AuthProvider>
     </QueryClientProvider>,
   );

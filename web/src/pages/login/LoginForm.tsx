@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Form } from "react-aria-components";
+import { Link } from "react-router";
 
 import { useAuth } from "../../api/auth";
 import type { ApiProblem } from "../../api/problem";
@@ -150,6 +151,12 @@ export function LoginForm({ initialTenant, fixedIdentity, onSuccess }: LoginForm
         <Button variant="quiet" onPress={back}>
           {t("app.login.back")}
         </Button>
+      ) : !fixedIdentity ? (
+        <p className="small">
+          <Link to={tenant ? `/passwort-vergessen?tenant=${encodeURIComponent(tenant)}` : "/passwort-vergessen"}>
+            {t("app.login.forgot")}
+          </Link>
+        </p>
       ) : null}
     </Form>
   );
