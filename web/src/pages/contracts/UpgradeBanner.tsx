@@ -9,24 +9,45 @@ import { Alert, Button, Dialog, ProblemMessage, Spinner } from "../../ui";
 type MigrationReport = Schemas["MigrationReport"];
 type VersionInfo = Schemas["VersionInfo"];
 
-/** The word diff of a changed clause: insertions underlined, deletions struck through (and named for readers). */
+/**
+ * The word diff of a changed clause: insertions underlined, deletions struck through (and named for
+ * screen readers). The API's runs are word sequences split at whitespace, so they are joined by spaces.
+ */
 export function WordDiff({ runs }: { runs: Schemas["DiffRun"][] }) {
   const { t } = useTranslation();
   return (
     <p className="diff">
-      {runs.map((run, i) =>
-        run.op === "insert" ? (
-          <ins key={i} aria-label={`${t("app.upgrade.inserted")}: ${run.text}`}>
+      {runs.map((run, i) => {
+        const gap = i > 0 ? " " : "";
+        if (run.op === "insert")
+          return (
+            <span key={i}>
+              {gap}
+              <ins>
+                <span className="ui-visually-hidden">[{t("app.upgrade.inserted")}: </span>
+                {run.text}
+                <span className="ui-visually-hidden">]</span>
+              </ins>
+            </span>
+          );
+        if (run.op === "delete")
+          return (
+            <span key={i}>
+              {gap}
+              <del>
+                <span className="ui-visually-hidden">[{t("app.upgrade.deleted")}: </span>
+                {run.text}
+                <span className="ui-visually-hidden">]</span>
+              </del>
+            </span>
+          );
+        return (
+          <span key={i}>
+            {gap}
             {run.text}
-          </ins>
-        ) : run.op === "delete" ? (
-          <del key={i} aria-label={`${t("app.upgrade.deleted")}: ${run.text}`}>
-            {run.text}
-          </del>
-        ) : (
-          <span key={i}>{run.text}</span>
-        ),
-      )}
+          </span>
+        );
+      })}
     </p>
   );
 }
