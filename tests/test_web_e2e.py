@@ -65,7 +65,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_built_app()
     data = tmp_path_factory.mktemp("web-e2e")
     port = _free_port()
-    env = {**os.environ, "SERVANDA_DATA_DIR": str(data / "data")}
+    # The server gets its own copy of the build: a rebuild of web/dist during the run (another
+    # `make install`, `npm run build`) would delete the hashed chunks the open pages still load.
+    dist = data / "web-dist"
+    shutil.copytree(DIST, dist)
+    env = {**os.environ, "SERVANDA_DATA_DIR": str(data / "data"), "SERVANDA_WEB_DIST": str(dist)}
     env.pop("DATABASE_URL", None)
     log_path = data / "up.log"
     log = log_path.open("w")
