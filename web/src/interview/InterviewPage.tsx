@@ -277,7 +277,9 @@ function Interview({ initial }: { initial: ContractView }) {
                   onPress={() => goTo(SLOTS_STEP)}
                 >
                   <span className="iv-step-title">{t("interview.steps.slots")}</span>
-                  <span className="iv-step-progress">{t("interview.sidebar.choices", { count: choosable })}</span>
+                  <span className="iv-step-progress">
+                    {readOnly ? t("interview.sidebar.choicesReadOnly") : t("interview.sidebar.choices", { count: choosable })}
+                  </span>
                 </Button>
               </li>
               <li>
@@ -358,6 +360,7 @@ function Interview({ initial }: { initial: ContractView }) {
 
             {step === REVIEW_STEP ? (
               <>
+                {view.status === "completed" ? <ExportPanel contractId={view.id} /> : null}
                 <ReviewStep
                   view={view}
                   sections={sections}
@@ -368,7 +371,6 @@ function Interview({ initial }: { initial: ContractView }) {
                   onComplete={() => setConfirmOpen(true)}
                   onJump={jumpTo}
                 />
-                {view.status === "completed" ? <ExportPanel contractId={view.id} /> : null}
               </>
             ) : null}
 
