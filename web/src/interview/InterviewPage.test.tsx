@@ -236,3 +236,16 @@ test("preview: re-read after each save, the edited part marked, headings nested 
   expect(within(pane).getByRole("heading", { name: "Arbeitsvertrag" }).tagName).toBe("H3");
   expect(within(pane).getByRole("heading", { name: "§ 1 Beginn" }).tagName).toBe("H4");
 });
+
+test("two tabs of this browser: the second tab is told, and a save in one shows up in the other at once", async () => {
+  const user = userEvent.setup();
+  renderInterview(); // tab A
+  renderInterview(); // tab B (same contract; the BroadcastChannel connects them)
+  await waitFor(() => expect(screen.getAllByText(/in einem weiteren Tab geöffnet/)).toHaveLength(2));
+  const [inputA, inputB] = screen.getAllByRole("textbox", { name: /^Wie heißt der Arbeitnehmer/ });
+  await user.type(inputA!, "Erika");
+  await waitFor(() => expect(inputB).toHaveValue("Erika"), { timeout: 3000 });
+  const notices = screen.getAllByTestId("edit-conflict");
+  expect(notices).toHaveLength(1); // only tab B learnt of a change made elsewhere
+  expect(notices[0]).toHaveTextContent("Änderungen aus einem anderen Tab");
+});
