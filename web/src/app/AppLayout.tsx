@@ -1,6 +1,6 @@
 import { lazy, Suspense, useEffect, useRef } from "react";
 import { useTranslation } from "react-i18next";
-import { NavLink, Outlet, useLocation } from "react-router";
+import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 
 import { useAuth } from "../api/auth";
 import { Button } from "../ui/Button";
@@ -15,6 +15,7 @@ export function AppLayout() {
   const { t } = useTranslation();
   const { user, logout, sessionExpired } = useAuth();
   const location = useLocation();
+  const navigate = useNavigate();
   const mainRef = useRef<HTMLElement>(null);
   const firstRender = useRef(true);
 
@@ -69,7 +70,8 @@ export function AppLayout() {
               </p>
             ) : null}
             <LanguageSwitch />
-            <Button variant="quiet" onPress={() => void logout()}>
+            {/* An explicit sign-out does not come back to this page (the next user may be someone else). */}
+            <Button variant="quiet" onPress={() => void logout().then(() => navigate("/anmelden", { replace: true }))}>
               {t("app.header.logout")}
             </Button>
           </div>
