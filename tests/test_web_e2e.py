@@ -139,7 +139,10 @@ def test_the_lawyers_journey_with_the_keyboard_alone(
 ) -> None:
     result = _run_journey(server, tmp_path, "journey")
     with capsys.disabled():  # the measurement shows in every run, not only on failure
-        print(f"\nINP while typing in the interview: {result['inpMs']:.1f} ms (budget 100 ms)")
+        print(
+            f"\nINP while typing {result['keystrokes']} characters in the interview: {result['inpMs']:.0f} ms"
+            f" (budget 100 ms; slowest keystroke {result['worstMs']:.0f} ms, load average {result['loadAverage']:.1f})"
+        )
     assert result["inpMs"] < 100
     assert result["contractStatus"] == "completed"
     path = Path(result["download"])
@@ -149,7 +152,7 @@ def test_the_lawyers_journey_with_the_keyboard_alone(
     text = "\n".join(p.text for p in document.paragraphs)
     assert "Arbeitsvertrag" in text
     assert "Vertretung während der Elternzeit" in text  # the answer given after the conflict's fix
-    assert "Muster GmbH Maschinenbau" in text
+    assert "Muster Maschinenbau und Anlagentechnik GmbH & Co. KG, München" in text
 
 
 def test_session_expiry_mid_interview_loses_no_answer(server: str, tmp_path: Path) -> None:
