@@ -402,3 +402,20 @@ def test_safe_svg_features_are_accepted() -> None:
     embedded = svg("<image href='data:image/png;base64,iVBORw0KGgo=' width='1' height='1'/>")
     assert validate_logo(embedded).content_type == "image/svg+xml"
     assert validate_logo(b"\xef\xbb\xbf" + SAFE_SVG).content_type == "image/svg+xml"
+
+
+def test_every_user_reads_the_feature_flags_an_admin_sets(
+    api: TestClient, su: psycopg.Connection, tenants: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    a, b = tenants
+    admin = login_as(api, su, a, "admin", "chefin@a.de")
+    lawyer = login_as(api, su, a, "user", "anwalt@a.de")
+    other = login_as(api, su, b, "user", "anwalt@b.de")
+    features = "/api/v1/tenant/features"
+    assert api.get(features, headers=lawyer).json() == {"odtExport": False, "mfaRequired": False}
+    assert api.get("/api/v1/tenant/settings", headers=lawyer).status_code == 403  # the rest stays admin-only
+    patched = api.patch("/api/v1/tenant/settings", json={"featureFlags": {"odtExport": True}}, headers=admin)
+    assert patched.status_code == 200, patched.text
+    assert api.get(features, headers=lawyer).json() == {"odtExport": True, "mfaRequired": False}
+    assert api.get(features, headers=other).json()["odtExport"] is False  # per tenant
+    assert api.get(features).status_code == 401

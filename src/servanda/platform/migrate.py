@@ -12,7 +12,6 @@ from sqlalchemy import Connection, create_engine, text
 
 from servanda.platform.rls import RlsProblem, apply_app_grants, apply_maintenance_grants, check_rls
 
-
 # Tables of the job queue library (procrastinate): their schema is the library's (migration
 # 0012), not modelled in SQLAlchemy, so schema comparisons leave them out.
 EXTERNAL_TABLE_PREFIX = "procrastinate_"

@@ -23,7 +23,9 @@ from servanda.platform.paging import page_of
 from servanda.tenants.branding import BrandingService
 from servanda.tenants.logo import SVG_TYPE, UPLOAD_MAX_BYTES, too_large
 from servanda.tenants.platform import PlatformService, TenantView
+from servanda.tenants.repository import TenantRepository
 from servanda.tenants.schemas import (
+    FeatureFlags,
     LogoOut,
     PlatformStats,
     TenantCreate,
@@ -171,6 +173,21 @@ async def get_logo(principal: CurrentPrincipal, request: Request, branding: Bran
 )
 async def get_settings(principal: CurrentPrincipal, service: TenantSettings) -> TenantSettingsOut:
     return TenantSettingsOut.model_validate(settings_view(await service.settings(principal)))
+
+
+@tenant_router.get(
+    "/features",
+    dependencies=[allow(Permission.AUTHENTICATED)],
+    summary="Get the tenant's feature flags",
+    description="What the web app offers every user of the tenant, e.g. the ODT export (Beta). "
+    "The full settings stay with tenant admins.",
+)
+async def get_features(principal: CurrentPrincipal, session: UnitOfWork) -> FeatureFlags:
+    tenants = TenantRepository(session)
+    return FeatureFlags(
+        odt_export=await tenants.odt_export_enabled(principal.tenant_id),
+        mfa_required=await tenants.mfa_required(principal.tenant_id),
+    )
 
 
 @tenant_router.patch(

@@ -1882,6 +1882,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenant/features": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the tenant's feature flags
+         * @description What the web app offers every user of the tenant, e.g. the ODT export (Beta). The full settings stay with tenant admins.
+         */
+        get: operations["get_features_api_v1_tenant_features_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenant/settings": {
         parameters: {
             query?: never;
@@ -13231,6 +13251,55 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller (objects of other tenants are 404, never 403). Codes: `branding.logo_not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_features_api_v1_tenant_features_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeatureFlags"];
+                };
+            };
+            /** @description Not signed in: the bearer token is missing, invalid or expired, or its session or user is gone. Codes: `auth.unauthenticated`, `auth.invalid_token`, `auth.token_expired`, `auth.session_revoked`, `auth.user_disabled`, `auth.unknown_user`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden. Codes: `tenant.suspended`, `auth.mfa_setup_required`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

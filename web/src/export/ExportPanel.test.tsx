@@ -64,13 +64,6 @@ function job(status: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-function me(role: "user" | "admin") {
-  return {
-    id: "u1", tenantId: "t1", tenantSlug: "kanzlei-demo", tenantType: "lawfirm", email: "anwalt@kanzlei-demo.de",
-    displayName: "Anna Anwältin", role, status: "active", mfaEnabled: false, mfaSetupRequired: false, platformAdmin: false,
-  };
-}
-
 function route(key: string, handler: Handler) {
   routes.table.set(key, handler);
 }
@@ -86,7 +79,7 @@ function renderPanel(): void {
 beforeEach(() => {
   routes.table.clear();
   routes.calls.length = 0;
-  route("GET /api/v1/identity/me", () => json(me("user")));
+  route("GET /api/v1/tenant/features", () => json({ odtExport: false, mfaRequired: false }));
   route("GET /api/v1/export-jobs", () => json({ items: [], total: 0, page: 1, pageSize: 1 }));
   route("GET /api/v1/export/style-templates", () =>
     json({ items: [style("s-tenant", "Kanzlei Hausstil", false), style("s-system", "Servanda Standard", true)], total: 2, page: 1, pageSize: 50 }),
@@ -158,9 +151,8 @@ test("a hard conflict is shown as the API words it", async () => {
   expect(start).toBeEnabled();
 });
 
-test("ODT is offered as Beta when an admin's tenant has the flag on, and 403 odt_disabled is shown", async () => {
-  route("GET /api/v1/identity/me", () => json(me("admin")));
-  route("GET /api/v1/tenant/settings", () => json({ featureFlags: { odtExport: true, mfaRequired: false } }));
+test("ODT is offered as Beta to every user when the tenant has the flag on, and 403 odt_disabled is shown", async () => {
+  route("GET /api/v1/tenant/features", () => json({ odtExport: true, mfaRequired: false }));
   route("POST /api/v1/export-jobs", () =>
     json({ status: 403, code: "export.odt_disabled", title: "Keine Berechtigung",
       detail: "Der ODT-Export ist für Ihre Kanzlei nicht freigeschaltet." }, 403),
@@ -177,10 +169,8 @@ test("ODT is offered as Beta when an admin's tenant has the flag on, and 403 odt
 });
 
 test("ODT stays hidden when the flag is off", async () => {
-  route("GET /api/v1/identity/me", () => json(me("admin")));
-  route("GET /api/v1/tenant/settings", () => json({ featureFlags: { odtExport: false, mfaRequired: false } }));
   renderPanel();
-  await waitFor(() => expect(routes.calls.some((c) => c.path === "/api/v1/tenant/settings")).toBe(true));
+  await waitFor(() => expect(routes.calls.some((c) => c.path === "/api/v1/tenant/features")).toBe(true));
   await act(() => new Promise((resolve) => setTimeout(resolve, 20)));
   expect(screen.getAllByRole("radio").map((r) => r.getAttribute("value"))).toEqual(["docx", "pdf"]);
 });

@@ -55,36 +55,23 @@ const POLL_MS = 1000;
 const LINK_REFRESH_MARGIN_MS = 60_000;
 
 export const exportKeys = {
-  me: ["identity", "me"] as const,
-  settings: ["tenant", "settings"] as const,
+  features: ["tenant", "features"] as const,
   styles: ["export", "style-templates"] as const,
   job: (id: string) => ["export", "job", id] as const,
 };
 
-/** Whether the tenant offers ODT (Beta). Only tenant admins may read the settings; for everyone
- * else the flag is unknown and ODT stays hidden (the API would answer 403 export.odt_disabled). */
+/** Whether the tenant offers ODT (Beta): GET /tenant/features, readable by every user. */
 function useOdtEnabled(): boolean {
-  const me = useQuery({
-    queryKey: exportKeys.me,
+  const features = useQuery({
+    queryKey: exportKeys.features,
     queryFn: async () => {
-      const { data, error } = await api.GET("/api/v1/identity/me");
+      const { data, error } = await api.GET("/api/v1/tenant/features");
       if (error) throw new ProblemError(asProblem(error));
       return data;
     },
     staleTime: 5 * 60_000,
   });
-  const settings = useQuery({
-    queryKey: exportKeys.settings,
-    enabled: me.data?.role === "admin",
-    queryFn: async () => {
-      const { data, error } = await api.GET("/api/v1/tenant/settings");
-      if (error) throw new ProblemError(asProblem(error));
-      return data;
-    },
-    staleTime: 5 * 60_000,
-    retry: false,
-  });
-  return settings.data?.featureFlags.odtExport === true;
+  return features.data?.odtExport === true;
 }
 
 function useStyleTemplates() {
