@@ -6,6 +6,7 @@ import { OidcCallbackPage } from "../pages/login/OidcCallbackPage";
 import { NotFoundPage } from "../pages/NotFoundPage";
 import { AppLayout } from "./AppLayout";
 import { RequireAuth } from "./RequireAuth";
+import { RouteError } from "./RouteError";
 
 // Pages load as their own chunks: the initial JavaScript stays small (sign-in and the layout).
 const DashboardPage = lazy(() => import("../pages/dashboard/DashboardPage").then((m) => ({ default: m.DashboardPage })));
@@ -37,9 +38,11 @@ export const routes: RouteObject[] = [
   { path: "/passwort-vergessen", element: <Suspense fallback={null}><ForgotPasswordPage /></Suspense> },
   {
     element: <RequireAuth />,
+    errorElement: <RouteError />,
     children: [
       {
         element: <AppLayout />,
+        errorElement: <RouteError />,
         children: [
           { index: true, element: <DashboardPage /> },
           { path: "katalog", element: <CatalogPage /> },
