@@ -69,6 +69,7 @@ bench: install
 	$(VENV)/bin/python -m bench.round_trips
 	$(VENV)/bin/python -m bench.cpu_per_request
 	$(VENV)/bin/python -m bench.export
+	$(VENV)/bin/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

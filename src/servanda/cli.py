@@ -484,6 +484,42 @@ def audit_purge(
         typer.echo("nothing to purge")
 
 
+demo_cli = typer.Typer(no_args_is_help=True, help="Demo and benchmark data.")
+cli.add_typer(demo_cli, name="demo")
+
+
+@demo_cli.command("scale")
+def demo_scale(
+    tenants: Annotated[int, typer.Option(min=1, help="Law firm tenants (plus one vendor).")] = 100,
+    contracts: Annotated[int, typer.Option(min=0, help="Contracts in all, spread evenly.")] = 100_000,
+    audit_events: Annotated[int, typer.Option(min=0, help="Audit events in all, hash-chained.")] = 1_000_000,
+    prefix: Annotated[str, typer.Option(help="Slug prefix of the generated tenants.")] = "scale",
+    data_dir: DataDir = None,
+) -> None:
+    """Generate scale data: tenants, users, a published pack, contracts and audit chains (COPY)."""
+    from servanda.demo_scale import PASSWORD, generate
+
+    settings = _settings(data_dir)
+    with _database(settings) as urls:
+        admin_url = _admin_url(urls)
+        report = _run(
+            urls.app,
+            lambda _db: generate(
+                admin_url,
+                urls.app,
+                tenants=tenants,
+                contracts=contracts,
+                audit_events=audit_events,
+                prefix=prefix,
+                progress=typer.echo,
+            ),
+        )
+    typer.echo(
+        f"generated {report.tenants} law firms, {report.contracts} contracts, {report.audit_events} audit events "
+        f"in {report.seconds:.1f} s (login anwalt@{prefix}-kanzlei-001.de, password '{PASSWORD}')"
+    )
+
+
 @cli.command()
 def openapi() -> None:
     """Print the API's OpenAPI document (the web app's client is generated from it)."""
