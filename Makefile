@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV := .venv
 SERVANDA := $(VENV)/bin/servanda
 
-.PHONY: install web node-check run test lint types pytest webtest bench clean
+.PHONY: install web node-check run test lint types pytest webtest sbom audit bench clean
 
 # uv is installed into a private tools venv when the machine has none, so a
 # fresh Debian needs nothing but python3 (+venv).
@@ -49,13 +49,23 @@ lint: install
 types: install
 	$(VENV)/bin/mypy
 
+# One run of the suite, measured: coverage of src/ with the floor in pyproject.toml
+# ([tool.coverage.report] fail_under); the XML report is a build artifact.
 pytest: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --cov --cov-report=term --cov-report=xml:build/coverage.xml
 
 webtest: install
 	cd web && npx vitest run
 
-test: lint types pytest webtest
+# CI gates (docs/operations.md "CI gates"): CycloneDX SBOMs into build/sbom/, and the audit of
+# both lock files against the vulnerability services (an unreachable service fails the step).
+sbom: install
+	UV=$(UV) bash .ci/sbom.sh
+
+audit: install
+	UV=$(UV) bash .ci/dependency-audit.sh
+
+test: lint types pytest webtest sbom audit
 
 # Benchmarks print each figure next to its quality.md target (JSON in bench/results/).
 bench: install
