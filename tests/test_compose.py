@@ -168,6 +168,9 @@ def test_the_services_find_each_other(stack: dict[str, Any]) -> None:
     assert mappers["oidc-usermodel-attribute-mapper"]["claim.name"] == "tenant_id"
     assert mappers["oidc-audience-mapper"]["included.custom.audience"] == env["OIDC_AUDIENCE"]
     assert mappers["oidc-usermodel-realm-role-mapper"]["claim.name"] == "realm_access.roles"
+    api_client = clients[env["OIDC_AUDIENCE"]]  # the audience is a client of its own that issues nothing
+    assert api_client["bearerOnly"] and not api_client["standardFlowEnabled"]
+    assert not api_client["directAccessGrantsEnabled"] and not api_client["serviceAccountsEnabled"]
     edge_port = next(p["published"] for p in _ports(services["edge"]))
     assert f"http://localhost:{edge_port}/*" in web["redirectUris"]
     assert env["PUBLIC_BASE_URL"] == f"http://localhost:{edge_port}"
