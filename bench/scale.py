@@ -69,6 +69,49 @@ def _verify_seconds(owner_url: str) -> tuple[float, int]:
     return asyncio.run(run())
 
 
+def _sql_floor(
+    app_url: str, superuser: str, email: str, deep_contracts: int, deep_audit: int
+) -> dict[str, object]:
+    """The database part alone: each page's two statements (count and page) as the app role, sequential."""
+    with psycopg.connect(superuser) as conn:
+        row = conn.execute("SELECT tenant_id FROM users WHERE email = %s", (email,)).fetchone()
+    assert row is not None
+    tenant = row[0]
+    contracts = "FROM contracts WHERE status <> 'archived'"
+    queries = {
+        "contracts: first page": (
+            f"SELECT count(*) {contracts}",
+            f"SELECT * {contracts} ORDER BY updated_at DESC, id LIMIT 25",
+        ),
+        "contracts: last page (admin)": (
+            f"SELECT count(*) {contracts}",
+            f"SELECT * {contracts} ORDER BY updated_at DESC, id OFFSET {25 * (deep_contracts - 1)} LIMIT 25",
+        ),
+        "audit: first page": (
+            "SELECT count(*) FROM audit_events WHERE tenant_id = %(t)s",
+            "SELECT * FROM audit_events WHERE tenant_id = %(t)s ORDER BY seq DESC LIMIT 50",
+        ),
+        "audit: last page": (
+            "SELECT count(*) FROM audit_events WHERE tenant_id = %(t)s",
+            f"SELECT * FROM audit_events WHERE tenant_id = %(t)s ORDER BY seq DESC OFFSET {50 * (deep_audit - 1)} LIMIT 50",
+        ),
+    }
+    floors: dict[str, object] = {}
+    with psycopg.connect(app_url) as conn:
+        for label, statements in queries.items():
+            times = []
+            for i in range(230):
+                started = time.perf_counter()
+                conn.execute("SELECT set_config('app.current_tenant_id', %s, true)", (str(tenant),))
+                for statement in statements:
+                    conn.execute(statement, {"t": tenant} if "%(t)s" in statement else None).fetchall()
+                conn.commit()
+                if i >= 30:
+                    times.append(time.perf_counter() - started)
+            floors[label] = summary_ms(times)
+    return floors
+
+
 def measure(
     name: str, tenants: int, contracts: int, audit_events: int, args: argparse.Namespace
 ) -> tuple[dict[str, object], dict[str, LoadResult], float, int]:
@@ -125,8 +168,9 @@ def measure(
                     requests=args.requests,
                     rate_per_client=args.rate_per_client,
                 )
+        floors = _sql_floor(db.libpq(db.app), db.superuser, f"admin@{firm}.de", deep_admin, deep_audit)
         verify_s, verified = _verify_seconds(db.owner)
-    return report.as_dict(), runs, verify_s, verified
+    return {**report.as_dict(), "sql_floor": floors}, runs, verify_s, verified
 
 
 def main() -> None:
@@ -171,6 +215,12 @@ def main() -> None:
             "small_p95_ms": base["p95_ms"],
             "ratio_to_small": round(ratio, 2),
         }
+    for label, floor in generation["sql_floor"].items():  # type: ignore[attr-defined]
+        small_floor = small[0]["sql_floor"][label]  # type: ignore[index]
+        print(
+            f"  SQL floor {label:<30} P50 {floor['p50_ms']:6.3f} ms  P95 {floor['p95_ms']:6.3f} ms; "
+            f"small P50 {small_floor['p50_ms']:6.3f} ms"
+        )
     print(f"  audit verify: {verified} events in {verify_s:.1f} s ({verified / verify_s:,.0f} events/s)")
     print(f"  generation:   {generation['seconds']} s {generation['phases']}")
     results["audit_verify"] = {"events": verified, "seconds": round(verify_s, 1)}

@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from servanda.audit import chain
+from servanda.platform import errors
 from servanda.platform.db import Database
 
 PASSWORD = "servanda-scale-demo"  # noqa: S105 - generated benchmark data only
@@ -156,7 +157,12 @@ async def _services_part(
         await bootstrap_user(
             session, tenant_slug=vendor, email=f"admin@{vendor}.de", role="admin", password=PASSWORD
         )
-    pack = json.loads(shipped_packs()[0].read_text(encoding="utf-8"))
+    packs = shipped_packs()
+    if not packs:
+        raise errors.NotFound(
+            "content.no_shipped_packs", "Es wurden keine mitgelieferten Inhaltspakete gefunden."
+        )
+    pack = json.loads(packs[0].read_text(encoding="utf-8"))
     async with app_db.session(None) as session:
         principal = await acting_user(session, vendor)
         await import_pack(ContentService(session), principal, pack, publish=True)
