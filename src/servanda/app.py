@@ -77,6 +77,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         app.state.mail_outbox = MailOutbox(mailer_from_settings(settings))
         app.state.identity_mails = IdentityMails(app.state.mail_outbox, settings.public_base_url)
         app.state.rate_limiter = RequestRateLimiter(
+            db,
             settings.rate_limit_user_per_s,
             settings.rate_limit_user_burst,
             settings.rate_limit_tenant_per_s,

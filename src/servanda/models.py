@@ -14,6 +14,7 @@ from servanda.identity.models import (
     UserInvite,
 )
 from servanda.platform.orm import Base
+from servanda.platform.ratelimit import RateBucket
 from servanda.tenants.models import Tenant
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ExportJob",
     "LawFirmTemplate",
     "LoginBackoff",
+    "RateBucket",
     "RefreshToken",
     "StyleTemplate",
     "Team",

@@ -8,7 +8,7 @@ log (``user.login_failed``). Nothing locks an account: failures are counted per
 (tenant slug, e-mail, source address) in the database, and from the fifth on
 that source waits 2^n seconds (at most 15 minutes) for that account - other
 sources, the real user's among them, are unaffected. A per-address throttle
-answers 429 before the password is even checked. Signed-in users get five
+(shared by all API processes, in the database) answers 429 before the password is even checked. Signed-in users get five
 wrong codes or passwords per 15 minutes (MFA enable/disable, password change).
 
 Transactions: refresh, logout, invites and the MFA set-up work in the request's
@@ -45,7 +45,6 @@ import math
 import secrets
 import time
 import uuid
-from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,7 +59,7 @@ from servanda.identity import passwords
 from servanda.identity.models import AuthSession, PasswordReset, RefreshToken, User, UserInvite
 from servanda.identity.principal import Principal, RequestMeta
 from servanda.identity.repository import LoginBackoffRepository
-from servanda.platform import errors
+from servanda.platform import errors, ratelimit
 from servanda.platform.db import SET_TENANT, Database
 from servanda.platform.tokens import LocalTokens
 from servanda.tenants.repository import TenantRef, TenantRepository
@@ -167,9 +166,11 @@ class TokenPair:
 
 
 class LoginThrottle:
-    """Failed logins per client address in a sliding window (per API process).
+    """Failed logins per client address: a token bucket shared by all API processes.
 
-    Also counts password-reset requests per address (every request, with its own refusal).
+    ``max_failures`` at once, regained evenly over ``window_s`` (platform/ratelimit.py; the
+    key is a digest of ``<kind>:<address>``). Also counts password-reset requests per
+    address (``kind="reset"``, every request, with its own refusal).
     """
 
     def __init__(
@@ -177,27 +178,31 @@ class LoginThrottle:
         max_failures: int = THROTTLE_MAX_FAILURES,
         window_s: float = THROTTLE_WINDOW_S,
         refusal: Callable[[int], errors.TooManyRequests] = login_rate_limited,
+        kind: str = "login",
     ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
         self.refusal = refusal
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self.kind = kind
 
-    def _window(self, key: str) -> deque[float]:
-        failures = self._failures[key]
-        cutoff = time.monotonic() - self.window_s
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return failures
+    async def _take(self, db: Database | AsyncSession, source: str, cost: int) -> ratelimit.Quota:
+        key = ratelimit.bucket_key(self.kind, source)
+        return await ratelimit.take(db, [key], [self.max_failures / self.window_s], [self.max_failures], cost)
 
-    def check(self, key: str) -> None:
-        failures = self._window(key)
-        if len(failures) >= self.max_failures:
-            retry = int(failures[0] + self.window_s - time.monotonic()) + 1
-            raise self.refusal(retry)
+    async def check(self, db: Database | AsyncSession, source: str) -> None:
+        """Refuse when the address has no failure left (counts nothing)."""
+        quota = await self._take(db, source, 0)
+        if not quota.allowed:
+            raise self.refusal(quota.retry_s)
 
-    def failed(self, key: str) -> None:
-        self._window(key).append(time.monotonic())
+    async def failed(self, db: Database | AsyncSession, source: str) -> None:
+        await self._take(db, source, 1)
+
+    async def count(self, db: Database | AsyncSession, source: str) -> None:
+        """Count one request, or refuse it (and count nothing) when none is left."""
+        quota = await self._take(db, source, 1)
+        if not quota.allowed:
+            raise self.refusal(quota.retry_s)
 
 
 def _login_refusal(reason: str) -> errors.Unauthenticated:
@@ -230,7 +235,7 @@ class LocalAuthService:
         self.refresh_ttl = timedelta(seconds=refresh_ttl_s)
         self.throttle = throttle
         self.reset_throttle = reset_throttle or LoginThrottle(
-            RESET_THROTTLE_MAX, RESET_THROTTLE_WINDOW_S, refusal=reset_rate_limited
+            RESET_THROTTLE_MAX, RESET_THROTTLE_WINDOW_S, refusal=reset_rate_limited, kind="reset"
         )
 
     # -- login -------------------------------------------------------------------------------
@@ -239,11 +244,11 @@ class LocalAuthService:
         self, tenant_slug: str, email: str, password: str, totp: str | None, meta: RequestMeta
     ) -> TokenPair:
         source = meta.ip_address or "unknown"
-        self.throttle.check(source)
         key = _backoff_key(tenant_slug, email, source)
         # Its own transaction, not the request's: a refusal must leave the counter and the
         # failed-login event committed (see the module docstring).
         async with self.db.session(None) as session:
+            await self.throttle.check(session, source)  # only looks: no lock
             backoff = LoginBackoffRepository(session)
             wait = await backoff.wait_s(key)  # also serialises attempts on this key
             if wait > 0:
@@ -280,7 +285,7 @@ class LocalAuthService:
                     max_delay_s=BACKOFF_MAX_DELAY_S,
                     forget_s=BACKOFF_FORGET_S,
                 )
-                self.throttle.failed(source)
+                await self.throttle.failed(session, source)  # locks the address's bucket until the commit
             if tenant is not None:
                 await audit.record_system(
                     session,
@@ -497,8 +502,8 @@ class LocalAuthService:
         of either path take a fraction of it).
         """
         source = meta.ip_address or "unknown"
-        self.reset_throttle.check(source)
-        self.reset_throttle.failed(source)  # every request counts, found or not
+        # Every request counts, found or not; on its own connection (a short lock, not the request's).
+        await self.reset_throttle.count(self.db, source)
         started = time.monotonic()
         try:
             return await self._request_password_reset(session, tenant_slug, email, meta)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.mails import IdentityMails
@@ -20,7 +20,7 @@ from servanda.identity.principal import Permission, Principal, RequestMeta, reso
 from servanda.platform import errors
 from servanda.platform.http import UnitOfWork
 from servanda.platform.problems import Problem
-from servanda.platform.ratelimit import RequestRateLimiter
+from servanda.platform.ratelimit import RateLimited, RequestRateLimiter
 from servanda.platform.tokens import LocalTokens, TokenError, TokenVerifier
 
 __all__ = [
@@ -70,11 +70,16 @@ async def authenticate(request: Request, session: UnitOfWork) -> Principal:
         claims = await verifier.verify(token.strip())
     except TokenError as error:
         raise unauthenticated(error.code, error.detail) from None
-    # Rate limits per user and tenant, keyed by the verified token: a throttled request
-    # costs no database round trip.
+    # Rate limits per user and tenant, keyed by the verified token, before the principal lookup.
+    # One autocommit statement on the request's connection, shared by all API processes (platform/ratelimit.py).
     limiter: RequestRateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    if limiter is not None:
-        limiter.check(claims.tenant_id, claims.subject)
+    if limiter is not None and limiter.enabled:
+        try:
+            quota = await limiter.check(claims.tenant_id, claims.subject, session)
+        except RateLimited as refused:
+            raise Problem(429, refused.code, refused.detail, headers=refused.quota.headers()) from None
+        if quota is not None:
+            request.state.rate_quota = quota
     try:
         principal = await resolve_principal(session, claims, request_meta(request))
     except errors.Unauthenticated as error:
@@ -107,7 +112,7 @@ class _Allow:
         self.during_mfa_setup = during_mfa_setup
         self.or_signed_link = or_signed_link
 
-    async def __call__(self, request: Request, session: UnitOfWork) -> Principal | None:
+    async def __call__(self, request: Request, response: Response, session: UnitOfWork) -> Principal | None:
         if self.permission is Permission.PUBLIC:
             return None
         if self.or_signed_link is not None:
@@ -116,6 +121,9 @@ class _Allow:
                 request.state.signed_grant = grant
                 return None
         principal = await authenticate(request, session)
+        quota = getattr(request.state, "rate_quota", None)
+        if quota is not None:  # RateLimit-* on the answer (a route returning its own Response drops them)
+            response.headers.update(quota.headers())
         if principal.mfa_setup_required and not self.during_mfa_setup:
             raise errors.Forbidden(
                 "auth.mfa_setup_required",

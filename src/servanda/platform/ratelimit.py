@@ -1,63 +1,132 @@
-"""Request rate limits per authenticated user and per tenant (api.md: 429 with Retry-After).
+"""Rate limits shared by every API process: token buckets in PostgreSQL (migration 0013).
 
-Token buckets in process memory: each key may spend ``burst`` requests at once
-and regains ``rate`` requests per second. The counts are per API process (N
-workers or replicas allow N times the rate); a shared store is a later step.
-A bucket that has been idle long enough to be full again is the same as no
-bucket, so idle keys are dropped from time to time and memory stays bounded by
-the number of recently active users.
+Each key may spend ``burst`` requests at once and regains ``rate`` requests per
+second. The buckets live in the UNLOGGED table ``rate_buckets``, reached only
+through ``servanda_rate_take``: one statement per request refills and takes the
+tokens of all its keys atomically, so N API workers or replicas together allow
+exactly the configured rate. It runs in autocommit mode on the request's connection
+before the request's transaction begins (``take_before_transaction``), not inside
+it: a bucket row stays locked only for the statement, never for a whole request
+(the tenant's bucket is shared by all of its users' requests).
+
+Keys are SHA-256 digests of ``user:<tenant>:<subject>``, ``tenant:<id>``,
+``login:<address>``, ``reset:<address>``: no address or account is stored in clear.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Double, Text, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
 from servanda.platform import errors
+from servanda.platform.db import Database
+from servanda.platform.orm import Base
 
-SWEEP_INTERVAL_S = 60.0
+IDLE = TransactionStatus.IDLE
+
+_TAKE = text('SELECT allowed, "limit", remaining, reset_s, retry_s FROM servanda_rate_take(:k, :r, :b, :c)')
 
 
-class TokenBuckets:
-    """One bucket per key; ``take`` spends a token or says how long to wait for one."""
+def bucket_key(kind: str, *parts: object) -> str:
+    """The stored key: a digest, so the table holds no address, e-mail or id in clear."""
+    material = ":".join([kind, *map(str, parts)])
+    return hashlib.sha256(material.encode()).hexdigest()
 
-    def __init__(self, rate_per_s: float, burst: int) -> None:
-        self.rate = rate_per_s
-        self.burst = float(burst)
-        self._buckets: dict[object, list[float]] = {}  # key -> [tokens, updated at]
-        self._swept = float("-inf")
 
-    def take(self, key: object, now: float) -> float:
-        """0.0 when a token was taken, else the seconds until the next token."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if now - self._swept > SWEEP_INTERVAL_S:
-                self._sweep(now)
-            self._buckets[key] = [self.burst - 1.0, now]
-            return 0.0
-        tokens = bucket[0] + (now - bucket[1]) * self.rate
-        if tokens > self.burst:
-            tokens = self.burst
-        bucket[1] = now
-        if tokens >= 1.0:
-            bucket[0] = tokens - 1.0
-            return 0.0
-        bucket[0] = tokens
-        return (1.0 - tokens) / self.rate
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """The binding bucket after a take: what the RateLimit-* headers say."""
 
-    def refund(self, key: object) -> None:
-        bucket = self._buckets.get(key)
-        if bucket is not None:
-            bucket[0] = min(self.burst, bucket[0] + 1.0)
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+    retry_s: int
 
-    def _sweep(self, now: float) -> None:
-        refill_s = self.burst / self.rate
-        self._buckets = {k: b for k, b in self._buckets.items() if now - b[1] < refill_s}
-        self._swept = now
+    def headers(self) -> dict[str, str]:
+        """RateLimit-Limit / -Remaining / -Reset (draft-ietf-httpapi-ratelimit-headers, the
+        separate-fields form of drafts 03-06): the burst, the whole requests left now, and the
+        seconds until the bucket is full again; a refusal adds Retry-After."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_s),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_s)
+        return headers
 
-    def __len__(self) -> int:
-        return len(self._buckets)
+
+async def take(
+    db: Database | AsyncSession,
+    keys: Sequence[str],
+    rates: Sequence[float],
+    bursts: Sequence[int],
+    cost: int = 1,
+) -> Quota:
+    """Take ``cost`` tokens from every bucket, or from none (``cost`` 0: only look).
+
+    With a ``Database``: on its own autocommit connection (the row locks end with the
+    statement). With a session: inside its transaction (a take then holds the rows'
+    locks until that transaction ends; only for short transactions).
+    """
+    params = {"k": list(keys), "r": [float(r) for r in rates], "b": list(bursts), "c": cost}
+    if isinstance(db, AsyncSession):
+        row = (await db.execute(_TAKE, params)).one()
+    else:
+        async with db.autocommit_engine.connect() as conn:
+            row = (await conn.execute(_TAKE, params)).one()
+    return Quota(bool(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+
+
+_TAKE_RAW = 'SELECT allowed, "limit", remaining, reset_s, retry_s FROM servanda_rate_take(%s, %s, %s, %s)'
+
+
+async def take_before_transaction(
+    session: AsyncSession, db: Database, keys: Sequence[str], rates: Sequence[float], bursts: Sequence[int]
+) -> Quota:
+    """Take one token per key on the connection of ``session`` before its transaction begins.
+
+    The statement runs in autocommit mode on the session's own pooled connection, so it costs
+    one round trip and no second connection, and its row locks end with it (a take inside the
+    request's transaction would hold the tenant's bucket locked for the whole request). When
+    the session has already begun its transaction, it falls back to :func:`take` on ``db``.
+    """
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    if not isinstance(raw, psycopg.AsyncConnection) or raw.info.transaction_status != IDLE:
+        return await take(db, keys, rates, bursts)
+    await raw.set_autocommit(True)
+    try:
+        cursor = await raw.execute(_TAKE_RAW, (list(keys), [float(r) for r in rates], list(bursts), 1))
+        row = await cursor.fetchone()
+    finally:
+        await raw.set_autocommit(False)
+    assert row is not None
+    return Quota(bool(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+
+
+class RateLimited(errors.TooManyRequests):
+    """429 ``request.rate_limited`` carrying the quota for its headers."""
+
+    def __init__(self, quota: Quota) -> None:
+        retry = max(1, quota.retry_s)
+        super().__init__(
+            "request.rate_limited",
+            f"Zu viele Anfragen. Bitte versuchen Sie es in {retry} Sekunden erneut.",
+            retry_after=retry,
+        )
+        self.quota = quota
 
 
 def rate_limited(wait_s: float) -> errors.TooManyRequests:
@@ -70,23 +139,57 @@ def rate_limited(wait_s: float) -> errors.TooManyRequests:
 
 
 class RequestRateLimiter:
-    """The per-user and the per-tenant limit of authenticated API requests."""
+    """The per-user and the per-tenant limit of authenticated API requests (0 switches one off)."""
 
-    def __init__(self, user_per_s: float, user_burst: int, tenant_per_s: float, tenant_burst: int) -> None:
-        self.users = TokenBuckets(user_per_s, user_burst) if user_per_s > 0 else None
-        self.tenants = TokenBuckets(tenant_per_s, tenant_burst) if tenant_per_s > 0 else None
+    def __init__(
+        self, db: Database, user_per_s: float, user_burst: int, tenant_per_s: float, tenant_burst: int
+    ) -> None:
+        self.db = db
+        self.user = (user_per_s, user_burst) if user_per_s > 0 else None
+        self.tenant = (tenant_per_s, tenant_burst) if tenant_per_s > 0 else None
 
-    def check(self, tenant_id: uuid.UUID, subject: str) -> None:
-        """Spend one request of the user and of the tenant, or raise 429 ``request.rate_limited``."""
-        now = time.monotonic()
-        user_key = (tenant_id, subject)
-        if self.users is not None:
-            wait = self.users.take(user_key, now)
-            if wait:
-                raise rate_limited(wait)
-        if self.tenants is not None:
-            wait = self.tenants.take(tenant_id, now)
-            if wait:
-                if self.users is not None:
-                    self.users.refund(user_key)  # the request is not served: it costs the user nothing
-                raise rate_limited(wait)
+    @property
+    def enabled(self) -> bool:
+        return self.user is not None or self.tenant is not None
+
+    async def check(
+        self, tenant_id: uuid.UUID, subject: str, session: AsyncSession | None = None
+    ) -> Quota | None:
+        """Spend one request of the user and of the tenant, or raise 429 ``request.rate_limited``.
+
+        A request the tenant's bucket refuses costs the user nothing (all or nothing).
+        """
+        keys: list[str] = []
+        rates: list[float] = []
+        bursts: list[int] = []
+        # Always the user's bucket before the tenant's: parallel takes lock rows in one order.
+        if self.user is not None:
+            keys.append(bucket_key("user", tenant_id, subject))
+            rates.append(self.user[0])
+            bursts.append(self.user[1])
+        if self.tenant is not None:
+            keys.append(bucket_key("tenant", tenant_id))
+            rates.append(self.tenant[0])
+            bursts.append(self.tenant[1])
+        if not keys:
+            return None
+        if session is not None:
+            quota = await take_before_transaction(session, self.db, keys, rates, bursts)
+        else:
+            quota = await take(self.db, keys, rates, bursts)
+        if not quota.allowed:
+            raise RateLimited(quota)
+        return quota
+
+
+class RateBucket(Base):
+    """One token bucket (UNLOGGED table, migration 0013); only ``servanda_rate_take`` reads or writes it."""
+
+    __tablename__ = "rate_buckets"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)  # SHA-256 digest of kind:parts
+    tokens: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[datetime]
+    full_at: Mapped[datetime]  # surely full again from here on: the row may be deleted
+    last_ok: Mapped[bool]

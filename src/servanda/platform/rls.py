@@ -37,6 +37,7 @@ APP_TABLE_PRIVILEGES: dict[str, str] = {
     "audit_purges": "SELECT",  # written only by the retention function
     "content_reviews": "SELECT, INSERT",  # history: never rewritten
     "login_backoff": "",  # none: only the servanda_login_backoff_* functions reach it
+    "rate_buckets": "",  # none: only servanda_rate_take reaches it (migration 0013)
     "export_batches": "SELECT, INSERT, UPDATE, DELETE",
     # The job queue (procrastinate, migration 0012): tenant-free by design. A queue row
     # holds only an export job's or batch's id and tenant id; the worker must see every
@@ -72,9 +73,10 @@ APP_FUNCTIONS = (
     "servanda_login_backoff_wait(text)",
     "servanda_login_backoff_failed(text, integer, integer, integer)",
     "servanda_login_backoff_clear(text)",
+    "servanda_rate_take(text[], double precision[], integer[], integer)",
 )
 # Tables whose rows are not owned by a tenant but still need RLS.
-RLS_WITHOUT_TENANT_ID = ("tenants", "login_backoff")
+RLS_WITHOUT_TENANT_ID = ("tenants", "login_backoff", "rate_buckets")
 APPEND_ONLY_TABLES = ("audit_events", "audit_purges")
 # The maintenance role (retention) may run exactly this and nothing else.
 MAINTENANCE_FUNCTIONS = ("servanda_audit_purge_expired(timestamptz)",)
