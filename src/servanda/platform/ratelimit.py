@@ -16,7 +16,6 @@ Keys are SHA-256 digests of ``user:<tenant>:<subject>``, ``tenant:<id>``,
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,15 +126,6 @@ class RateLimited(errors.TooManyRequests):
             retry_after=retry,
         )
         self.quota = quota
-
-
-def rate_limited(wait_s: float) -> errors.TooManyRequests:
-    retry = max(1, math.ceil(wait_s))
-    return errors.TooManyRequests(
-        "request.rate_limited",
-        f"Zu viele Anfragen. Bitte versuchen Sie es in {retry} Sekunden erneut.",
-        retry_after=retry,
-    )
 
 
 class RequestRateLimiter:
