@@ -89,6 +89,13 @@ class Worker:
             time.sleep(0.1)
         raise AssertionError("worker not ready:\n" + self.log.read_text())
 
+    def wait_converter(self, timeout: float = 90) -> None:
+        """Until the worker's LibreOffice is up (its readiness reports the converter)."""
+        deadline = time.monotonic() + timeout
+        while httpx.get(self.url("/health/ready"), timeout=2).json().get("converter") != "ok":
+            assert time.monotonic() < deadline, "converter not ready:\n" + self.log.read_text()[-2000:]
+            time.sleep(0.1)
+
     def sofficces(self) -> list[psutil.Process]:
         found = []
         for child in psutil.Process(self.process.pid).children(recursive=True):
@@ -457,9 +464,11 @@ def test_a_hung_converter_hits_its_timeout_and_the_job_is_retried(
 ) -> None:  # fmt: skip
     contract = completed_contract(api, lawyer)
     tenant = tenant_of(su, contract["id"])
-    worker = workers(EXPORT_CONVERTER_TIMEOUT_S="8")  # a warm conversion takes < 1 s even under load
+    # A warm conversion takes well under a second; 10 s leaves room for a loaded CI machine.
+    worker = workers(EXPORT_CONVERTER_TIMEOUT_S="10")
+    worker.wait_converter()
     warm = wait_for(su, queue_export(clean_db, tenant, contract["id"], "odt"), ("done", "failed"))
-    assert warm["status"] == "done"
+    assert warm["status"] == "done", (warm, worker.log.read_text()[-2000:])
     for process in worker.sofficces():
         process.suspend()  # hangs, never answers
     job = queue_export(clean_db, tenant, contract["id"], "odt")
