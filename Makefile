@@ -26,9 +26,14 @@ WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconf
 
 web: node-check web/dist/index.html
 
+# Node.js and npm from Debian when root and missing (like .ci/run); Vite 8 needs Node >= 20.19.
 node-check:
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+		[ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; } || { \
 		echo "make install: the web app needs Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' || { \
+		echo "make install: the web app's build (Vite 8) needs Node.js >= 20.19, found $$(node --version)" >&2; exit 1; }
 
 web/node_modules/.package-lock.json: web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
