@@ -33,9 +33,11 @@ from fastapi.testclient import TestClient
 from servanda.export.models import ExportJob
 from servanda.export.queueing import enqueue_job
 from servanda.platform.db import Database
+from servanda.platform.storage import S3Storage
 from tests.conftest import DbUnderTest
 from tests.test_contract_documents import ANSWERS, PACK, create, lawyer, patch  # noqa: F401 - fixture
 from tests.test_contracts import K, publish_pack
+from tests.test_storage import _raw_client, s3_endpoint  # noqa: F401 - fixture
 
 
 def _free_port() -> int:
@@ -475,3 +477,31 @@ def test_a_hung_converter_hits_its_timeout_and_the_job_is_retried(
     row = wait_for(su, job, ("done", "failed"), timeout=120)
     assert row["status"] == "done" and row["attempts"] >= 2, (row, worker.log.read_text()[-2000:])
     assert restarts(worker, "timeout") >= 1
+
+
+# -- the S3 path --------------------------------------------------------------------------------
+
+
+def test_the_worker_stores_into_s3(
+    api: TestClient, lawyer: dict[str, Any], su: psycopg.Connection, clean_db: DbUnderTest,  # noqa: F811
+    workers: Callable[..., Worker], s3_endpoint: str,  # noqa: F811
+) -> None:  # fmt: skip
+    """The same job against an S3-compatible server process (moto's): the file lands in the bucket
+    under the tenant's export key, with the SHA-256 the row records."""
+    bucket = f"exports-{uuid.uuid4().hex[:10]}"
+    asyncio.run(S3Storage(s3_endpoint, bucket, "test-access-key", "test-secret-key").ensure_bucket())
+    contract = completed_contract(api, lawyer)
+    tenant = tenant_of(su, contract["id"])
+    workers(
+        S3_ENDPOINT=s3_endpoint,
+        S3_BUCKET=bucket,
+        S3_ACCESS_KEY="test-access-key",
+        S3_SECRET_KEY="test-secret-key",
+    )
+    job = queue_export(clean_db, tenant, contract["id"], "docx")
+    row = wait_for(su, job, ("done", "failed"))
+    assert row["status"] == "done", row
+    stored_object = _raw_client(s3_endpoint).get_object(Bucket=bucket, Key=f"{tenant}/exports/{job}.docx")
+    data = stored_object["Body"].read()
+    assert hashlib.sha256(data).hexdigest() == row["result_sha256"]
+    assert stored_object["ContentType"].endswith("wordprocessingml.document")
