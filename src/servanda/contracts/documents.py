@@ -53,11 +53,24 @@ async def _document(session: AsyncSession, contract: ContractInstance) -> Contra
     )
 
 
+@dataclass(frozen=True)
+class ContractState:
+    """What the export's preconditions need, as stored on the row (no evaluation)."""
+
+    id: uuid.UUID
+    status: str  # draft | completed | archived
+    validation_state: str  # written with every change (evaluation.store_validation)
+    draft: bool
+
+
 async def visible_contract(
     session: AsyncSession, principal: Principal, contract_id: uuid.UUID
-) -> ContractDocument:
+) -> ContractState:
     """The contract as ``principal`` sees it, else 404 ``contract.not_found`` (export preconditions)."""
-    return await _document(session, await repository.contract(session, principal, contract_id))
+    contract = await repository.contract(session, principal, contract_id)
+    return ContractState(
+        contract.id, contract.status, contract.validation_state, contract.completed_at is None
+    )
 
 
 async def contract_title(session: AsyncSession, contract_id: uuid.UUID) -> str | None:

@@ -140,7 +140,7 @@ class ExportService:
 
     async def _check_contract(
         self, principal: Principal, contract_id: uuid.UUID
-    ) -> documents.ContractDocument:
+    ) -> documents.ContractState:
         """The contract as the caller sees it (404), not archived (409), without hard conflicts (409).
 
         Drafts are allowed: the worker marks their documents "ENTWURF".

@@ -18,9 +18,7 @@ import asyncio
 import datetime
 import hashlib
 import io
-import re
 import time
-import unicodedata
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from sqlalchemy import text, update
 
 from servanda.audit.repository import record_system
 from servanda.contracts.documents import ContractDocument, contract_document
+from servanda.export import links
 from servanda.export.converter import ConversionError, Converter
 from servanda.export.docx import render_docx
 from servanda.export.models import ExportBatch, ExportJob
@@ -120,6 +119,27 @@ def _conversion_message(error: ConversionError) -> str:
     return "Die Umwandlung mit LibreOffice ist fehlgeschlagen."
 
 
+async def produce_in_time(
+    deps: WorkerDeps, tenant_id: uuid.UUID, contract_id: uuid.UUID, fmt: str, style_id: uuid.UUID | None
+) -> tuple[ContractDocument, bytes]:
+    """:func:`produce` within the job timeout; every failure comes out as :class:`ExportFailure`."""
+    try:
+        return await asyncio.wait_for(
+            produce(deps, tenant_id, contract_id, fmt, style_id), deps.job_timeout_s
+        )
+    except TimeoutError:
+        raise ExportFailure(
+            "export.timeout", "Der Export hat das Zeitlimit überschritten.", retriable=True
+        ) from None
+    except ExportFailure:
+        raise
+    except Exception as error:  # a bug or a lost database: never leave a row "running"
+        log.exception("export attempt crashed", action="export.crash", contract_id=str(contract_id))
+        raise ExportFailure(
+            "export.internal_error", "Beim Export ist ein interner Fehler aufgetreten.", retriable=True
+        ) from error
+
+
 # -- one export job -------------------------------------------------------------------------
 
 
@@ -153,21 +173,7 @@ async def render_job(deps: WorkerDeps, job_id: uuid.UUID, tenant_id: uuid.UUID, 
     started = time.monotonic()
     fmt = job.format
     try:
-        try:
-            _, data = await asyncio.wait_for(
-                produce(deps, tenant_id, job.contract_id, fmt, job.style_template_id), deps.job_timeout_s
-            )
-        except TimeoutError:
-            raise ExportFailure(
-                "export.timeout", "Der Export hat das Zeitlimit überschritten.", retriable=True
-            ) from None
-        except ExportFailure:
-            raise
-        except Exception as error:  # a bug or a lost database: never leave the row "running"
-            log.exception("export attempt crashed", action="export.crash", job_id=str(job_id))
-            raise ExportFailure(
-                "export.internal_error", "Beim Export ist ein interner Fehler aufgetreten.", retriable=True
-            ) from error
+        _, data = await produce_in_time(deps, tenant_id, job.contract_id, fmt, job.style_template_id)
         key = result_key(tenant_id, job_id, fmt)
         try:
             await deps.storage.put(tenant_id, key, data, CONTENT_TYPES[fmt])
@@ -223,15 +229,6 @@ async def render_job(deps: WorkerDeps, job_id: uuid.UUID, tenant_id: uuid.UUID, 
 # -- a batch into one ZIP -------------------------------------------------------------------
 
 
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
-
-
-def file_stem(title: str, fallback: str = "Vertrag") -> str:
-    """A file name from a contract title: path separators and control characters removed."""
-    stem = _UNSAFE.sub(" ", unicodedata.normalize("NFC", title)).strip().strip(".")
-    return re.sub(r"\s+", " ", stem)[:120] or fallback
-
-
 def _zip(members: list[tuple[str, bytes]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -277,24 +274,13 @@ async def _update_batch(
 async def _batch_member(
     deps: WorkerDeps, tenant_id: uuid.UUID, contract_id: uuid.UUID, fmt: str, style_id: uuid.UUID | None
 ) -> tuple[ContractDocument, bytes]:
-    """One contract of a batch; a converter that crashed is restarted and tried once more."""
+    """One contract of a batch; a retriable failure (a crashed converter is restarted) gets one more try."""
     try:
-        return await asyncio.wait_for(
-            produce(deps, tenant_id, contract_id, fmt, style_id), deps.job_timeout_s
-        )
+        return await produce_in_time(deps, tenant_id, contract_id, fmt, style_id)
     except ExportFailure as failure:
         if not failure.retriable:
             raise
-    except TimeoutError:
-        pass
-    try:
-        return await asyncio.wait_for(
-            produce(deps, tenant_id, contract_id, fmt, style_id), deps.job_timeout_s
-        )
-    except TimeoutError:
-        raise ExportFailure(
-            "export.timeout", "Der Export hat das Zeitlimit überschritten.", retriable=True
-        ) from None
+    return await produce_in_time(deps, tenant_id, contract_id, fmt, style_id)
 
 
 async def render_batch(
@@ -314,9 +300,9 @@ async def render_batch(
         entry: dict[str, Any] = {"contractId": str(contract_id)}
         try:
             document, data = await _batch_member(deps, tenant_id, contract_id, fmt, batch.style_template_id)
-            name = f"{position:02d} {file_stem(document.title)}.{fmt}"
+            name = f"{position:02d} {links.file_stem(document.title)}.{fmt}"
             while name in used:  # titles may repeat; positions make names unique anyway
-                name = f"{position:02d}-{len(used)} {file_stem(document.title)}.{fmt}"
+                name = f"{position:02d}-{len(used)} {links.file_stem(document.title)}.{fmt}"
             used.add(name)
             members.append((name, data))
             entry |= {
@@ -327,14 +313,7 @@ async def render_batch(
                 "status": "done",
             }
             done += 1
-        except Exception as error:  # one contract's failure is listed, the batch goes on
-            failure = (
-                error
-                if isinstance(error, ExportFailure)
-                else ExportFailure("export.internal_error", "Interner Fehler beim Export.", retriable=False)
-            )
-            if not isinstance(error, ExportFailure):
-                log.exception("batch member crashed", action="export.crash", batch_id=str(batch_id))
+        except ExportFailure as failure:  # one contract's failure is listed, the batch goes on
             metrics.EXPORT_FAILURES.labels(fmt, failure.code).inc()
             entry |= {"status": "failed", "errorCode": failure.code, "error": failure.message}
             failed += 1
