@@ -183,11 +183,8 @@ async def get_settings(principal: CurrentPrincipal, service: TenantSettings) -> 
     "The full settings stay with tenant admins.",
 )
 async def get_features(principal: CurrentPrincipal, session: UnitOfWork) -> FeatureFlags:
-    tenants = TenantRepository(session)
-    return FeatureFlags(
-        odt_export=await tenants.odt_export_enabled(principal.tenant_id),
-        mfa_required=await tenants.mfa_required(principal.tenant_id),
-    )
+    flags = await TenantRepository(session).feature_flags(principal.tenant_id)
+    return FeatureFlags(odt_export=flags["odtExport"], mfa_required=flags["mfaRequired"])
 
 
 @tenant_router.patch(

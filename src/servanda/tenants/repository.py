@@ -104,15 +104,19 @@ class TenantRepository:
         found = await self.session.scalar(select(Tenant.default_jurisdiction).where(Tenant.id == tenant_id))
         return found or "DE"
 
+    async def feature_flags(self, tenant_id: uuid.UUID) -> dict[str, bool]:
+        """``featureFlags`` of the tenant's settings (``mfaRequired``, ``odtExport``), one query."""
+        settings = await self.session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
+        flags = (settings or {}).get("featureFlags") or {}
+        return {name: bool(flags.get(name)) for name in ("mfaRequired", "odtExport")}
+
     async def mfa_required(self, tenant_id: uuid.UUID) -> bool:
         """Whether the tenant requires every user to sign in with a second factor."""
-        settings = await self.session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
-        return bool(((settings or {}).get("featureFlags") or {}).get("mfaRequired"))
+        return (await self.feature_flags(tenant_id))["mfaRequired"]
 
     async def odt_export_enabled(self, tenant_id: uuid.UUID) -> bool:
         """Whether the tenant has switched on the ODT export (``featureFlags.odtExport``, Beta)."""
-        settings = await self.session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
-        return bool(((settings or {}).get("featureFlags") or {}).get("odtExport"))
+        return (await self.feature_flags(tenant_id))["odtExport"]
 
     async def branding(self, tenant_id: uuid.UUID) -> TenantBranding | None:
         """The own tenant's name and branding (the export's default style), None if not visible."""
