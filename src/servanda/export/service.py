@@ -138,9 +138,7 @@ class ExportService:
                 "export.style_template_not_found", "Die Formatvorlage wurde nicht gefunden."
             )
 
-    async def _check_contract(
-        self, principal: Principal, contract_id: uuid.UUID
-    ) -> documents.ContractState:
+    async def _check_contract(self, principal: Principal, contract_id: uuid.UUID) -> documents.ContractState:
         """The contract as the caller sees it (404), not archived (409), without hard conflicts (409).
 
         Drafts are allowed: the worker marks their documents "ENTWURF".
