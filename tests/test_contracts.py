@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -540,3 +541,107 @@ def test_the_list_filters_by_the_day_of_the_last_change(
     bad = api.get(K, params={"updatedFrom": "15.03.2026"}, headers=world["lawyer"])
     assert (bad.status_code, bad.json()["code"]) == (422, "request.validation_failed")
     assert bad.json()["errors"][0]["field"] == "query.updatedFrom"
+
+
+# -- optimistic concurrency: ETag and If-Match (issue 13, two tabs) ----------------------------------
+
+
+def test_etag_changes_with_every_write_and_if_match_guards_each_change(
+    api: TestClient, world: dict[str, Any]
+) -> None:
+    lawyer = world["lawyer"]
+    created = api.post(K, json={"templateId": world["template_id"], "title": "Tab A"}, headers=lawyer)
+    first = created.headers["etag"]
+    url = f"{K}/{created.json()['id']}"
+    got = api.get(url, headers=lawyer)
+    assert got.headers["etag"] == first and first.startswith('"') and first.endswith('"')  # strong tag
+
+    # tab A saves with the tag it read: accepted, and the answer names the new version
+    saved = api.patch(url, json={"answers": {"branche": "IT"}}, headers={**lawyer, "If-Match": first})
+    assert saved.status_code == 200, saved.text
+    second = saved.headers["etag"]
+    assert second != first
+    assert api.get(url, headers=lawyer).headers["etag"] == second
+
+    # tab B still holds the first tag: 412 with the stable code, German detail, nothing stored
+    stale = api.patch(url, json={"answers": {"branche": "Handel"}}, headers={**lawyer, "If-Match": first})
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+    body = stale.json()
+    assert (body["status"], body["code"]) == (412, "contract.modified_elsewhere")
+    assert "an anderer Stelle geändert" in body["detail"]
+    after = api.get(url, headers=lawyer)
+    assert after.json()["answers"] == {"branche": "IT"}
+    assert after.headers["etag"] == second
+
+    # a list naming the current tag matches; weak tags and garbage never do; "*" and no header always
+    assert (
+        api.patch(url, json={"title": "A"}, headers={**lawyer, "If-Match": f'"v0", {second}'}).status_code
+        == 200
+    )
+    current = api.get(url, headers=lawyer).headers["etag"]
+    for refused in (f"W/{current}", current.strip('"'), '"x"', '""'):
+        response = api.patch(url, json={"title": "B"}, headers={**lawyer, "If-Match": refused})
+        assert response.status_code == 412, refused
+    assert api.get(url, headers=lawyer).json()["title"] == "A"
+    assert api.patch(url, json={"title": "C"}, headers={**lawyer, "If-Match": "*"}).status_code == 200
+    assert api.patch(url, json={"title": "D"}, headers=lawyer).status_code == 200  # API clients as before
+
+
+def test_if_match_on_resolutions_complete_archive_upgrade_and_delete(
+    api: TestClient, world: dict[str, Any]
+) -> None:
+    lawyer = world["lawyer"]
+    c04 = world["clause"]["c04"]
+    contract = create(api, world)
+    url = f"{K}/{contract['id']}"
+    old = api.get(url, headers=lawyer).headers["etag"]
+    patched = api.patch(url, json={"selectedSlots": {slot_of(contract, c04): c04}}, headers=lawyer)
+    (r01,) = [m for m in patched.json()["validation"]["messages"] if m["ruleType"] == "incompatible_with"]
+    option = r01["resolutionOptions"][0]["optionId"]
+    fix = {"fingerprint": r01["fingerprint"], "optionId": option}
+
+    stale = {**lawyer, "If-Match": old}
+    assert api.post(f"{url}/resolutions", json=fix, headers=stale).status_code == 412
+    assert api.post(f"{url}/complete", headers=stale).status_code == 412
+    assert api.post(f"{url}/upgrade", json={}, headers=stale).status_code == 412
+    assert api.post(f"{url}/archive", headers=stale).status_code == 412
+    assert api.delete(url, headers=stale).status_code == 412
+    unchanged = api.get(url, headers=lawyer)
+    assert unchanged.json()["selectedSlots"] == patched.json()["selectedSlots"]
+    assert unchanged.json()["status"] == "draft"
+    assert unchanged.headers["etag"] == patched.headers["etag"]
+
+    resolved = api.post(
+        f"{url}/resolutions", json=fix, headers={**lawyer, "If-Match": patched.headers["etag"]}
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.headers["etag"] not in (old, patched.headers["etag"])
+    upgraded = api.post(f"{url}/upgrade", json={}, headers={**lawyer, "If-Match": resolved.headers["etag"]})
+    assert upgraded.status_code == 200, upgraded.text
+    assert upgraded.headers["etag"] == api.get(url, headers=lawyer).headers["etag"]
+    current = api.get(url, headers=lawyer).headers["etag"]
+    # the precondition holds, so completion gets as far as its own rules (this draft is not ready)
+    refused = api.post(f"{url}/complete", headers={**lawyer, "If-Match": current})
+    assert refused.status_code == 409, refused.text
+    archived = api.post(f"{url}/archive", headers={**lawyer, "If-Match": current})
+    assert archived.status_code == 200, archived.text
+    assert archived.json()["status"] == "archived"
+    assert archived.headers["etag"] != current
+
+
+def test_if_match_is_checked_atomically_with_the_write(api: TestClient, world: dict[str, Any]) -> None:
+    """Parallel saves naming the same version: exactly one wins, every other one is 412 (row lock)."""
+    lawyer = world["lawyer"]
+    contract = create(api, world)
+    url = f"{K}/{contract['id']}"
+    tag = api.get(url, headers=lawyer).headers["etag"]
+
+    def save(i: int) -> int:
+        headers = {**lawyer, "If-Match": tag}
+        return api.patch(url, json={"title": f"Tab {i}"}, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(save, range(6)))
+    assert statuses == [200, 412, 412, 412, 412, 412]
+    assert api.get(url, headers=lawyer).json()["title"].startswith("Tab ")

@@ -161,7 +161,7 @@ def test_the_check_sees_an_untyped_answer(tmp_path: Path) -> None:
 
 # -- the document is the contract (issue 10, point 3) -------------------------------------------
 
-ERROR_STATUSES = {"400", "401", "403", "404", "409", "413", "415", "422", "429", "503"}
+ERROR_STATUSES = {"400", "401", "403", "404", "409", "412", "413", "415", "422", "429", "503"}
 
 
 def test_every_operation_has_a_summary_and_a_description(app: FastAPI) -> None:
@@ -252,6 +252,19 @@ def test_routes_name_the_codes_they_can_give(document: dict[str, Any]) -> None:
         "get", "/api/v1/content/templates/{entity_id}/versions/{version_id}", "404"
     )
     assert {"415", "413"} <= set(document["paths"]["/api/v1/tenant/branding/logo"]["put"]["responses"])
+    # optimistic concurrency: every call that changes a contract may answer 412 (If-Match)
+    contract = "/api/v1/contracts/{contract_id}"
+    for method, path in [
+        ("patch", contract),
+        ("delete", contract),
+        ("post", f"{contract}/resolutions"),
+        ("post", f"{contract}/complete"),
+        ("post", f"{contract}/archive"),
+        ("post", f"{contract}/upgrade"),
+    ]:
+        assert codes(method, path, "412") == {"contract.modified_elsewhere"}, (method, path)
+        assert "If-Match" in {p["name"] for p in document["paths"][path][method]["parameters"]}
+    assert "ETag" in document["paths"][contract]["get"]["responses"]["200"]["headers"]
 
 
 def test_main_request_bodies_have_examples(document: dict[str, Any]) -> None:

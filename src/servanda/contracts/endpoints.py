@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from servanda.contracts.evaluation import Evaluated, candidates
 from servanda.contracts.lawfirm_templates import LawFirmTemplateService
@@ -30,6 +30,7 @@ from servanda.contracts.schemas import (
     VersionInfo,
 )
 from servanda.contracts.service import ContractService
+from servanda.contracts.versioning import entity_tag, expected_versions
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import ApiInput, Page
 from servanda.platform.http import API_PREFIX, AppStorage, PageNumber, PageSize, UnitOfWork, created
@@ -56,6 +57,37 @@ async def _lawfirm_templates(session: UnitOfWork) -> LawFirmTemplateService:
 Contracts = Annotated[ContractService, Depends(_contracts)]
 Lifecycle = Annotated[ContractLifecycle, Depends(_lifecycle)]
 LawFirmTemplates = Annotated[LawFirmTemplateService, Depends(_lawfirm_templates)]
+
+
+# Optimistic concurrency (contracts/versioning.py): answers that carry the contract view name its
+# version in ``ETag``; the calls that change a contract accept ``If-Match`` and answer 412
+# ``contract.modified_elsewhere`` (changing nothing) when it names an older version.
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The contract's `ETag` as last read: the change is made only if the contract is still "
+        "in that version, else 412 `contract.modified_elsewhere`. Without it the change is made as before.",
+    ),
+]
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The contract's version as a strong entity tag; send it as `If-Match` with the next change.",
+        "schema": {"type": "string"},
+    }
+}
+MODIFIED_ELSEWHERE = problems(412, "contract.modified_elsewhere")
+
+
+def with_etag(status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """The success answer's ``ETag`` header for the OpenAPI document (merged with its schema)."""
+    return {status: {"description": "Success; `ETag` names the contract's version.", "headers": ETAG_HEADER}}
+
+
+def tagged(response: Response, e: Evaluated) -> Evaluated:
+    """Set the ``ETag`` of the contract ``e`` on ``response``."""
+    response.headers["ETag"] = entity_tag(e.contract.version)
+    return e
 
 
 DEPRECATED_PINS_WARNING = (
@@ -202,7 +234,8 @@ async def list_contracts(
     dependencies=USE,
     summary="Create a contract",
     description="Start a draft from a published template (`templateId`) or a law-firm template (`lawFirmTemplateId`): the current published versions are pinned. Answers 201 with the contract view and a `Location` header.",
-    responses=problems(404, "template.not_found", "lawfirm_template.not_found", "contract.invalid_team")
+    responses=with_etag(201)
+    | problems(404, "template.not_found", "lawfirm_template.not_found", "contract.invalid_team")
     | problems(
         409,
         "contract.template_not_published",
@@ -226,37 +259,45 @@ async def create_contract(
         assert body.template_id is not None
         evaluated = await contracts.create(principal, template_id=body.template_id, **details)
     created(response, contract_location(evaluated.contract.id))
-    return contract_view(evaluated)
+    return contract_view(tagged(response, evaluated))
 
 
 @router.get(
     "/{contract_id}",
     dependencies=USE,
     summary="Get a contract",
-    description="The full contract view: interview with visibility and answers, slots with options and choices, validation, progress and version info.",
-    responses=problems(404, "contract.not_found"),
+    description="The full contract view: interview with visibility and answers, slots with options and choices, validation, progress and version info. `ETag` names the contract's version (for `If-Match`).",
+    responses=with_etag() | problems(404, "contract.not_found"),
 )
 async def get_contract(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts, response: Response
 ) -> ContractView:
-    return contract_view(await contracts.get(principal, contract_id))
+    return contract_view(tagged(response, await contracts.get(principal, contract_id)))
 
 
 @router.patch(
     "/{contract_id}",
     dependencies=USE,
     summary="Autosave a contract",
-    description="Change answers, slot choices, dismissed warnings, title, client reference, tags, visibility or team; all or nothing. Returns the contract view.",
-    responses=problems(404, "contract.not_found")
+    description="Change answers, slot choices, dismissed warnings, title, client reference, tags, visibility or team; all or nothing. Returns the contract view with its new `ETag`; with `If-Match` only while the contract is in that version (else 412).",
+    responses=with_etag()
+    | problems(404, "contract.not_found")
     | problems(403, "contract.not_owner")
     | problems(409, "contract.not_draft")
+    | MODIFIED_ELSEWHERE
     | problems(422, "contract.invalid_input", "contract.cannot_dismiss", "contract.invalid_team"),
 )
 async def update_contract(
-    contract_id: uuid.UUID, body: ContractPatch, principal: CurrentPrincipal, contracts: Contracts
+    contract_id: uuid.UUID,
+    body: ContractPatch,
+    principal: CurrentPrincipal,
+    contracts: Contracts,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ContractView:
     changes = body.model_dump(exclude_unset=True)
-    return contract_view(await contracts.update(principal, contract_id, changes))
+    updated = await contracts.update(principal, contract_id, changes, if_match=expected_versions(if_match))
+    return contract_view(tagged(response, updated))
 
 
 @router.delete(
@@ -264,15 +305,16 @@ async def update_contract(
     status_code=204,
     dependencies=USE,
     summary="Delete a draft contract",
-    description="Only drafts; only the creator and tenant admins.",
+    description="Only drafts; only the creator and tenant admins. With `If-Match` only while the contract is in that version (else 412).",
     responses=problems(404, "contract.not_found")
     | problems(403, "contract.not_owner")
-    | problems(409, "contract.not_draft"),
+    | problems(409, "contract.not_draft")
+    | MODIFIED_ELSEWHERE,
 )
 async def delete_contract(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
+    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts, if_match: IfMatch = None
 ) -> Response:
-    await contracts.delete(principal, contract_id)
+    await contracts.delete(principal, contract_id, if_match=expected_versions(if_match))
     return Response(status_code=204)
 
 
@@ -308,47 +350,71 @@ async def preview_contract(
     "/{contract_id}/complete",
     dependencies=USE,
     summary="Complete a contract",
-    description="Freeze a draft that has no hard conflicts and is complete; afterwards its answers and clauses cannot change.",
-    responses=problems(404, "contract.not_found")
-    | problems(409, "contract.has_conflicts", "contract.incomplete", "contract.not_draft"),
+    description="Freeze a draft that has no hard conflicts and is complete; afterwards its answers and clauses cannot change. With `If-Match` only while the contract is in that version (else 412).",
+    responses=with_etag()
+    | problems(404, "contract.not_found")
+    | problems(409, "contract.has_conflicts", "contract.incomplete", "contract.not_draft")
+    | MODIFIED_ELSEWHERE,
 )
 async def complete_contract(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
+    contract_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    contracts: Contracts,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ContractView:
-    return contract_view(await contracts.complete(principal, contract_id))
+    completed = await contracts.complete(principal, contract_id, if_match=expected_versions(if_match))
+    return contract_view(tagged(response, completed))
 
 
 @router.post(
     "/{contract_id}/resolutions",
     dependencies=USE,
     summary="Apply a resolution option",
-    responses=problems(404, "contract.not_found")
+    responses=with_etag()
+    | problems(404, "contract.not_found")
     | problems(409, "contract.not_draft")
+    | MODIFIED_ELSEWHERE
     | problems(422, "contract.unknown_resolution", "contract.invalid_input"),
 )
 async def apply_contract_resolution(
-    contract_id: uuid.UUID, body: ResolutionRequest, principal: CurrentPrincipal, contracts: Contracts
+    contract_id: uuid.UUID,
+    body: ResolutionRequest,
+    principal: CurrentPrincipal,
+    contracts: Contracts,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ContractView:
     """Apply one resolution option that the contract's validation offers (`fingerprint` of the
     violation, `optionId` of the option): the slot choice is saved like a PATCH and the contract
-    is returned in the same shape."""
-    evaluated = await contracts.apply_resolution(principal, contract_id, body.fingerprint, body.option_id)
-    return contract_view(evaluated)
+    is returned in the same shape, with its new `ETag`; with `If-Match` only while the contract
+    is in that version (else 412)."""
+    evaluated = await contracts.apply_resolution(
+        principal, contract_id, body.fingerprint, body.option_id, if_match=expected_versions(if_match)
+    )
+    return contract_view(tagged(response, evaluated))
 
 
 @router.post(
     "/{contract_id}/archive",
     dependencies=USE,
     summary="Archive a contract",
-    description="Irreversible; locks the contract for everyone. Only the creator and tenant admins.",
-    responses=problems(404, "contract.not_found")
+    description="Irreversible; locks the contract for everyone. Only the creator and tenant admins. With `If-Match` only while the contract is in that version (else 412).",
+    responses=with_etag()
+    | problems(404, "contract.not_found")
     | problems(403, "contract.not_owner")
-    | problems(409, "contract.already_archived"),
+    | problems(409, "contract.already_archived")
+    | MODIFIED_ELSEWHERE,
 )
 async def archive_contract(
-    contract_id: uuid.UUID, principal: CurrentPrincipal, contracts: Contracts
+    contract_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    contracts: Contracts,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ContractView:
-    return contract_view(await contracts.archive(principal, contract_id))
+    archived = await contracts.archive(principal, contract_id, if_match=expected_versions(if_match))
+    return contract_view(tagged(response, archived))
 
 
 @router.get(
@@ -391,17 +457,26 @@ async def contract_upgrade_preview(
     "/{contract_id}/upgrade",
     dependencies=USE,
     summary="Upgrade a contract",
-    description="Move a draft onto the current (or the given) published versions; answers and slot choices carry over where still valid. Returns the contract and the migration report.",
-    responses=problems(404, "contract.not_found")
+    description="Move a draft onto the current (or the given) published versions; answers and slot choices carry over where still valid. Returns the contract and the migration report; `ETag` names the contract's new version. With `If-Match` only while the contract is in that version (else 412).",
+    responses=with_etag()
+    | problems(404, "contract.not_found")
     | problems(409, "contract.not_draft", "contract.template_not_published")
+    | MODIFIED_ELSEWHERE
     | problems(422, "contract.invalid_upgrade_target"),
 )
 async def contract_upgrade(
-    contract_id: uuid.UUID, body: UpgradeRequest, principal: CurrentPrincipal, lifecycle: Lifecycle
+    contract_id: uuid.UUID,
+    body: UpgradeRequest,
+    principal: CurrentPrincipal,
+    lifecycle: Lifecycle,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ContractChange:
     target = body.target_template_version_id
-    evaluated, report = await lifecycle.upgrade(principal, contract_id, target)
-    return contract_change(evaluated, report)
+    evaluated, report = await lifecycle.upgrade(
+        principal, contract_id, target, if_match=expected_versions(if_match)
+    )
+    return contract_change(tagged(response, evaluated), report)
 
 
 @router.post(
@@ -409,7 +484,8 @@ async def contract_upgrade(
     status_code=201,
     dependencies=USE,
     summary="Derive a new contract",
-    responses=problems(404, "contract.not_found")
+    responses=with_etag(201)
+    | problems(404, "contract.not_found")
     | problems(409, "contract.template_not_published", "contract.clause_not_published"),
 )
 async def contract_derive(
@@ -418,7 +494,7 @@ async def contract_derive(
     """A new draft from this contract on the current versions, with the migration report."""
     evaluated, report = await lifecycle.derive(principal, contract_id)
     created(response, contract_location(evaluated.contract.id))
-    return contract_change(evaluated, report)
+    return contract_change(tagged(response, evaluated), report)
 
 
 @router.post(

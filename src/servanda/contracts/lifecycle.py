@@ -20,6 +20,7 @@ from servanda.contracts.evaluation import Evaluated, engine_inputs, evaluate, ev
 from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins, resolve_pins
 from servanda.contracts.service import add_contract
+from servanda.contracts.versioning import require_version
 from servanda.engine import upgrade
 from servanda.engine.evaluate import ContractEvaluation
 from servanda.identity.principal import Principal
@@ -81,10 +82,16 @@ class ContractLifecycle:
         return (await plan_upgrade(self.session, contract, pins, target)).report
 
     async def upgrade(
-        self, principal: Principal, contract_id: uuid.UUID, target: uuid.UUID | None
+        self,
+        principal: Principal,
+        contract_id: uuid.UUID,
+        target: uuid.UUID | None,
+        *,
+        if_match: frozenset[int] | None = None,
     ) -> tuple[Evaluated, dict[str, Any]]:
         session = self.session
         contract, pins = await repository.contract_with_pins(session, principal, contract_id, lock=True)
+        require_version(contract, if_match)
         _require_draft(contract)
         plan = await plan_upgrade(session, contract, pins, target)
         contract.template_version_id = plan.pins.template_version.id

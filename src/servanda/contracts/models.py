@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    FetchedValue,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -54,6 +64,12 @@ class ContractInstance(Base):
     derived_from_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
+    # The row version (migration 0014): a trigger adds one on every UPDATE; the entity tag of the
+    # contract view, compared with If-Match under the row lock (contracts/versioning.py).
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("1"), server_onupdate=FetchedValue())
+
+    # read the trigger's new version back with the UPDATE (RETURNING), never lazily afterwards
+    __mapper_args__ = {"eager_defaults": True}
 
 
 class LawFirmTemplate(Base):

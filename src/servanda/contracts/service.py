@@ -19,6 +19,7 @@ from servanda.contracts import permissions, repository
 from servanda.contracts.evaluation import Evaluated, engine_inputs, evaluate, evaluated, store_validation
 from servanda.contracts.models import ContractInstance
 from servanda.contracts.pins import Pins, resolve_pins
+from servanda.contracts.versioning import require_version
 from servanda.engine import assembly, html, interview, rules
 from servanda.export.repository import discard_contract_exports
 from servanda.identity.principal import Principal
@@ -141,14 +142,27 @@ class ContractService:
     # -- autosave ----------------------------------------------------------------------------
 
     async def update(
-        self, principal: Principal, contract_id: uuid.UUID, changes: dict[str, Any]
+        self,
+        principal: Principal,
+        contract_id: uuid.UUID,
+        changes: dict[str, Any],
+        *,
+        if_match: frozenset[int] | None = None,
     ) -> Evaluated:
+        """Autosave ``changes``; ``if_match``: the versions the caller accepts (412 otherwise)."""
         contract, pins = await repository.contract_with_pins(self.session, principal, contract_id, lock=True)
+        require_version(contract, if_match)
         details = {"fields": sorted(k for k, v in changes.items() if v is not None)}
         return await self._save(principal, contract, pins, changes, "contract.update", details)
 
     async def apply_resolution(
-        self, principal: Principal, contract_id: uuid.UUID, fingerprint: str, option_id: str
+        self,
+        principal: Principal,
+        contract_id: uuid.UUID,
+        fingerprint: str,
+        option_id: str,
+        *,
+        if_match: frozenset[int] | None = None,
     ) -> Evaluated:
         """Apply one resolution option the contract's validation offers now (by fingerprint and id).
 
@@ -160,6 +174,7 @@ class ContractService:
         one) are applied too: the user picked them explicitly.
         """
         contract, pins = await repository.contract_with_pins(self.session, principal, contract_id, lock=True)
+        require_version(contract, if_match)
         if contract.status != "draft":
             raise errors.Conflict(
                 "contract.not_draft",
@@ -253,9 +268,12 @@ class ContractService:
 
     # -- complete, archive, delete -----------------------------------------------------------
 
-    async def complete(self, principal: Principal, contract_id: uuid.UUID) -> Evaluated:
+    async def complete(
+        self, principal: Principal, contract_id: uuid.UUID, *, if_match: frozenset[int] | None = None
+    ) -> Evaluated:
         session = self.session
         contract, pins = await repository.contract_with_pins(session, principal, contract_id, lock=True)
+        require_version(contract, if_match)
         if contract.status != "draft":
             raise errors.Conflict(
                 "contract.not_draft",
@@ -281,9 +299,12 @@ class ContractService:
         await session.refresh(contract)
         return await evaluated(session, contract, pins, evaluation)
 
-    async def archive(self, principal: Principal, contract_id: uuid.UUID) -> Evaluated:
+    async def archive(
+        self, principal: Principal, contract_id: uuid.UUID, *, if_match: frozenset[int] | None = None
+    ) -> Evaluated:
         session = self.session
         contract, pins = await repository.contract_with_pins(session, principal, contract_id, lock=True)
+        require_version(contract, if_match)
         permissions.require_manage(contract.creator_id, principal, kind="contract", action="archive")
         if contract.status == "archived":
             raise errors.Conflict("contract.already_archived", "Der Vertrag ist bereits archiviert.")
@@ -293,9 +314,12 @@ class ContractService:
         await session.refresh(contract)
         return await evaluated(session, contract, pins)
 
-    async def delete(self, principal: Principal, contract_id: uuid.UUID) -> None:
+    async def delete(
+        self, principal: Principal, contract_id: uuid.UUID, *, if_match: frozenset[int] | None = None
+    ) -> None:
         session = self.session
         contract = await repository.contract(session, principal, contract_id, lock=True)  # no pins needed
+        require_version(contract, if_match)
         permissions.require_manage(contract.creator_id, principal, kind="contract", action="delete")
         if contract.status != "draft":
             raise errors.Conflict(

@@ -65,6 +65,10 @@ class Conflict(DomainError):
     """The object's current state does not allow the change."""
 
 
+class PreconditionFailed(DomainError):
+    """A request's precondition (``If-Match``) names a state the object no longer has: nothing changed."""
+
+
 class Invalid(DomainError):
     """The input breaks a rule; ``errors`` name the fields (``[{"field": ..., "message": ...}]``)."""
 

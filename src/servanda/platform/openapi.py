@@ -87,6 +87,7 @@ _GENERAL: dict[int, tuple[str, tuple[str, ...]]] = {
     403: ("Forbidden.", ("tenant.suspended", "auth.mfa_setup_required")),
     404: ("Not found, or not visible to the caller (objects of other tenants are 404, never 403).", ()),
     409: ("Conflict with the current state of the resource.", ()),
+    412: ("Precondition failed: `If-Match` names a version the resource no longer has; nothing changed.", ()),
     413: ("The request body is too large (JSON 1 MiB, uploads 50 MiB).", ("request.too_large",)),
     415: ("Unsupported media type.", ()),
     422: (

@@ -982,21 +982,21 @@ export interface paths {
         };
         /**
          * Get a contract
-         * @description The full contract view: interview with visibility and answers, slots with options and choices, validation, progress and version info.
+         * @description The full contract view: interview with visibility and answers, slots with options and choices, validation, progress and version info. `ETag` names the contract's version (for `If-Match`).
          */
         get: operations["get_contract_api_v1_contracts__contract_id__get"];
         put?: never;
         post?: never;
         /**
          * Delete a draft contract
-         * @description Only drafts; only the creator and tenant admins.
+         * @description Only drafts; only the creator and tenant admins. With `If-Match` only while the contract is in that version (else 412).
          */
         delete: operations["delete_contract_api_v1_contracts__contract_id__delete"];
         options?: never;
         head?: never;
         /**
          * Autosave a contract
-         * @description Change answers, slot choices, dismissed warnings, title, client reference, tags, visibility or team; all or nothing. Returns the contract view.
+         * @description Change answers, slot choices, dismissed warnings, title, client reference, tags, visibility or team; all or nothing. Returns the contract view with its new `ETag`; with `If-Match` only while the contract is in that version (else 412).
          */
         patch: operations["update_contract_api_v1_contracts__contract_id__patch"];
         trace?: never;
@@ -1012,7 +1012,7 @@ export interface paths {
         put?: never;
         /**
          * Archive a contract
-         * @description Irreversible; locks the contract for everyone. Only the creator and tenant admins.
+         * @description Irreversible; locks the contract for everyone. Only the creator and tenant admins. With `If-Match` only while the contract is in that version (else 412).
          */
         post: operations["archive_contract_api_v1_contracts__contract_id__archive_post"];
         delete?: never;
@@ -1032,7 +1032,7 @@ export interface paths {
         put?: never;
         /**
          * Complete a contract
-         * @description Freeze a draft that has no hard conflicts and is complete; afterwards its answers and clauses cannot change.
+         * @description Freeze a draft that has no hard conflicts and is complete; afterwards its answers and clauses cannot change. With `If-Match` only while the contract is in that version (else 412).
          */
         post: operations["complete_contract_api_v1_contracts__contract_id__complete_post"];
         delete?: never;
@@ -1094,7 +1094,8 @@ export interface paths {
          * Apply a resolution option
          * @description Apply one resolution option that the contract's validation offers (`fingerprint` of the
          *     violation, `optionId` of the option): the slot choice is saved like a PATCH and the contract
-         *     is returned in the same shape.
+         *     is returned in the same shape, with its new `ETag`; with `If-Match` only while the contract
+         *     is in that version (else 412).
          */
         post: operations["apply_contract_resolution_api_v1_contracts__contract_id__resolutions_post"];
         delete?: never;
@@ -1134,7 +1135,7 @@ export interface paths {
         put?: never;
         /**
          * Upgrade a contract
-         * @description Move a draft onto the current (or the given) published versions; answers and slot choices carry over where still valid. Returns the contract and the migration report.
+         * @description Move a draft onto the current (or the given) published versions; answers and slot choices carry over where still valid. Returns the contract and the migration report; `ETag` names the contract's new version. With `If-Match` only while the contract is in that version (else 412).
          */
         post: operations["contract_upgrade_api_v1_contracts__contract_id__upgrade_post"];
         delete?: never;
@@ -8596,9 +8597,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Success; `ETag` names the contract's version. */
             201: {
                 headers: {
+                    /** @description The contract's version as a strong entity tag; send it as `If-Match` with the next change. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8683,9 +8686,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Success; `ETag` names the contract's version. */
             200: {
                 headers: {
+                    /** @description The contract's version as a strong entity tag; send it as `If-Match` with the next change. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8744,7 +8749,10 @@ export interface operations {
     delete_contract_api_v1_contracts__contract_id__delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The contract's `ETag` as last read: the change is made only if the contract is still in that version, else 412 `contract.modified_elsewhere`. Without it the change is made as before. */
+                "If-Match"?: string | null;
+            };
             path: {
                 contract_id: string;
             };
@@ -8795,6 +8803,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition failed: `If-Match` names a version the resource no longer has; nothing changed. Codes: `contract.modified_elsewhere`. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid input: `errors` names each invalid field. Codes: `request.validation_failed`. */
             422: {
                 headers: {
@@ -8820,7 +8837,10 @@ export interface operations {
     update_contract_api_v1_contracts__contract_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The contract's `ETag` as last read: the change is made only if the contract is still in that version, else 412 `contract.modified_elsewhere`. Without it the change is made as before. */
+                "If-Match"?: string | null;
+            };
             path: {
                 contract_id: string;
             };
@@ -8832,9 +8852,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Success; `ETag` names the contract's version. */
             200: {
                 headers: {
+                    /** @description The contract's version as a strong entity tag; send it as `If-Match` with the next change. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8877,6 +8899,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition failed: `If-Match` names a version the resource no longer has; nothing changed. Codes: `contract.modified_elsewhere`. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is too large (JSON 1 MiB, uploads 50 MiB). Codes: `request.too_large`. */
             413: {
                 headers: {
@@ -8911,7 +8942,10 @@ export interface operations {
     archive_contract_api_v1_contracts__contract_id__archive_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The contract's `ETag` as last read: the change is made only if the contract is still in that version, else 412 `contract.modified_elsewhere`. Without it the change is made as before. */
+                "If-Match"?: string | null;
+            };
             path: {
                 contract_id: string;
             };
@@ -8919,9 +8953,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Success; `ETag` names the contract's version. */
             200: {
                 headers: {
+                    /** @description The contract's version as a strong entity tag; send it as `If-Match` with the next change. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8964,6 +9000,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition failed: `If-Match` names a version the resource no longer has; nothing changed. Codes: `contract.modified_elsewhere`. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid input: `errors` names each invalid field. Codes: `request.validation_failed`. */
             422: {
                 headers: {
@@ -8989,7 +9034,10 @@ export interface operations {
     complete_contract_api_v1_contracts__contract_id__complete_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The contract's `ETag` as last read: the change is made only if the contract is still in that version, else 412 `contract.modified_elsewhere`. Without it the change is made as before. */
+                "If-Match"?: string | null;
+            };
             path: {
                 contract_id: string;
             };
@@ -8997,9 +9045,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Success; `ETag` names the contract's version. */
             200: {
                 headers: {
+                    /** @description The contract's version as a strong entity tag; send it as `If-Match` with the next change. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9042,6 +9092,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition failed: `If-Match` names a version the resource no longer has; nothing changed. Codes: `contract.modified_elsewhere`. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid input: `errors` names each invalid field. Codes: `request.validation_failed`. */
             422: {
                 headers: {
@@ -9075,9 +9134,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Success; `ETag` names the contract's version. */
             201: {
                 headers: {
+                    /** @description The contract's version as a strong entity tag; send it as `If-Match` with the next change. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9214,7 +9275,10 @@ export interface operations {
     apply_contract_resolution_api_v1_contracts__contract_id__resolutions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The contract's `ETag` as last read: the change is made only if the contract is still in that version, else 412 `contract.modified_elsewhere`. Without it the change is made as before. */
+                "If-Match"?: string | null;
+            };
             path: {
                 contract_id: string;
             };
@@ -9226,9 +9290,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Success; `ETag` names the contract's version. */
             200: {
                 headers: {
+                    /** @description The contract's version as a strong entity tag; send it as `If-Match` with the next change. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9264,6 +9330,15 @@ export interface operations {
             };
             /** @description Conflict with the current state of the resource. Codes: `contract.not_draft`. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition failed: `If-Match` names a version the resource no longer has; nothing changed. Codes: `contract.modified_elsewhere`. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9396,7 +9471,10 @@ export interface operations {
     contract_upgrade_api_v1_contracts__contract_id__upgrade_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The contract's `ETag` as last read: the change is made only if the contract is still in that version, else 412 `contract.modified_elsewhere`. Without it the change is made as before. */
+                "If-Match"?: string | null;
+            };
             path: {
                 contract_id: string;
             };
@@ -9408,9 +9486,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Success; `ETag` names the contract's version. */
             200: {
                 headers: {
+                    /** @description The contract's version as a strong entity tag; send it as `If-Match` with the next change. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9446,6 +9526,15 @@ export interface operations {
             };
             /** @description Conflict with the current state of the resource. Codes: `contract.not_draft`, `contract.template_not_published`. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition failed: `If-Match` names a version the resource no longer has; nothing changed. Codes: `contract.modified_elsewhere`. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
