@@ -15,6 +15,7 @@ Keys are SHA-256 digests of ``user:<tenant>:<subject>``, ``tenant:<id>``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ IDLE = TransactionStatus.IDLE
 _TAKE = text('SELECT allowed, "limit", remaining, reset_s, retry_s FROM servanda_rate_take(:k, :r, :b, :c)')
 
 
+@functools.lru_cache(maxsize=4096)  # two digests per request, of a few active users and tenants
 def bucket_key(kind: str, *parts: object) -> str:
     """The stored key: a digest, so the table holds no address, e-mail or id in clear."""
     material = ":".join([kind, *map(str, parts)])

@@ -23,6 +23,8 @@ AUDIENCE = "servanda-api"
 ALGORITHM = "RS256"
 CLOCK_SKEW_S = 30
 ROLES = ("admin", "editor", "user")
+VERIFIED_TTL_S = 60  # how long a verified local token is trusted without checking it again
+VERIFIED_MAX = 10_000
 
 
 class TokenError(Exception):
@@ -42,6 +44,7 @@ class Claims:
     email: str | None
     role: str | None
     session_id: uuid.UUID | None = None
+    expires_at: float | None = None  # the token's ``exp`` (seconds since the epoch)
 
 
 class TokenVerifier(Protocol):
@@ -95,6 +98,11 @@ class LocalTokens:
     def __init__(self, key: RSAKey, ttl_s: int = 900) -> None:
         self.key = key
         self.ttl_s = ttl_s
+        # token -> (claims, trusted until): a token's signature and claims are checked once and the
+        # result is reused until its expiry, at most VERIFIED_TTL_S (the same string always verifies
+        # the same way under this process's one key). Revocation is not affected: the principal
+        # lookup checks user, tenant and session in the database on every request.
+        self._verified: dict[str, tuple[Claims, float]] = {}
 
     def issue(
         self,
@@ -131,6 +139,23 @@ class LocalTokens:
         return {"keys": [{**public, "use": "sig", "alg": ALGORITHM}]}
 
     async def verify(self, token: str) -> Claims:
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None and now < known[1]:
+            return known[0]
+        verified = self._verify(token)
+        self._remember(token, verified, now)
+        return verified
+
+    def _remember(self, token: str, verified: Claims, now: float) -> None:
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified = {t: v for t, v in self._verified.items() if now < v[1]}
+            while len(self._verified) >= VERIFIED_MAX:
+                self._verified.pop(next(iter(self._verified)))
+        assert verified.expires_at is not None
+        self._verified[token] = (verified, min(verified.expires_at + CLOCK_SKEW_S, now + VERIFIED_TTL_S))
+
+    def _verify(self, token: str) -> Claims:
         claims = decode_and_validate(
             token,
             self.key,
@@ -150,4 +175,5 @@ class LocalTokens:
             email=claims.get("email"),
             role=role_from(claims),
             session_id=session_id,
+            expires_at=float(claims["exp"]),
         )
