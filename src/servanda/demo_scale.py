@@ -220,7 +220,8 @@ def _copy_into(
 ) -> None:
     """COPY into a temporary twin of ``table``, then move the rows in with RLS applying (one tenant)."""
     staging = f"scale_{table}"
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table})")
+    # with its defaults: columns the generator does not write (e.g. a NOT NULL one added later) get them
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS)")
     conn.execute(f"TRUNCATE {staging}")
     names = ", ".join(columns)
     with conn.cursor().copy(f"COPY {staging} ({names}) FROM STDIN") as copy:

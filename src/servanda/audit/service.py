@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, select, text
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.audit import chain
@@ -192,9 +192,34 @@ async def list_events(
         raise _invalid("pageSize", f"Die Seitengröße liegt zwischen 1 und {MAX_PAGE_SIZE}.")
     conditions = _conditions(principal.tenant_id, filters)
     query = select(AuditEvent).where(*conditions).order_by(AuditEvent.seq.desc())
-    events, total = await paginate(session, query, page, page_size)
+    whole_trail = await _trail_page(session, query, page, page_size) if filters == AuditFilters() else None
+    events, total = whole_trail or await paginate(session, query, page, page_size)
     items = await _with_actors(session, events)
     return Page[AuditEventOut](items=items, total=total, page=page, page_size=page_size)
+
+
+async def _trail_page(
+    session: AsyncSession, query: Select[AuditEvent], page: int, page_size: int
+) -> tuple[list[AuditEvent], int] | None:
+    """A page of the unfiltered trail as a keyset range on the unique ``(tenant_id, seq)`` index.
+
+    A tenant's ``seq`` is dense from its oldest kept event to its newest (appends are serialised
+    per tenant, the application role cannot delete, retention removes an oldest prefix), so page
+    ``p`` is ``seq <= newest - (p - 1) * page_size``: about ``page_size`` index entries read,
+    however deep the page, where an OFFSET walks every skipped event (22 ms for the last page of
+    10 000 events). None when the run is not dense (a broken chain): the caller pages by OFFSET.
+    """
+    bounds = query.order_by(None).with_only_columns(
+        func.count(), func.max(AuditEvent.seq), func.min(AuditEvent.seq)
+    )
+    total, newest, oldest = (await session.execute(bounds)).one()
+    if not total:
+        return [], 0
+    if newest - oldest + 1 != total:
+        return None
+    top = newest - (page - 1) * page_size
+    rows = await session.scalars(query.where(AuditEvent.seq <= top).limit(page_size))
+    return list(rows.all()), total
 
 
 async def _with_actors(session: AsyncSession, events: Sequence[AuditEvent]) -> list[AuditEventOut]:

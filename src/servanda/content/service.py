@@ -736,7 +736,9 @@ class ContentService:
         ]
 
     async def feed(self, principal: Principal, page: int, page_size: int) -> tuple[list[ContentReview], int]:
-        query = select(ContentReview).order_by(ContentReview.created_at.desc())
+        # id breaks ties (one transaction's steps share created_at): a total order, so deep pages
+        # read from the other end (paginate) are the same rows
+        query = select(ContentReview).order_by(ContentReview.created_at.desc(), ContentReview.id)
         return await paginate(self.session, query, page, page_size)
 
     async def review_queue(self, principal: Principal) -> list[dict[str, Any]]:

@@ -1,8 +1,12 @@
 """One page of a list query and the number of all its rows: every list endpoint's two statements.
 
 The caller builds the filtered, ordered query; ``paginate`` counts its rows and reads the
-requested page (``page`` starts at 1). The catalog answers its hot search in one statement
-(a window count, content/catalog.py) and uses ``count_rows`` only past the last page.
+requested page (``page`` starts at 1). A page in the back half of the list is read from the
+other end (the ORDER BY reversed, a short OFFSET, the rows turned around): an OFFSET makes
+PostgreSQL walk every skipped row, so the last page would cost a walk over the whole list
+(see docs/operations.md, "Scale data and benchmarks"). The audit log pages its whole trail by
+its dense ``seq`` instead (audit/service.py). The catalog answers its hot search in one
+statement (a window count, content/catalog.py) and uses ``count_rows`` only past the last page.
 Short lists assembled in Python (the review queue over both kinds, the platform's tenants)
 page with ``page_of``.
 """
@@ -14,6 +18,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 T = TypeVar("T")
 
@@ -25,10 +31,41 @@ async def count_rows(session: AsyncSession, query: Select[*tuple[Any, ...]]) -> 
 
 
 async def paginate(session: AsyncSession, query: Select[T], page: int, page_size: int) -> tuple[list[T], int]:
-    """The ``page``-th slice of ``page_size`` rows of an ordered one-entity query, and the total count."""
+    """The ``page``-th slice of ``page_size`` rows of an ordered one-entity query, and the total count.
+
+    Its ORDER BY must be a total order (end with a unique column) for pages read from the other
+    end to be the same rows as read from the front.
+    """
     total = await count_rows(session, query)
-    rows = await session.scalars(query.offset((page - 1) * page_size).limit(page_size))
-    return list(rows.all()), total
+    offset = (page - 1) * page_size
+    backwards = _reversed_order(query) if offset > total // 2 else None
+    if backwards is None:
+        rows = await session.scalars(query.offset(offset).limit(page_size))
+        return list(rows.all()), total
+    if offset >= total:
+        return [], total
+    count = min(page_size, total - offset)  # the page's rows, counted from the list's end
+    tail = await session.scalars(
+        query.order_by(None).order_by(*backwards).offset(total - offset - count).limit(count)
+    )
+    return list(reversed(tail.all())), total
+
+
+def _reversed_order(query: Select[Any]) -> list[ColumnElement[Any]] | None:
+    """``query``'s ORDER BY with every direction turned (NULLS FIRST/LAST follow), or None when
+    there is none or a term carries explicit NULLS placement."""
+    terms: list[ColumnElement[Any]] = []
+    for term in query._order_by_clauses:
+        if isinstance(term, UnaryExpression):
+            if term.modifier is operators.desc_op:
+                terms.append(term.element.asc())
+            elif term.modifier is operators.asc_op:
+                terms.append(term.element.desc())
+            else:
+                return None
+        else:
+            terms.append(term.desc())
+    return terms or None
 
 
 def page_of(items: Sequence[T], page: int, page_size: int) -> tuple[list[T], int]:
