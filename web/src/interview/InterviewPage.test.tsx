@@ -7,7 +7,7 @@ import userEvent from "@testing-library/user-event";
 
 import "../i18n";
 import { storageKeyOf } from "./autosave";
-import { CLAUSE, CONTRACT_ID, createFakeServer, HARD_FP, renderInterview, SOFT_FP, type FakeServer } from "./testing";
+import { CLAUSE, CONTRACT_ID, createFakeServer, etagOf, HARD_FP, renderInterview, SOFT_FP, type FakeServer } from "./testing";
 
 vi.hoisted(() => {
   // Node's Request (kept by jsdom) rejects relative URLs; a browser resolves them against the page.
@@ -122,18 +122,85 @@ test("autosave: a 422 is shown at its field and held back while the valid answer
   expect(screen.queryByText("Der Wert darf höchstens 48 betragen.")).not.toBeInTheDocument();
 });
 
-test("two editors: an answer changed elsewhere is shown and explained after the next save", async () => {
+/** Another tab (or a colleague) saves meanwhile: the stored version moves on, this page's ETag is stale. */
+function savedElsewhere() {
+  server.answers.stunden = 38;
+  server.updatedAt += 1000;
+}
+
+test("two editors: a save on a stale version gets 412; saving stops, nothing typed is lost, the differences are shown", async () => {
   const user = userEvent.setup();
   renderInterview();
   await openSection(user, /^Zeit/);
   const salary = await screen.findByRole("textbox", { name: /^Wie hoch ist das Bruttogehalt/ });
-  server.answers.stunden = 38; // another tab saved this meanwhile
-  server.updatedAt += 1000;
+  const firstTag = etagOf(server);
+  savedElsewhere();
   await user.type(salary, "4.000");
-  const notice = await screen.findByTestId("edit-conflict", {}, { timeout: 3000 });
-  expect(notice).toHaveTextContent("an anderer Stelle geändert");
-  expect(notice).toHaveTextContent("Wie viele Wochenstunden?");
-  await waitFor(() => expect(screen.getByRole("textbox", { name: /^Wie viele Wochenstunden/ })).toHaveValue("38"));
+  const notice = await screen.findByTestId("stale-conflict", {}, { timeout: 3000 });
+  expect(notice).toHaveAttribute("role", "alert");
+  expect(notice).toHaveTextContent("Der Vertrag wurde inzwischen an anderer Stelle geändert");
+  expect(notice).toHaveTextContent("in einem anderen Tab oder von einer Kollegin oder einem Kollegen");
+  // the PATCH named the version this page had; the server refused it and stored nothing
+  expect(server.calls.find((c) => c.method === "PATCH")?.ifMatch).toBe(firstTag);
+  expect(server.answers.gehalt).toBeUndefined();
+  // which fields differ: theirs (saved elsewhere) and mine (not saved)
+  const table = await within(notice).findByRole("table");
+  const rows = within(table).getAllByRole("row").map((r) => r.textContent);
+  expect(rows).toContain("Wie viele Wochenstunden?38unverändert");
+  expect(rows).toContain("Wie hoch ist das Bruttogehalt?– keine Angabe –4.000,00 EUR");
+  expect(screen.getByTestId("save-status")).toHaveTextContent("Speichern angehalten – der Vertrag wurde an anderer Stelle geändert");
+  // typing on is kept (screen and sessionStorage) but not sent while the user has not decided
+  const patches = server.patches().length;
+  await user.clear(salary);
+  await user.type(salary, "4.500");
+  expect(salary).toHaveValue("4.500");
+  await act(() => new Promise((resolve) => setTimeout(resolve, 800)));
+  expect(server.patches()).toHaveLength(patches);
+  expect(JSON.parse(sessionStorage.getItem(storageKeyOf(CONTRACT_ID))!).answers).toEqual({ gehalt: "4500.00" });
+  expect(within(notice).getByRole("table")).toHaveTextContent("4.500,00 EUR");
+
+  // "Meine Eingaben übernehmen": sent again on the stored version, the other answers stay as stored
+  await user.click(within(notice).getByRole("button", { name: "Meine Eingaben übernehmen" }));
+  await waitFor(() => expect(server.answers.gehalt).toBe("4500.00"), { timeout: 3000 });
+  expect(server.answers.stunden).toBe(38);
+  expect(server.calls.filter((c) => c.method === "PATCH").at(-1)?.ifMatch).not.toBe(firstTag);
+  await waitFor(() => expect(screen.queryByTestId("stale-conflict")).not.toBeInTheDocument());
+  expect(screen.getByRole("textbox", { name: /^Wie viele Wochenstunden/ })).toHaveValue("38");
+  await saved();
+});
+
+test("two editors: after a 412, \"Neu laden\" names the input it replaces, then shows the stored version", async () => {
+  const user = userEvent.setup();
+  renderInterview();
+  await openSection(user, /^Zeit/);
+  const salary = await screen.findByRole("textbox", { name: /^Wie hoch ist das Bruttogehalt/ });
+  savedElsewhere();
+  await user.type(salary, "4.000");
+  const notice = await screen.findByTestId("stale-conflict", {}, { timeout: 3000 });
+  await within(notice).findByRole("table");
+  await user.click(within(notice).getByRole("button", { name: "Neu laden" }));
+  const dialog = await screen.findByRole("alertdialog", { name: "Eingaben verwerfen und neu laden?" });
+  expect(dialog).toHaveTextContent("Wie hoch ist das Bruttogehalt?: 4.000,00 EUR");
+  expect(salary).toHaveValue("4.000,00"); // nothing is dropped before the user confirms (formatted on blur)
+  await user.click(within(dialog).getByRole("button", { name: "Verwerfen und neu laden" }));
+  await waitFor(() => expect(screen.queryByTestId("stale-conflict")).not.toBeInTheDocument());
+  expect(screen.getByRole("textbox", { name: /^Wie hoch ist das Bruttogehalt/ })).toHaveValue("");
+  expect(screen.getByRole("textbox", { name: /^Wie viele Wochenstunden/ })).toHaveValue("38");
+  expect(sessionStorage.getItem(storageKeyOf(CONTRACT_ID))).toBeNull();
+  // saving goes on with the stored version's tag
+  await user.type(screen.getByRole("textbox", { name: /^Wie hoch ist das Bruttogehalt/ }), "3.000");
+  await waitFor(() => expect(server.answers.gehalt).toBe("3000.00"), { timeout: 3000 });
+});
+
+test("two editors: a one-click resolution on a stale version is refused and explained the same way", async () => {
+  server = createFakeServer({ answers: { befristet: true }, selectedSlots: { laufzeit: CLAUSE.unbefristet } });
+  const user = userEvent.setup();
+  renderInterview();
+  const panel = await screen.findByRole("region", { name: /^Prüfhinweise/ });
+  savedElsewhere();
+  await user.click(within(panel).getByRole("button", { name: "„Beginn und Befristung“ statt „Beginn (unbefristet)“ wählen" }));
+  expect(await screen.findByTestId("stale-conflict", {}, { timeout: 3000 })).toHaveTextContent("an anderer Stelle geändert");
+  expect(server.selectedSlots.laufzeit).toBe(CLAUSE.unbefristet);
 });
 
 test("two editors: an unsaved answer changed elsewhere pauses saving until the user decides", async () => {
@@ -248,4 +315,22 @@ test("two tabs of this browser: the second tab is told, and a save in one shows 
   const notices = screen.getAllByTestId("edit-conflict");
   expect(notices).toHaveLength(1); // only tab B learnt of a change made elsewhere
   expect(notices[0]).toHaveTextContent("Änderungen aus einem anderen Tab");
+});
+
+test("a draft whose template has a newer version shows the upgrade banner; preview and upgrade from the interview", async () => {
+  server.newerVersion = true;
+  const user = userEvent.setup();
+  renderInterview();
+  const banner = await screen.findByText("Neuere Version verfügbar");
+  await user.click(within(banner.closest("[role=alert]") as HTMLElement).getByRole("button", { name: "Änderungen ansehen" }));
+  const dialog = await screen.findByRole("dialog");
+  await within(dialog).findByText("Von Version 1 auf Version 2 der Vorlage.");
+  expect(dialog.querySelector(".diff")?.textContent).toContain("[gestrichen: sechs] [eingefügt: drei]");
+  const tag = etagOf(server);
+  await user.click(within(dialog).getByRole("button", { name: "Jetzt aktualisieren" }));
+  await waitFor(() => expect(server.templateVersion).toBe(2));
+  expect(server.calls.find((c) => c.path.endsWith("/upgrade"))?.ifMatch).toBe(tag);
+  // the page starts again on the new version: no banner, the header names version 2
+  expect(await screen.findByText(/Arbeitsvertrag, Version 2/)).toBeInTheDocument();
+  expect(screen.queryByText("Neuere Version verfügbar")).not.toBeInTheDocument();
 });

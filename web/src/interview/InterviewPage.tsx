@@ -10,9 +10,10 @@ import { useParams, useSearchParams } from "react-router";
 
 import type { ApiProblem } from "../api/problem";
 import { ExportPanel } from "../export/ExportPanel";
+import { UpgradeBanner } from "../pages/contracts/UpgradeBanner";
 import { Dialog } from "../ui/Dialog";
 import { formatDateTime } from "../ui/format";
-import { completeContract, fetchContract, interviewKeys, resolveViolation } from "./interviewApi";
+import { completeContract, fetchContract, interviewKeys, isModifiedElsewhere, resolveViolation } from "./interviewApi";
 import { ConflictsPanel } from "./ConflictsPanel";
 import { clauseTitles, isReadOnly, progressOf, sectionsOf, type ContractView, type Question, type Violation } from "./model";
 import { PreviewPane, usePreview, type PreviewTarget } from "./PreviewPane";
@@ -20,6 +21,7 @@ import { QuestionField } from "./QuestionField";
 import { ReviewStep } from "./ReviewStep";
 import { RemoteNotice, SaveIndicator } from "./SaveStatus";
 import { SlotChoices } from "./SlotChoices";
+import { StaleNotice } from "./StaleNotice";
 import { useAutosave } from "./useAutosave";
 
 import "./interview.css";
@@ -27,9 +29,9 @@ import "./interview.css";
 const SLOTS_STEP = "klauseln";
 const REVIEW_STEP = "pruefung";
 
-function Interview({ initial }: { initial: ContractView }) {
+function Interview({ initial, etag }: { initial: ContractView; etag: string | null }) {
   const { t } = useTranslation();
-  const { engine, snapshot, otherTabOpen } = useAutosave(initial);
+  const { engine, snapshot, otherTabOpen } = useAutosave(initial, { etag });
   const view = snapshot.view;
   const readOnly = isReadOnly(view);
   const preview = usePreview(view.id, view.updatedAt);
@@ -107,10 +109,11 @@ function Interview({ initial }: { initial: ContractView }) {
     setBusy(`${violation.fingerprint}|${optionId}`);
     setActionError(null);
     await engine.flush();
-    const result = await resolveViolation(view.id, violation.fingerprint, optionId);
+    const result = await resolveViolation(view.id, violation.fingerprint, optionId, engine.etag);
     setBusy(null);
-    if ("data" in result) {
-      engine.receive(result.data, { own: true });
+    if ("problem" in result && isModifiedElsewhere(result.problem)) engine.markStale();
+    else if ("data" in result) {
+      engine.receive(result.data, { own: true, etag: result.etag });
       const option = violation.resolutionOptions.find((o) => o.optionId === optionId);
       if (option) setTarget({ clauseId: option.action === "remove_clause" ? null : option.clauseId, sectionId: "" });
     } else setActionError(result.problem.detail || result.problem.title);
@@ -122,9 +125,10 @@ function Interview({ initial }: { initial: ContractView }) {
     setCompleting(true);
     setCompleteProblem(null);
     await engine.flush();
-    const result = await completeContract(view.id);
+    const result = await completeContract(view.id, engine.etag);
     setCompleting(false);
-    if ("data" in result) engine.receive(result.data, { own: true });
+    if ("data" in result) engine.receive(result.data, { own: true, etag: result.etag });
+    else if (isModifiedElsewhere(result.problem)) engine.markStale();
     else setCompleteProblem(result.problem);
     goTo(REVIEW_STEP);
   };
@@ -219,6 +223,19 @@ function Interview({ initial }: { initial: ContractView }) {
             <p>{t("interview.readonly.text")}</p>
           </div>
         ) : null}
+
+        {readOnly ? null : (
+          <UpgradeBanner
+            contractId={view.id}
+            versionInfo={view.versionInfo}
+            ifMatch={async () => {
+              await engine.flush(); // the upgrade carries over what is saved
+              return engine.etag;
+            }}
+          />
+        )}
+
+        <StaleNotice snapshot={snapshot} onReload={() => engine.reload()} onOverwrite={() => engine.overwrite()} />
 
         <RemoteNotice
           snapshot={snapshot}
@@ -429,12 +446,12 @@ function AppearanceAnnouncer({ questions }: { questions: Question[] }) {
 export function InterviewPage() {
   const { t } = useTranslation();
   const { contractId = "" } = useParams();
-  const query = useQuery<ContractView, ApiProblemError>({
+  const query = useQuery<{ view: ContractView; etag: string | null }, ApiProblemError>({
     queryKey: interviewKeys.contract(contractId),
     queryFn: async () => {
       const result = await fetchContract(contractId);
       if ("problem" in result) throw new ApiProblemError(result.problem);
-      return result.data;
+      return { view: result.data, etag: result.etag };
     },
     staleTime: Infinity,
     gcTime: 0,
@@ -462,7 +479,9 @@ export function InterviewPage() {
       </div>
     );
   }
-  return <Interview key={contractId} initial={query.data} />;
+  // An upgrade (the banner refetches this query) pins other versions with other questions: a fresh start.
+  const { view, etag } = query.data;
+  return <Interview key={`${contractId}:${view.versionInfo.templateVersionId}`} initial={view} etag={etag} />;
 }
 
 class ApiProblemError extends Error {

@@ -30,6 +30,9 @@ export function SaveIndicator({ snapshot, onRetry }: { snapshot: AutosaveSnapsho
     case "conflict":
       text = t("interview.save.paused");
       break;
+    case "stale":
+      text = t("interview.save.stale");
+      break;
     case "readonly":
       text = t("interview.save.readonly");
       break;
@@ -58,6 +61,13 @@ export function SaveIndicator({ snapshot, onRetry }: { snapshot: AutosaveSnapsho
   );
 }
 
+/** The name of a field ("answers.k": the question's text, "selectedSlots.s": the slot's heading). */
+export function fieldLabel(field: string, questions: Question[], slots: Slot[]): string {
+  if (field.startsWith("answers.")) return questions.find((q) => q.key === field.slice(8))?.text ?? field.slice(8);
+  const slot = slots.find((s) => s.slotId === field.slice(14));
+  return slot?.options[0]?.heading ?? field.slice(14);
+}
+
 export function RemoteNotice({
   snapshot,
   questions,
@@ -77,11 +87,7 @@ export function RemoteNotice({
 }) {
   const { t } = useTranslation();
   const remote = snapshot.remote;
-  const label = (field: string): string => {
-    if (field.startsWith("answers.")) return questions.find((q) => q.key === field.slice(8))?.text ?? field.slice(8);
-    const slot = slots.find((s) => s.slotId === field.slice(14));
-    return slot?.options[0]?.heading ?? field.slice(14);
-  };
+  const label = (field: string): string => fieldLabel(field, questions, slots);
   if (remote && remote.collisions.length > 0) {
     return (
       <div className="iv-notice iv-notice--warning" role="alert" data-testid="edit-conflict">

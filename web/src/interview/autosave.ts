@@ -7,10 +7,12 @@
 //   are marked at the field and held back (until the user changes them) and the rest is resent at once.
 // - Network errors, 5xx and 429 keep everything and retry with backoff (Retry-After when given); the
 //   user can retry at once. A 409 `contract.not_draft` makes the page read-only.
-// - Two editors: the API has no ETag/If-Match, so changes made elsewhere are detected by comparing
-//   server states - on each save answer (keys we did not send that changed) and on every refetch
-//   (newer `updatedAt`). When a change elsewhere touches a value we have not saved yet, saving pauses
-//   and the user decides (keep mine / take theirs). See docs/web.md, "Interview".
+// - Two editors: every save sends the contract's last `ETag` as `If-Match`. A 412 (saved elsewhere
+//   since) stops autosaving, keeps every unsaved value, reads the stored state and shows which fields
+//   differ; the user reloads (drops the unsaved values) or overwrites (resends them on the new version).
+//   Changes learnt of earlier (refetch on focus, another tab's broadcast) are merged as before: compared
+//   with the last known state, and a change touching a value we have not saved yet pauses saving until
+//   the user decides (keep mine / take theirs). See docs/web.md, "Interview".
 import type { ApiProblem } from "../api/problem";
 import type { ContractView } from "./model";
 import { sameValue } from "./model";
@@ -21,10 +23,24 @@ export interface Patch {
   dismissedWarnings?: string[];
 }
 
-export type SendResult = { view: ContractView } | { problem: ApiProblem };
-export type Sender = (patch: Patch) => Promise<SendResult>;
+export type SendResult = { view: ContractView; etag: string | null } | { problem: ApiProblem };
+/** Sends a patch with the contract's last entity tag as `If-Match` (null: none known, no precondition). */
+export type Sender = (patch: Patch, etag: string | null) => Promise<SendResult>;
+/** Reads the contract as stored now (after a 412). */
+export type Loader = () => Promise<{ view: ContractView; etag: string | null } | null>;
 
-export type SaveStatus = "saved" | "pending" | "saving" | "error" | "invalid" | "conflict" | "readonly";
+export type SaveStatus = "saved" | "pending" | "saving" | "error" | "invalid" | "conflict" | "stale" | "readonly";
+
+/** A save refused with 412: the contract was saved elsewhere since the version we last had. */
+export interface StaleConflict {
+  /** The contract as stored now; null while it is read (or when reading it failed). */
+  current: ContractView | null;
+  loading: boolean;
+  /** Fields ("answers.k", "selectedSlots.s") whose stored value changed since the version we had. */
+  changed: string[];
+  /** Fields where our unsaved input differs from the stored value: what "reload" would replace. */
+  mine: string[];
+}
 
 export interface RemoteChange {
   /** Where we learnt of it: a save answer or refetch ("server"), another tab of this browser ("tab"), or unsaved input restored after a reload ("restore"). */
@@ -54,11 +70,16 @@ export interface AutosaveSnapshot {
   fieldErrors: Readonly<Record<string, string>>;
   failure: SaveFailure | null;
   remote: RemoteChange | null;
+  stale: StaleConflict | null;
   savedAt: number | null;
 }
 
 export interface AutosaveOptions {
   send: Sender;
+  /** The entity tag of the initial view (its `ETag`), sent as `If-Match` with the first save. */
+  etag?: string | null;
+  /** Reads the stored contract after a 412 (to show what differs). */
+  load?: Loader;
   storage?: Storage | null;
   storageKey?: string;
   debounceMs?: number;
@@ -97,12 +118,17 @@ export class AutosaveEngine {
   private failure: SaveFailure | null = null;
   private remote: RemoteChange | null = null;
   private paused = false;
+  private currentEtag: string | null;
+  /** After a 412: "loading" the stored state, "loaded" (in `staleCurrent`) or "failed"; null otherwise. */
+  private staleLoad: "loading" | "loaded" | "failed" | null = null;
+  private staleCurrent: { view: ContractView; etag: string | null } | null = null;
   private savedAt: number | null = null;
   private listeners = new Set<() => void>();
   private idleWaiters: Array<() => void> = [];
   private snapshot: AutosaveSnapshot;
   private disposed = false;
   private readonly send: Sender;
+  private readonly load: Loader | undefined;
   private readonly storage: Storage | null;
   private readonly storageKey: string;
   private readonly debounceMs: number;
@@ -113,6 +139,8 @@ export class AutosaveEngine {
   constructor(view: ContractView, options: AutosaveOptions) {
     this.base = view;
     this.send = options.send;
+    this.load = options.load;
+    this.currentEtag = options.etag ?? null;
     this.storage = options.storage === undefined ? safeSessionStorage() : options.storage;
     this.storageKey = options.storageKey ?? storageKeyOf(view.id);
     this.debounceMs = options.debounceMs ?? 600;
@@ -131,6 +159,11 @@ export class AutosaveEngine {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   };
+
+  /** The entity tag of the version the overlay applies to (sent as `If-Match`). */
+  get etag(): string | null {
+    return this.currentEtag;
+  }
 
   /** Whether anything is unsaved (overlay non-empty or a save in flight). */
   hasUnsaved(): boolean {
@@ -173,18 +206,28 @@ export class AutosaveEngine {
   }
 
   /** A contract state from the server: `own` (answer of our own action, e.g. a resolution) or fetched. */
-  receive(view: ContractView, options: { own?: boolean; source?: "server" | "tab" } = {}): void {
+  receive(view: ContractView, options: { own?: boolean; source?: "server" | "tab"; etag?: string | null } = {}): void {
+    if (this.staleLoad && !options.own) {
+      // deciding after a 412: this is the stored state the user decides against
+      this.staleCurrent = { view, etag: options.etag ?? null };
+      this.staleLoad = "loaded";
+      this.emit();
+      return;
+    }
     if (options.own) {
       this.base = view;
+      if (options.etag !== undefined) this.currentEtag = options.etag;
       this.dropSavedOverlay(view);
       this.persist();
       this.emit();
       return;
     }
     if (this.inflight) return; // its answer is the newer state
+    if (options.etag && options.etag === this.currentEtag) return;
     if (Date.parse(view.updatedAt) <= Date.parse(this.base.updatedAt) && view.status === this.base.status) return;
     this.noteForeign(this.base, view, new Set<string>(), options.source ?? "server");
     this.base = view;
+    if (options.etag !== undefined) this.currentEtag = options.etag;
     this.persist();
     this.emit();
   }
@@ -206,6 +249,47 @@ export class AutosaveEngine {
     this.persist();
     this.schedule(0);
     this.emit();
+  }
+
+  /** A call of the page (resolution, completion) was refused with 412: stop and show it like a save's. */
+  markStale(): void {
+    if (this.staleLoad) return;
+    this.enterStale();
+  }
+
+  /** After a 412, "Neu laden": drop every unsaved value and continue on the stored state. */
+  reload(): void {
+    const loaded = this.staleCurrent;
+    if (!loaded) {
+      void this.loadStale();
+      return;
+    }
+    this.answers = {};
+    this.slots = {};
+    this.dismissed = null;
+    this.bases = {};
+    this.heldBack.clear();
+    this.fieldErrors = {};
+    this.base = loaded.view;
+    this.currentEtag = loaded.etag;
+    this.leaveStale();
+    this.persist();
+    this.emit();
+  }
+
+  /** After a 412, "Meine Eingaben übernehmen": save the unsaved values over the stored state. */
+  overwrite(): void {
+    const loaded = this.staleCurrent;
+    if (!loaded) {
+      void this.loadStale();
+      return;
+    }
+    this.base = loaded.view;
+    this.currentEtag = loaded.etag;
+    for (const field of this.pendingFields()) this.bases[field] = this.savedValue(field);
+    this.leaveStale();
+    this.persist();
+    this.schedule(0);
   }
 
   acknowledgeRemote(): void {
@@ -238,13 +322,13 @@ export class AutosaveEngine {
     this.emit();
     let result: SendResult;
     try {
-      result = await this.send(patch);
+      result = await this.send(patch, this.currentEtag);
     } catch (error) {
       result = { problem: networkFailure(error) };
     }
     this.inflight = null;
     if (this.disposed) return;
-    if ("view" in result) this.accepted(result.view, patch);
+    if ("view" in result) this.accepted(result.view, result.etag, patch);
     else this.refused(result.problem, patch);
     this.persist();
     this.emit();
@@ -255,7 +339,7 @@ export class AutosaveEngine {
     this.settleIdle();
   }
 
-  private accepted(view: ContractView, patch: Patch): void {
+  private accepted(view: ContractView, etag: string | null, patch: Patch): void {
     const sent = new Set<string>([
       ...Object.keys(patch.answers ?? {}).map((k) => `answers.${k}`),
       ...Object.keys(patch.selectedSlots ?? {}).map((k) => `selectedSlots.${k}`),
@@ -278,6 +362,7 @@ export class AutosaveEngine {
     if (patch.dismissedWarnings && sameValue(this.dismissed, patch.dismissedWarnings)) this.dismissed = null;
     if (patch.dismissedWarnings) delete this.fieldErrors.dismissedWarnings;
     this.base = view;
+    this.currentEtag = etag;
     this.failure = null;
     this.clearRetry();
     this.savedAt = this.now();
@@ -303,6 +388,13 @@ export class AutosaveEngine {
         this.failure = null;
         return; // the rest goes out again right away (run() continues)
       }
+    }
+    if (problem.status === 412) {
+      // Saved elsewhere since our version: nothing was stored. Keep everything, stop, let the user decide.
+      this.failure = null;
+      this.clearRetry();
+      this.enterStale();
+      return;
     }
     if (problem.status === 409 && problem.code === "contract.not_draft") {
       this.answers = {};
@@ -369,6 +461,57 @@ export class AutosaveEngine {
       this.paused = true;
       this.clearTimer();
     }
+  }
+
+  private enterStale(): void {
+    this.paused = true;
+    this.clearTimer();
+    this.staleCurrent = null;
+    void this.loadStale();
+  }
+
+  private leaveStale(): void {
+    this.staleLoad = null;
+    this.staleCurrent = null;
+    this.paused = false;
+    this.remote = null;
+  }
+
+  private async loadStale(): Promise<void> {
+    this.staleLoad = "loading";
+    this.emit();
+    let loaded: Awaited<ReturnType<Loader>> = null;
+    try {
+      loaded = this.load ? await this.load() : null;
+    } catch {
+      loaded = null;
+    }
+    if (this.disposed || this.staleLoad !== "loading") return;
+    this.staleCurrent = loaded;
+    this.staleLoad = loaded ? "loaded" : "failed";
+    this.emit();
+  }
+
+  private staleConflict(): StaleConflict | null {
+    if (!this.staleLoad) return null;
+    const current = this.staleCurrent?.view ?? null;
+    const changed: string[] = [];
+    const mine: string[] = [];
+    if (current) {
+      for (const key of new Set([...Object.keys(this.base.answers), ...Object.keys(current.answers)])) {
+        if (!sameValue(this.base.answers[key], current.answers[key])) changed.push(`answers.${key}`);
+      }
+      for (const key of new Set([...Object.keys(this.base.selectedSlots), ...Object.keys(current.selectedSlots)])) {
+        if (!sameValue(this.base.selectedSlots[key], current.selectedSlots[key])) changed.push(`selectedSlots.${key}`);
+      }
+      for (const [key, value] of Object.entries(this.answers)) {
+        if (!sameValue(value, current.answers[key] ?? null)) mine.push(`answers.${key}`);
+      }
+      for (const [key, value] of Object.entries(this.slots)) {
+        if (!sameValue(value, current.selectedSlots[key] ?? null)) mine.push(`selectedSlots.${key}`);
+      }
+    }
+    return { current, loading: this.staleLoad === "loading", changed, mine };
   }
 
   private dropSavedOverlay(view: ContractView): void {
@@ -455,6 +598,7 @@ export class AutosaveEngine {
 
   private status(): SaveStatus {
     if (this.readOnly()) return "readonly";
+    if (this.staleLoad) return "stale";
     if (this.paused) return "conflict";
     if (this.inflight) return "saving";
     if (this.failure) return "error";
@@ -473,6 +617,7 @@ export class AutosaveEngine {
       fieldErrors: { ...this.fieldErrors },
       failure: this.failure,
       remote: this.remote,
+      stale: this.staleConflict(),
       savedAt: this.savedAt,
     };
   }

@@ -1,6 +1,7 @@
 // Test support for the interview's component tests: an in-memory stand-in for the contract API
 // behind the mocked fetch (the only mock), shaped like the real answers (GET/PATCH /contracts/{id},
-// /preview, /resolutions, /complete), and a render helper with router and query cache.
+// /preview, /resolutions, /complete, /upgrade-preview, /upgrade) with the contract's ETag and the
+// If-Match check (412), and a render helper with router and query cache.
 // The fetch stub itself is installed by each test file in vi.hoisted (before the client module loads):
 //   vi.hoisted(() => { globalThis.fetch = (...a) => globalThis.__interviewFetch(...a) })
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
@@ -17,6 +18,8 @@ export const CLAUSE = {
   probezeit: "0b0f4a36-0000-4000-8000-000000000003",
 };
 export const HARD_FP = "a".repeat(64);
+const VERSION_1 = "e2885697-218c-4d27-8e68-e044d72c8e44";
+const VERSION_2 = "5d1c0d6e-0000-4000-8000-000000000002";
 export const SOFT_FP = "b".repeat(64);
 
 type Q = Omit<Question, "visible" | "answer" | "inactive">;
@@ -36,8 +39,12 @@ export interface FakeServer {
   selectedSlots: Record<string, string | null>;
   dismissed: string[];
   status: "draft" | "completed" | "archived";
+  /** Every stored change moves it on (the ETag is derived from it), as the API's row version. */
   updatedAt: number;
-  calls: Array<{ method: string; path: string; body: unknown }>;
+  /** A newer published template version exists (the upgrade banner shows). */
+  newerVersion: boolean;
+  templateVersion: 1 | 2;
+  calls: Array<{ method: string; path: string; body: unknown; ifMatch: string | null }>;
   /** Next answers to PATCH, consumed in order: "network" rejects the fetch, a number answers that status. */
   patchFailures: Array<"network" | number>;
   /** Refuse completion (409 contract.incomplete) while true. */
@@ -54,10 +61,37 @@ function iso(ms: number): string {
   return new Date(Date.UTC(2026, 10, 29, 10, 0, 0) + ms).toISOString();
 }
 
-function json(body: unknown, status = 200): Response {
+function json(body: unknown, status = 200, etag?: string): Response {
   const type = status >= 400 ? "application/problem+json" : "application/json";
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": type } });
+  const headers: Record<string, string> = { "content-type": type };
+  if (etag) headers.etag = etag;
+  return new Response(JSON.stringify(body), { status, headers });
 }
+
+export function etagOf(server: FakeServer): string {
+  return `"v${server.updatedAt}"`;
+}
+
+const MODIFIED_ELSEWHERE = {
+  status: 412,
+  code: "contract.modified_elsewhere",
+  title: "Vorbedingung nicht erfüllt",
+  detail: "Der Vertrag wurde inzwischen an anderer Stelle geändert (in einem anderen Tab oder von einer anderen Person). Nichts wurde gespeichert; bitte laden Sie den aktuellen Stand.",
+};
+
+const REPORT = {
+  migratedAnswers: ["name"],
+  droppedAnswers: [],
+  resetSlots: [],
+  fromTemplateVersion: 1,
+  toTemplateVersion: 2,
+  addedClauses: [],
+  removedClauses: [],
+  updatedClauses: [
+    { clauseId: CLAUSE.probezeit, title: "Probezeit", fromVersion: 1, toVersion: 2, diff: [{ op: "equal", text: "Die ersten" }, { op: "delete", text: "sechs" }, { op: "insert", text: "drei" }, { op: "equal", text: "Monate gelten als Probezeit." }] },
+  ],
+  newViolations: [],
+};
 
 export function createFakeServer(initial: Partial<Pick<FakeServer, "answers" | "selectedSlots" | "dismissed">> = {}): FakeServer {
   const server: FakeServer = {
@@ -66,6 +100,8 @@ export function createFakeServer(initial: Partial<Pick<FakeServer, "answers" | "
     dismissed: [...(initial.dismissed ?? [])],
     status: "draft",
     updatedAt: 0,
+    newerVersion: false,
+    templateVersion: 1,
     calls: [],
     patchFailures: [],
     refuseCompletion: false,
@@ -80,9 +116,18 @@ export function createFakeServer(initial: Partial<Pick<FakeServer, "answers" | "
     const url = new URL(request.url, "http://localhost");
     const text = request.method === "GET" ? "" : await request.clone().text();
     const body = text ? (JSON.parse(text) as Record<string, unknown>) : null;
-    server.calls.push({ method: request.method, path: url.pathname, body });
+    const ifMatch = request.headers.get("If-Match");
+    server.calls.push({ method: request.method, path: url.pathname, body, ifMatch });
     const base = `/api/v1/contracts/${CONTRACT_ID}`;
-    if (request.method === "GET" && url.pathname === base) return json(server.view());
+    if (request.method === "GET" && url.pathname === base) return json(server.view(), 200, etagOf(server));
+    if (request.method !== "GET" && ifMatch !== null && ifMatch !== etagOf(server)) return json(MODIFIED_ELSEWHERE, 412);
+    if (request.method === "GET" && url.pathname === `${base}/upgrade-preview`) return json(REPORT);
+    if (request.method === "POST" && url.pathname === `${base}/upgrade`) {
+      server.newerVersion = false;
+      server.templateVersion = 2;
+      server.updatedAt += 1000;
+      return json({ contract: server.view(), migrationReport: REPORT }, 200, etagOf(server));
+    }
     if (request.method === "GET" && url.pathname === `${base}/preview`) return json(preview(server));
     if (request.method === "PATCH" && url.pathname === base) return patch(server, body ?? {});
     if (request.method === "POST" && url.pathname === `${base}/resolutions`) {
@@ -93,7 +138,7 @@ export function createFakeServer(initial: Partial<Pick<FakeServer, "answers" | "
       }
       server.selectedSlots[option.slotId] = option.action === "remove_clause" ? null : option.clauseId;
       server.updatedAt += 1000;
-      return json(server.view());
+      return json(server.view(), 200, etagOf(server));
     }
     if (request.method === "POST" && url.pathname === `${base}/complete`) {
       if (server.refuseCompletion) {
@@ -101,7 +146,7 @@ export function createFakeServer(initial: Partial<Pick<FakeServer, "answers" | "
       }
       server.status = "completed";
       server.updatedAt += 1000;
-      return json(server.view());
+      return json(server.view(), 200, etagOf(server));
     }
     return json({ status: 404, code: "test.unrouted", detail: `${request.method} ${url.pathname}` }, 404);
   }) as typeof fetch;
@@ -138,7 +183,7 @@ function patch(server: FakeServer, body: Record<string, unknown>): Response | Pr
   Object.assign(server.selectedSlots, (body.selectedSlots ?? {}) as Record<string, string | null>);
   if (dismissals) server.dismissed = dismissals;
   server.updatedAt += 1000;
-  return json(server.view());
+  return json(server.view(), 200, etagOf(server));
 }
 
 function slots(server: FakeServer): Slot[] {
@@ -214,6 +259,7 @@ function buildView(server: FakeServer): ContractView {
   const missing = interview.filter((q) => q.visible && q.required && !(q.key in server.answers));
   const hard = messages.some((m) => m.severity === "hard");
   const soft = messages.some((m) => m.severity === "soft" && !server.dismissed.includes(m.fingerprint));
+  const upgraded = server.templateVersion === 2;
   const state = hard ? "has_conflicts" : missing.length > 0 ? "incomplete" : soft ? "has_warnings" : "valid";
   return {
     id: CONTRACT_ID,
@@ -223,7 +269,7 @@ function buildView(server: FakeServer): ContractView {
     status: server.status,
     validationState: state,
     jurisdiction: "DE",
-    templateVersionId: "e2885697-218c-4d27-8e68-e044d72c8e44",
+    templateVersionId: upgraded ? VERSION_2 : VERSION_1,
     creatorId: "217ae012-beae-4ee9-982e-fc02ea585dac",
     visibility: "private",
     teamId: null,
@@ -242,10 +288,10 @@ function buildView(server: FakeServer): ContractView {
     versionInfo: {
       templateId: "86de9289-4aec-4df0-8be8-a18cd4526b38",
       templateTitle: "Arbeitsvertrag",
-      templateVersionId: "e2885697-218c-4d27-8e68-e044d72c8e44",
-      templateVersionNumber: 1,
-      latestTemplateVersionId: "e2885697-218c-4d27-8e68-e044d72c8e44",
-      newerVersionAvailable: false,
+      templateVersionId: upgraded ? VERSION_2 : VERSION_1,
+      templateVersionNumber: upgraded ? 2 : 1,
+      latestTemplateVersionId: server.newerVersion || upgraded ? VERSION_2 : VERSION_1,
+      newerVersionAvailable: server.newerVersion,
       deprecatedPins: [],
       warning: null,
       clauseVersionIds: [],

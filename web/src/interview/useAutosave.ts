@@ -1,6 +1,7 @@
 // React binding of the autosave engine: one engine per opened contract, retries when the browser is
 // back online, refetches when the tab regains focus, and tells the other tabs of this browser about
-// saves (BroadcastChannel) so a second tab on the same contract notices at once.
+// saves (BroadcastChannel) so a second tab on the same contract notices at once. Saves carry the
+// contract's `ETag` as `If-Match`; after a 412 the engine reads the stored state through `load`.
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 
 import { AutosaveEngine, type AutosaveSnapshot } from "./autosave";
@@ -26,14 +27,22 @@ function newTabId(): string {
   return typeof crypto !== "undefined" && "randomUUID" in crypto ? crypto.randomUUID() : String(Math.random());
 }
 
-export function useAutosave(initial: ContractView, options: { debounceMs?: number } = {}): Autosave {
+export function useAutosave(
+  initial: ContractView,
+  options: { debounceMs?: number; etag?: string | null } = {},
+): Autosave {
   const contractId = initial.id;
   const tab = useMemo(newTabId, []);
   const channel = useRef<BroadcastChannel | null>(null);
   const [engine] = useState(
     () =>
       new AutosaveEngine(initial, {
-        send: (patch) => patchContract(contractId, patch),
+        send: (patch, etag) => patchContract(contractId, patch, etag),
+        etag: options.etag ?? null,
+        load: async () => {
+          const result = await fetchContract(contractId);
+          return "data" in result ? { view: result.data, etag: result.etag } : null;
+        },
         onSaved: (view) => channel.current?.postMessage({ type: "saved", tab, updatedAt: view.updatedAt } satisfies TabMessage),
         ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
       }),
@@ -44,7 +53,7 @@ export function useAutosave(initial: ContractView, options: { debounceMs?: numbe
   const refresh = useMemo(
     () => async (source: "server" | "tab" = "server") => {
       const result = await fetchContract(contractId);
-      if ("data" in result) engine.receive(result.data, { source });
+      if ("data" in result) engine.receive(result.data, { source, etag: result.etag });
     },
     [contractId, engine],
   );

@@ -110,17 +110,26 @@ export function MigrationReportView({ report }: { report: MigrationReport }) {
   );
 }
 
+/**
+ * Called right before the upgrade is sent (e.g. to save pending input first); resolves to the
+ * contract's `ETag` to send as `If-Match` (null: none), so a contract changed elsewhere meanwhile is
+ * refused with 412 instead of being upgraded unseen.
+ */
+export type IfMatch = () => Promise<string | null>;
+
 /** Preview (dry run) and the upgrade itself. */
 export function UpgradeDialog({
   contractId,
   isOpen,
   onOpenChange,
   onUpgraded,
+  ifMatch,
 }: {
   contractId: string;
   isOpen: boolean;
   onOpenChange: (open: boolean) => void;
   onUpgraded?: (change: Schemas["ContractChange"]) => void;
+  ifMatch?: IfMatch;
 }) {
   const { t } = useTranslation();
   const queryClient = useQueryClient();
@@ -136,13 +145,15 @@ export function UpgradeDialog({
     staleTime: 0,
   });
   const upgrade = useMutation({
-    mutationFn: async () =>
-      unwrap(
+    mutationFn: async () => {
+      const etag = ifMatch ? await ifMatch() : null;
+      return unwrap(
         await api.POST("/api/v1/contracts/{contract_id}/upgrade", {
-          params: { path: { contract_id: contractId } },
+          params: { path: { contract_id: contractId }, ...(etag ? { header: { "If-Match": etag } } : {}) },
           body: {},
         }),
-      ),
+      );
+    },
     onSuccess: (change) => {
       void queryClient.invalidateQueries({
         predicate: (q) => q.queryKey[0] === "contracts" || (q.queryKey as unknown[]).includes(contractId),
@@ -182,10 +193,12 @@ export function UpgradeBanner({
   contractId,
   versionInfo,
   onUpgraded,
+  ifMatch,
 }: {
   contractId: string;
   versionInfo?: VersionInfo;
   onUpgraded?: (change: Schemas["ContractChange"]) => void;
+  ifMatch?: IfMatch;
 }) {
   const { t } = useTranslation();
   const [open, setOpen] = useState(false);
@@ -211,6 +224,7 @@ export function UpgradeBanner({
         isOpen={open}
         onOpenChange={setOpen}
         {...(onUpgraded ? { onUpgraded } : {})}
+        {...(ifMatch ? { ifMatch } : {})}
       />
     </Alert>
   );
