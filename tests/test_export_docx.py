@@ -173,6 +173,46 @@ def test_zip_members_have_fixed_dates_order_and_attributes() -> None:
     assert "word/media/image1.png" in names
 
 
+def test_the_package_is_written_as_zipfile_writes_it() -> None:
+    """The renderer writes the zip itself (a style's static members deflated once, not per render):
+    byte for byte what zipfile writes for the same members, date and attributes."""
+    data = render_docx(build(), STYLE, logo=LOGO)
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        assert package.testzip() is None  # every CRC checks
+        members = [(info.filename, package.read(info)) for info in package.infolist()]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name, blob in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            target.writestr(info, blob, compresslevel=6)
+    assert out.getvalue() == data
+
+
+def test_renders_that_share_a_prepared_style_leave_nothing_in_it() -> None:
+    """The prepared style (template, styles, page; docx.py keeps it per process) is shared by every
+    render with the same look: the body, header, logo and properties one render adds, or the
+    base's header it drops, must not reach the next one."""
+    from servanda.export import docx as renderer
+
+    base = docx.Document()
+    base.sections[0].header.paragraphs[0].text = "Alte Kopfzeile"
+    base.add_paragraph("Alter Inhalt")
+    buffer = io.BytesIO()
+    base.save(buffer)
+    other_firm = StyleSpec(firm_name="Andere Kanzlei", header=HeaderSpec(text="Kopf", client_reference=False))
+    for base_docx in (None, buffer.getvalue()):
+        first = render_docx(build(), STYLE, logo=LOGO, base_docx=base_docx)
+        render_docx(build("geheimhaltungsvereinbarung", draft=False), other_firm, base_docx=base_docx)
+        again = render_docx(build(), STYLE, logo=LOGO, base_docx=base_docx)
+        renderer._PREPARED.clear()
+        fresh = render_docx(build(), STYLE, logo=LOGO, base_docx=base_docx)
+        assert first == again == fresh
+        assert body_text(fresh).count("Arbeitsvertrag") == body_text(first).count("Arbeitsvertrag")
+
+
 # --- properties ------------------------------------------------------------------------------------
 
 

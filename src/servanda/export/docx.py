@@ -19,12 +19,18 @@ fixed attributes; core and extended properties carry no time but the document's 
 
 from __future__ import annotations
 
+import copy
 import datetime
+import functools
+import hashlib
 import io
 import re
-import zipfile
+import struct
+import threading
+import zlib
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, cast
 from xml.sax.saxutils import escape
 
 import docx
@@ -32,12 +38,16 @@ from docx.document import Document as WordDocument
 from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.image.image import Image
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.package import OpcPackage
+from docx.opc.part import Part
+from docx.opc.pkgwriter import _ContentTypesItem
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.oxml.table import CT_Row
+from docx.oxml.text.paragraph import CT_P
 from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.section import Section
 from docx.shared import Length, Mm, Pt, RGBColor, Twips
@@ -98,6 +108,60 @@ def render_docx(
     document: Document, style: StyleSpec, *, logo: Logo | None = None, base_docx: bytes | None = None
 ) -> bytes:
     """The DOCX bytes of ``document``; the same inputs always give the same bytes."""
+    word, ids, static = _prepared(style, base_docx)
+    section_headings = any(section.show_heading for section in document.sections)
+    _body(word, ids, document, clause_heading=HEADING_2 if section_headings else HEADING_1)
+    _header(word.sections[-1], ids, document, style, logo)
+    _footer(word.sections[-1], ids, document, style)
+    _properties(word, document, style)
+    return _reproducible_zip(_members(word, static))
+
+
+# --- the prepared package of a style ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Deflated:
+    """A zip member's bytes deflated (raw, level 6, as zipfile writes them), with their CRC and size."""
+
+    crc: int
+    size: int
+    data: bytes
+
+
+def _deflate(blob: bytes) -> _Deflated:
+    compressor = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
+    return _Deflated(zlib.crc32(blob), len(blob), compressor.compress(blob) + compressor.flush())
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A style's package before any document content: body cleared, page set up, styles formatted.
+
+    ``static``: the parts no render changes (styles, settings, theme, fonts, numbering, what a
+    base DOCX brings), by member name, with their members already serialised and deflated; the
+    renders share these parts instead of copying them.
+    """
+
+    package: OpcPackage
+    ids: dict[str, str | None]
+    static: dict[str, tuple[Part, dict[str, _Deflated]]]
+
+
+# Preparing a style (opening the template or base DOCX, formatting its styles, serialising and
+# deflating styles.xml & co.) was two thirds of a render. It depends only on the page and type
+# of the style spec (not on the firm, header or footer) and on the base DOCX's bytes, so it is
+# kept per process and each render works on a copy of it that shares the static parts. Keyed by
+# content, not by style template id and version: an edited style is simply a new key. About
+# 5 MB per entry (python-docx's styles.xml and stylesWithEffects.xml parsed).
+_PREPARED: dict[tuple[StyleSpec, bytes | None], _Prepared] = {}
+_PREPARED_MAX = 16
+# Renders run in threads (asyncio.to_thread): one at a time reads or fills the cache, and lxml
+# never sees the same tree used by two threads at once.
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepare(style: StyleSpec, base_docx: bytes | None) -> _Prepared:
     word = docx.Document(io.BytesIO(base_docx)) if base_docx is not None else docx.Document()
     from_base = base_docx is not None
     _clear_body(word)
@@ -107,14 +171,46 @@ def render_docx(
     _styles(word, style, from_base=from_base)
     ids = _style_ids(word)
     _settings(word, from_base=from_base)
-    section_headings = any(section.show_heading for section in document.sections)
-    _body(word, ids, document, clause_heading=HEADING_2 if section_headings else HEADING_1)
-    _header(word.sections[-1], ids, document, style, logo)
-    _footer(word.sections[-1], ids, document, style)
-    _properties(word, document, style)
-    buffer = io.BytesIO()
-    word.save(buffer)
-    return _reproducible_zip(buffer.getvalue())
+    package = word.part.package
+    assert package is not None
+    # What a render changes: the document (body, header and footer references), the
+    # properties; everything else stays as prepared.
+    changing = {word.part}
+    for rel in package.rels.values():
+        if rel.reltype in (RT.CORE_PROPERTIES, RT.EXTENDED_PROPERTIES) and not rel.is_external:
+            changing.add(rel.target_part)
+    static = {}
+    for part in package.iter_parts():
+        if part in changing:
+            continue
+        members = {part.partname.membername: _deflate(part.blob)}
+        if len(part.rels):
+            members[part.partname.rels_uri.membername] = _deflate(part.rels.xml)
+        static[part.partname.membername] = (part, members)
+    return _Prepared(package, ids, static)
+
+
+def _prepared(
+    style: StyleSpec, base_docx: bytes | None
+) -> tuple[WordDocument, StyleIds, Mapping[str, tuple[Part, dict[str, _Deflated]]]]:
+    """A copy of the prepared package of ``style`` (over ``base_docx``) that shares the static
+    parts, its style ids and the static parts' deflated members."""
+    # Only what preparing reads, so every firm with the same look shares one entry.
+    page_and_type = StyleSpec(
+        fonts=style.fonts, font_sizes=style.font_sizes, colors=style.colors, margins_mm=style.margins_mm
+    )
+    key = (page_and_type, hashlib.sha256(base_docx).digest() if base_docx is not None else None)
+    with _PREPARED_LOCK:
+        prepared = _PREPARED.get(key)
+        if prepared is None:
+            prepared = _prepare(page_and_type, base_docx)
+            if len(_PREPARED) >= _PREPARED_MAX:
+                _PREPARED.pop(next(iter(_PREPARED)))
+            _PREPARED[key] = prepared
+        shared: dict[int, object] = {id(part): part for part, _ in prepared.static.values()}
+        package = copy.deepcopy(prepared.package, shared)
+    word = package.main_document_part.document
+    return word, prepared.ids, prepared.static
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -128,22 +224,48 @@ def _clean(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _add_text(paragraph: WordParagraph, text: str, *, bold: bool = False) -> None:
-    """``text`` as one run; python-docx turns ``\\n`` into a line break and ``\\t`` into a tab."""
-    run = paragraph.add_run(_clean(text))
-    if bold:
-        run.bold = True
+def _add_text(paragraph: WordParagraph, text: str) -> None:
+    """``text`` as one run; ``\\n`` becomes a line break and ``\\t`` a tab."""
+    _append_run(paragraph._p, _clean(text))
 
 
 def _add_runs(paragraph: WordParagraph, runs: Iterable[Run]) -> None:
     for run in runs:
-        word_run = paragraph.add_run(_clean(run.text))
-        if run.bold:
-            word_run.bold = True
-        if run.placeholder is not None:
-            # A missing value must catch the eye wherever it is left (drafts; optional
-            # values of a final document).
-            word_run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+        # A missing value must catch the eye wherever it is left (drafts; optional values of
+        # a final document).
+        _append_run(paragraph._p, _clean(run.text), bold=run.bold, highlight=run.placeholder is not None)
+
+
+_BREAKS = re.compile(r"([\t\r\n])")
+
+
+def _append_run(p: CT_P, text: str, *, bold: bool = False, highlight: bool = False) -> None:
+    """A ``w:r`` at the end of ``p``, built as python-docx's ``add_run(text)`` with ``bold`` and a
+    yellow highlight would build it (``w:t`` pieces, ``w:tab`` for a tab, ``w:br`` for a line
+    break), without its per-character state machine and its searches for existing children."""
+    r = OxmlElement("w:r")
+    if bold or highlight:
+        r_pr = OxmlElement("w:rPr")
+        if bold:
+            r_pr.append(OxmlElement("w:b"))
+        if highlight:
+            r_pr.append(OxmlElement("w:highlight", {qn("w:val"): _HIGHLIGHT}))
+        r.append(r_pr)
+    for piece in _BREAKS.split(text) if text else ():
+        if piece == "\t":
+            r.append(OxmlElement("w:tab"))
+        elif piece in ("\r", "\n"):
+            r.append(OxmlElement("w:br"))
+        elif piece:
+            t = OxmlElement("w:t")
+            t.text = piece
+            if len(piece.strip()) < len(piece):
+                t.set(qn("xml:space"), "preserve")
+            r.append(t)
+    p.append(r)
+
+
+_HIGHLIGHT = "yellow"  # WD_COLOR_INDEX.YELLOW as WordprocessingML writes it
 
 
 # --- paragraphs and their styles -------------------------------------------------------------------
@@ -152,7 +274,21 @@ StyleIds = Mapping[str, str | None]  # style name → style id (None: the defaul
 
 
 class _Container(Protocol):
-    def add_paragraph(self, text: str = "", style: str | ParagraphStyle | None = None) -> WordParagraph: ...
+    def add_paragraph(self) -> WordParagraph: ...
+
+
+class _BodyAppender:
+    """Paragraphs at the end of the body, before its final ``w:sectPr``: python-docx searches
+    the body for that ``w:sectPr`` on every paragraph it adds (quadratic in the paragraphs)."""
+
+    def __init__(self, word: WordDocument) -> None:
+        self._parent = word._body
+        self._sect_pr = word.element.body.get_or_add_sectPr()
+
+    def add_paragraph(self) -> WordParagraph:
+        p = cast(CT_P, OxmlElement("w:p"))
+        self._sect_pr.addprevious(p)
+        return WordParagraph(p, self._parent)
 
 
 def _style_ids(word: WordDocument) -> dict[str, str | None]:
@@ -168,15 +304,23 @@ def _style_ids(word: WordDocument) -> dict[str, str | None]:
 
 def _add(container: _Container, ids: StyleIds, style: str, text: str = "") -> WordParagraph:
     """A new paragraph of ``style`` with ``text`` (literal; ``\n`` a line break)."""
-    paragraph = container.add_paragraph(_clean(text))
+    paragraph = container.add_paragraph()
     _restyle(paragraph, ids, style)
+    cleaned = _clean(text)
+    if cleaned:
+        _append_run(paragraph._p, cleaned)
     return paragraph
 
 
 def _restyle(paragraph: WordParagraph, ids: StyleIds, style: str) -> None:
     style_id = ids[style]
-    if style_id is not None or paragraph._p.pPr is not None:
-        paragraph._p.style = style_id
+    p = paragraph._p
+    if p.pPr is not None:
+        p.style = style_id
+    elif style_id is not None:  # a new paragraph: its w:pPr holds only the style
+        p_pr = OxmlElement("w:pPr")
+        p_pr.append(OxmlElement("w:pStyle", {qn("w:val"): style_id}))
+        p.insert(0, p_pr)
 
 
 # --- the body ------------------------------------------------------------------------------------
@@ -192,35 +336,36 @@ def _clear_body(word: WordDocument) -> None:
 
 
 def _body(word: WordDocument, ids: StyleIds, document: Document, *, clause_heading: str) -> None:
-    _add(word, ids, TITLE, document.title)
+    body = _BodyAppender(word)
+    _add(body, ids, TITLE, document.title)
     if document.parties is not None:
         # The parties block is centred, as German contracts set it (and a justified line
         # that ends in a line break would be stretched across the page).
         parties = document.parties
-        _add(word, ids, PARTIES, parties.intro)
+        _add(body, ids, PARTIES, parties.intro)
         for i, party in enumerate(parties.parties):
             if i:
-                _add(word, ids, PARTIES, "und")
-            paragraph = _add(word, ids, PARTIES)
+                _add(body, ids, PARTIES, "und")
+            paragraph = _add(body, ids, PARTIES)
             _add_runs(paragraph, party.runs)
             _add_text(paragraph, "\n" + party.designation)
         if parties.outro:
-            _add(word, ids, PARTIES, parties.outro)
+            _add(body, ids, PARTIES, parties.outro)
     for section in document.sections:
         if section.show_heading:
-            heading = _add(word, ids, HEADING_1, section.title)
+            heading = _add(body, ids, HEADING_1, section.title)
             heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
         for clause in section.clauses:
-            _clause(word, ids, clause, clause_heading)
+            _clause(body, ids, clause, clause_heading)
     if document.signature is not None:
         _signature(word, ids, document.signature)
 
 
-def _clause(word: WordDocument, ids: StyleIds, clause: ClauseBlock, heading_style: str) -> None:
+def _clause(body: _BodyAppender, ids: StyleIds, clause: ClauseBlock, heading_style: str) -> None:
     if clause.heading:
-        _add(word, ids, heading_style, clause.heading)
+        _add(body, ids, heading_style, clause.heading)
     for paragraph in clause.paragraphs:
-        _paragraph(_add(word, ids, NUMBERED if paragraph.number is not None else NORMAL), paragraph)
+        _paragraph(_add(body, ids, NUMBERED if paragraph.number is not None else NORMAL), paragraph)
 
 
 def _paragraph(target: WordParagraph, paragraph: Paragraph) -> None:
@@ -719,6 +864,7 @@ _R_PR_ORDER = _words(
 )
 
 
+@functools.lru_cache(maxsize=32)  # a firm's logo comes with every export; SVGs are converted once
 def _picture(logo: Logo) -> tuple[bytes, float, float] | None:
     """The logo as PNG/JPEG bytes and its size in mm (at most 50 × 15 mm), or None.
 
@@ -874,24 +1020,79 @@ def _app_properties(word: WordDocument, firm: str) -> None:
             ).encode()
 
 
-def _reproducible_zip(data: bytes) -> bytes:
-    """The package again, with nothing that depends on when or where it was written.
+def _members(
+    word: WordDocument, static: Mapping[str, tuple[Part, dict[str, _Deflated]]]
+) -> dict[str, bytes | _Deflated]:
+    """Every member of the package as python-docx's ``save`` would write it, without writing a zip:
+    the content types, the package relationships, each part and its relationships; the members
+    of the prepared style's static parts come deflated already."""
+    package = word.part.package
+    assert package is not None
+    parts = list(package.iter_parts())
+    members: dict[str, bytes | _Deflated] = {
+        "[Content_Types].xml": _ContentTypesItem.from_parts(parts).blob,  # type: ignore[no-untyped-call]
+        "_rels/.rels": package.rels.xml,
+    }
+    for part in parts:
+        name = part.partname.membername
+        shared = static.get(name)
+        if shared is not None and shared[0] is part:  # not a new part that took a dropped one's name
+            members.update(shared[1])
+            continue
+        part.before_marshal()
+        members[name] = part.blob
+        if len(part.rels):
+            members[part.partname.rels_uri.membername] = part.rels.xml
+    return members
+
+
+def _reproducible_zip(members: Mapping[str, bytes | _Deflated]) -> bytes:
+    """The package, written once, with nothing that depends on when or where it was written.
 
     Members: ``[Content_Types].xml`` first, then ``_rels/.rels``, then by name; every member
     dated 1980-01-01 00:00, deflated at level 6, attributes of a plain ``0644`` file made on
-    Unix.
+    Unix - byte for byte what ``zipfile`` writes for these members (a test compares them), but
+    written here so that the static parts' members are deflated once per style, not per render.
     """
-    with zipfile.ZipFile(io.BytesIO(data)) as source:
-        members = {info.filename: source.read(info) for info in source.infolist()}
     first = ("[Content_Types].xml", "_rels/.rels")
     order = [name for name in first if name in members]
     order += sorted(name for name in members if name not in first)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
-        for name in order:
-            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            info.external_attr = 0o100644 << 16
-            target.writestr(info, members[name], compresslevel=6)
-    return out.getvalue()
+    year, month, day, hour, minute, second = ZIP_DATE
+    dos_date = (year - 1980) << 9 | month << 5 | day
+    dos_time = hour << 11 | minute << 5 | second // 2
+    out, central = bytearray(), bytearray()
+    for name in order:
+        member = members[name]
+        deflated = member if isinstance(member, _Deflated) else _deflate(member)
+        try:
+            encoded, flags = name.encode("ascii"), 0
+        except UnicodeEncodeError:
+            encoded, flags = name.encode(), _UTF8_NAME
+        if max(len(out), deflated.size, len(deflated.data)) >= _ZIP32_LIMIT:
+            raise ValueError("a DOCX over 2 GiB would need zip64")
+        common = (flags, _DEFLATED, dos_time, dos_date, deflated.crc, len(deflated.data), deflated.size)
+        central += _CENTRAL_ENTRY.pack(
+            b"PK\x01\x02", _ZIP_VERSION, _UNIX, _ZIP_VERSION, 0, *common,
+            len(encoded), 0, 0, 0, 0, _ATTRIBUTES, len(out),
+        )  # fmt: skip
+        central += encoded
+        out += _LOCAL_HEADER.pack(b"PK\x03\x04", _ZIP_VERSION, 0, *common, len(encoded), 0)
+        out += encoded
+        out += deflated.data
+    start = len(out)
+    out += central
+    out += _END_RECORD.pack(b"PK\x05\x06", 0, 0, len(order), len(order), len(central), start, 0)
+    return bytes(out)
+
+
+# The zip records (PKWARE APPNOTE 4.3.7, 4.3.12, 4.3.16), as zipfile packs them.
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL_ENTRY = struct.Struct("<4s4B4HL2L5H2L")
+_END_RECORD = struct.Struct("<4s4H2LH")
+_DEFLATED = 8
+ZIP_LEVEL = 6
+_ZIP_VERSION = 20  # "2.0": deflate; what zipfile writes as the version made by and needed
+_UNIX = 3  # made on Unix, so the attributes below are Unix mode bits
+_ATTRIBUTES = 0o100644 << 16  # a plain file, rw-r--r--
+_UTF8_NAME = 0x800
+_ZIP32_LIMIT = 1 << 31
