@@ -8,7 +8,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import * as defaultClient from "./client";
 import { tokensFromResponse, type Schemas } from "./client";
 import { completeOidcSignIn, endSessionUrl, startOidcSignIn } from "./oidc";
-import { networkProblem, problemOf, type ApiProblem } from "./problem";
+import { ApiError, networkProblem, problemOf, type ApiProblem } from "./problem";
 
 export type Me = Schemas["Me"];
 export type AuthConfig = Schemas["AuthConfig"];
@@ -170,7 +170,7 @@ export function AuthProvider({ children, client }: { children: ReactNode; client
       const problem = await loadMe().finally(() => {
         signingIn.current = false;
       });
-      if (problem) throw new Error(problem.detail || problem.code);
+      if (problem) throw new ApiError(problem); // signed in at the provider, refused by the API
       return next;
     },
     [fetchImpl, session, loadMe],

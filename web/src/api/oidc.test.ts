@@ -1,6 +1,6 @@
 // The OIDC authorization code flow with PKCE, against a scripted provider (discovery and token
-// endpoint answered by a fake fetch). A real provider in the browser needs Keycloak (docs/web.md).
-import { codeChallenge, completeOidcSignIn, endSessionUrl, startOidcSignIn } from "./oidc";
+// endpoint answered by a fake fetch). The browser run against a Keycloak stand-in: tests/test_web_oidc_e2e.py.
+import { codeChallenge, completeOidcSignIn, endSessionUrl, oidcFailureOf, startOidcSignIn } from "./oidc";
 
 const ISSUER = "https://sso.kanzlei.example/realms/servanda";
 const DISCOVERY = {
@@ -93,4 +93,26 @@ test("a callback with a foreign state, a provider error or a refused code signs 
   await expect(
     completeOidcSignIn(new URLSearchParams({ code: "c", state: again.url.searchParams.get("state")! }), provider(400).fetchImpl),
   ).rejects.toThrow("token endpoint answered 400");
+});
+
+test("each failure names its reason, so the pages can word it (the provider down is not our server down)", async () => {
+  const down = async (): Promise<Response> => {
+    throw new TypeError("Failed to fetch");
+  };
+  await expect(startOidcSignIn({ issuer: ISSUER, clientId: "servanda-web" }, "/", down)).rejects.toMatchObject({
+    reason: "unreachable",
+  });
+  const { url } = await signIn();
+  const state = url.searchParams.get("state")!;
+  await expect(completeOidcSignIn(new URLSearchParams({ code: "c", state }), provider(400).fetchImpl)).rejects.toMatchObject({
+    reason: "refused",
+  });
+  const again = await signIn();
+  await expect(
+    completeOidcSignIn(new URLSearchParams({ error: "access_denied", state: again.url.searchParams.get("state")! }), provider().fetchImpl),
+  ).rejects.toMatchObject({ reason: "denied" });
+  await expect(completeOidcSignIn(new URLSearchParams({ code: "c", state: "x" }), provider().fetchImpl)).rejects.toMatchObject({
+    reason: "state",
+  });
+  expect(oidcFailureOf(new Error("anything else"))).toBe("unreachable");
 });

@@ -41,10 +41,45 @@ export async function codeChallenge(verifier: string): Promise<string> {
   return base64url(new Uint8Array(digest));
 }
 
+/**
+ * Why an OIDC sign-in failed, for the message the user sees: the firm's sign-in service cannot be reached
+ * (network, CORS, its discovery answering an error), it refused the code, the callback does not belong
+ * to a sign-in begun here (state), the user cancelled there, or it answered another error.
+ */
+export type OidcFailure = "unreachable" | "refused" | "state" | "denied" | "provider";
+
+export class OidcError extends Error {
+  readonly reason: OidcFailure;
+  constructor(reason: OidcFailure, message: string) {
+    super(message);
+    this.name = "OidcError";
+    this.reason = reason;
+  }
+}
+
+/** The failure of an OIDC step; anything else that went wrong there counts as an unreachable provider. */
+export function oidcFailureOf(error: unknown): OidcFailure {
+  return error instanceof OidcError ? error.reason : "unreachable";
+}
+
+/** A request to the provider; a network or CORS failure (fetch rejects) is "unreachable". */
+async function callProvider(request: Request, fetchImpl: FetchLike): Promise<Response> {
+  try {
+    return await fetchImpl(request);
+  } catch (error) {
+    throw new OidcError("unreachable", `${request.url}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 async function discover(issuer: string, fetchImpl: FetchLike): Promise<Discovery> {
-  const response = await fetchImpl(new Request(`${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`));
-  if (!response.ok) throw new Error(`discovery answered ${response.status}`);
-  return (await response.json()) as Discovery;
+  const url = `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
+  const response = await callProvider(new Request(url), fetchImpl);
+  if (!response.ok) throw new OidcError("unreachable", `discovery answered ${response.status}`);
+  try {
+    return (await response.json()) as Discovery;
+  } catch {
+    throw new OidcError("unreachable", "discovery answered no JSON");
+  }
 }
 
 function redirectUri(): string {
@@ -84,11 +119,13 @@ export async function completeOidcSignIn(
   sessionStorage.removeItem(PENDING_KEY);
   const pending = raw ? (JSON.parse(raw) as Pending) : null;
   const error = params.get("error");
-  if (error) throw new Error(params.get("error_description") ?? error);
+  if (error) {
+    throw new OidcError(error === "access_denied" ? "denied" : "provider", params.get("error_description") ?? error);
+  }
   const code = params.get("code");
-  if (!pending || !code || params.get("state") !== pending.state) throw new Error("state mismatch");
+  if (!pending || !code || params.get("state") !== pending.state) throw new OidcError("state", "state mismatch");
   const discovery = await discover(pending.issuer, fetchImpl);
-  const response = await fetchImpl(
+  const response = await callProvider(
     new Request(discovery.token_endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -100,8 +137,9 @@ export async function completeOidcSignIn(
         code_verifier: pending.verifier,
       }),
     }),
+    fetchImpl,
   );
-  if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
+  if (!response.ok) throw new OidcError("refused", `token endpoint answered ${response.status}`);
   const body = (await response.json()) as OidcTokenResponse;
   const tokens = oidcTokens(body, {
     tokenEndpoint: discovery.token_endpoint,

@@ -1,8 +1,10 @@
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useLocation } from "react-router";
 
 import { useAuth } from "../api/auth";
 import { LoginForm } from "../pages/login/LoginForm";
+import { OidcFailureMessage } from "../pages/login/OidcFailureMessage";
 import { Button } from "../ui/Button";
 import { Dialog } from "../ui/Dialog";
 
@@ -15,17 +17,29 @@ export function ReauthDialog() {
   const { t } = useTranslation();
   const { sessionExpired, user, config, abandonSession, startOidcLogin } = useAuth();
   const location = useLocation();
+  const [oidcError, setOidcError] = useState<unknown>(null);
   if (!sessionExpired || !user) return null;
   const here = location.pathname + location.search;
+  const oidc = config?.provider === "oidc";
   return (
     <Dialog title={t("app.reauth.title")} isOpen isDismissable={false} role="alertdialog">
-      <p>{t("app.reauth.text")}</p>
-      {config?.provider === "oidc" ? (
-        <div className="ui-dialog-actions">
-          <Button variant="primary" onPress={() => void startOidcLogin(here)}>
-            {t("app.login.oidc")}
-          </Button>
-        </div>
+      {/* With OIDC the sign-in is a redirect: the user comes back to this page, not to its state. */}
+      <p>{oidc ? t("app.reauth.oidcText") : t("app.reauth.text")}</p>
+      {oidc ? (
+        <>
+          <OidcFailureMessage error={oidcError} />
+          <div className="ui-dialog-actions">
+            <Button
+              variant="primary"
+              onPress={() => {
+                setOidcError(null);
+                startOidcLogin(here).catch((error: unknown) => setOidcError(error));
+              }}
+            >
+              {t("app.login.oidc")}
+            </Button>
+          </div>
+        </>
       ) : (
         <LoginForm fixedIdentity={{ tenant: user.tenantSlug, email: user.email }} />
       )}

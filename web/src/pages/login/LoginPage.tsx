@@ -6,12 +6,10 @@ import { useAuth } from "../../api/auth";
 import { LanguageSwitch } from "../../app/LanguageSwitch";
 import { safeNext } from "../../app/next";
 import { usePageTitle } from "../../app/usePageTitle";
-import { ProblemMessage } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { Spinner } from "../../ui/Status";
-import type { ApiProblem } from "../../api/problem";
-import { networkProblem } from "../../api/problem";
 import { LoginForm } from "./LoginForm";
+import { OidcFailureMessage } from "./OidcFailureMessage";
 
 /** /anmelden?tenant=<slug>&next=<path>: local sign-in, or the button to the OIDC provider. */
 export function LoginPage() {
@@ -20,7 +18,7 @@ export function LoginPage() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const next = safeNext(params.get("next"));
-  const [oidcProblem, setOidcProblem] = useState<ApiProblem | null>(null);
+  const [oidcError, setOidcError] = useState<unknown>(null);
   usePageTitle(t("app.login.title"));
 
   if (status === "authenticated") return <Navigate to={next} replace />;
@@ -38,10 +36,13 @@ export function LoginPage() {
         ) : config.provider === "oidc" ? (
           <div className="stack">
             <p>{t("app.login.oidcText")}</p>
-            <ProblemMessage problem={oidcProblem} />
+            <OidcFailureMessage error={oidcError} />
             <Button
               variant="primary"
-              onPress={() => startOidcLogin(next).catch((error: unknown) => setOidcProblem(networkProblem(error)))}
+              onPress={() => {
+                setOidcError(null);
+                startOidcLogin(next).catch((error: unknown) => setOidcError(error));
+              }}
             >
               {t("app.login.oidc")}
             </Button>

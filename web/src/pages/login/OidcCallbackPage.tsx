@@ -5,15 +5,15 @@ import { Link, useNavigate } from "react-router";
 import { useAuth } from "../../api/auth";
 import { safeNext } from "../../app/next";
 import { usePageTitle } from "../../app/usePageTitle";
-import { Alert } from "../../ui/Alert";
 import { Spinner } from "../../ui/Status";
+import { OidcFailureMessage } from "./OidcFailureMessage";
 
 /** /anmelden/oidc: the identity provider's redirect back; exchanges the code (PKCE) and returns to `next`. */
 export function OidcCallbackPage() {
   const { t } = useTranslation();
   const { completeOidcLogin } = useAuth();
   const navigate = useNavigate();
-  const [failed, setFailed] = useState<string | null>(null);
+  const [failed, setFailed] = useState<unknown>(null);
   const started = useRef(false);
   usePageTitle(t("app.login.title"));
 
@@ -22,7 +22,7 @@ export function OidcCallbackPage() {
     started.current = true;
     completeOidcLogin(new URLSearchParams(window.location.search))
       .then((next) => navigate(safeNext(next), { replace: true }))
-      .catch((error: unknown) => setFailed(error instanceof Error ? error.message : String(error)));
+      .catch((error: unknown) => setFailed(error ?? new Error("sign-in failed")));
   }, [completeOidcLogin, navigate]);
 
   return (
@@ -30,10 +30,10 @@ export function OidcCallbackPage() {
       <main className="card login-card" id="main">
         <h1>{t("app.login.title")}</h1>
         {failed ? (
-          <Alert tone="error" title={t("app.login.oidcFailed")}>
-            <p>{failed}</p>
+          <div className="stack">
+            <OidcFailureMessage error={failed} title={t("app.login.oidcFailed")} />
             <Link to="/anmelden">{t("app.login.again")}</Link>
-          </Alert>
+          </div>
         ) : (
           <Spinner label={t("app.login.submitting")} />
         )}
