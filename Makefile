@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV := .venv
 SERVANDA := $(VENV)/bin/servanda
 
-.PHONY: install web node-check run test lint types pytest webtest sbom audit bench clean
+.PHONY: install web node-check run test lint types pytest webtest sbom audit bench bench-load clean
 
 # uv is installed into a private tools venv when the machine has none, so a
 # fresh Debian needs nothing but python3 (+venv).
@@ -85,6 +85,11 @@ bench: install
 	$(VENV)/bin/python -m bench.cpu_per_request
 	$(VENV)/bin/python -m bench.export
 	$(VENV)/bin/python -m bench.scale
+
+# The mixed load test (bench/load, docs/operations.md): 10 minutes, so not part of `make test`
+# (tests/test_bench_load.py runs it for 15 s there) nor of `make bench`. LOAD_ARGS e.g. --users 200.
+bench-load: install
+	$(VENV)/bin/python -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

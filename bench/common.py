@@ -169,12 +169,19 @@ def free_port() -> int:
 
 @contextmanager
 def api_server(
-    app_url: str, private_key_pem: str, workers: int = 1, data_dir: str | None = None
+    app_url: str,
+    private_key_pem: str,
+    workers: int = 1,
+    data_dir: str | None = None,
+    *,
+    product_rate_limits: bool = False,
 ) -> Iterator[str]:
     """Run `servanda api` on a free port against ``app_url``; yield its base URL.
 
     ``data_dir``: the SERVANDA_DATA_DIR to use (e.g. shared with a `servanda worker`, so
     downloads find the worker's files); by default a fresh temporary directory.
+    ``product_rate_limits``: keep the product's per-user and per-tenant limits (bench/load,
+    whose many users keep a human pace) instead of lifting them out of reach.
     """
     import subprocess
     import sys
@@ -193,12 +200,13 @@ def api_server(
             "SERVANDA_JWT_PRIVATE_KEY": private_key_pem,
         }
         # One bench user sends far more than a person: limits out of reach, but still counted.
-        env.update(
-            RATE_LIMIT_USER_PER_S="100000",
-            RATE_LIMIT_USER_BURST="1000000",
-            RATE_LIMIT_TENANT_PER_S="1000000",
-            RATE_LIMIT_TENANT_BURST="10000000",
-        )
+        if not product_rate_limits:
+            env.update(
+                RATE_LIMIT_USER_PER_S="100000",
+                RATE_LIMIT_USER_BURST="1000000",
+                RATE_LIMIT_TENANT_PER_S="1000000",
+                RATE_LIMIT_TENANT_BURST="10000000",
+            )
         command = [
             sys.executable,
             "-m",

@@ -1,0 +1,438 @@
+"""Mixed load test (issue 15, quality.md): lawyers browsing, interviewing and exporting, editors
+authoring, admins reading the audit log, against `servanda api` with 2 workers plus `servanda
+worker`, with the product's own rate limits.
+
+Prepares a fresh embedded database (`servanda demo scale` at a small size plus one account per
+simulated user, ``bench/load/seed.py``), starts the processes, runs locust headless
+(``bench/load/locustfile.py``; the mix and its reasons in ``bench/load/mix.py``) and samples
+the memory (RSS; PostgreSQL as PSS over its processes) and CPU of every process. Prints, per
+operation, requests, failures, P50/P95/P99 and throughput next to the quality.md targets, the
+sustained throughput, the zero-error verdict and each process's memory growth (limit 10 %).
+Latency and throughput count the steady state (after every user has started); failures count
+the whole run.
+
+    .venv/bin/python -m bench.load [--users 300] [--duration 10m]   (make bench-load)
+    .venv/bin/python -m bench.load --duration 60s --users 40         (a quick check)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from joserfc.jwk import RSAKey
+
+from bench.common import RESULTS, api_server, bench_database, percentile
+from bench.export import worker_process
+from bench.load.mix import (
+    MEMORY_GROWTH_LIMIT,
+    MIX,
+    P50_TARGETS_MS,
+    P95_TARGETS_MS,
+    THROUGHPUT_TARGET_RPS,
+    user_counts,
+)
+from bench.load.seed import prepare, write_accounts
+from servanda.platform.tokens import LocalTokens
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+SAMPLE_EVERY_S = 5.0
+
+
+def seconds(text: str) -> int:
+    """``600``, ``60s``, ``10m``, ``1h30m`` -> seconds."""
+    if text.isdigit():
+        return int(text)
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not parts or not any(parts.groups()):
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 600, 60s, 10m)")
+    h, m, s = (int(g or 0) for g in parts.groups())
+    return h * 3600 + m * 60 + s
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -- the processes and their memory ------------------------------------------------------------
+
+
+def _group(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _memory_mb(processes: list[psutil.Process], measure: str) -> float:
+    total = 0
+    for p in processes:
+        with contextlib.suppress(psutil.Error):  # a backend that just ended
+            total += p.memory_info().rss if measure == "rss" else getattr(p.memory_full_info(), measure)
+    return total / 2**20
+
+
+def _cpu_s(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in processes:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+@dataclass
+class Watched:
+    """The processes under test, by role; each entry a callable so restarted children are seen."""
+
+    roles: dict[str, Any] = field(default_factory=dict)
+    pids: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def find(cls, superuser: str) -> Watched:
+        mine = psutil.Process().children(recursive=True)
+
+        def cmd(p: psutil.Process) -> list[str]:
+            try:
+                return list(p.cmdline())
+            except psutil.Error:
+                return []
+
+        api = next(p for p in mine if "servanda" in cmd(p) and "api" in cmd(p))
+        worker = next(p for p in mine if "servanda" in cmd(p) and "worker" in cmd(p))
+        with psycopg.connect(superuser) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        postmaster = psutil.Process(row[0]).parent()
+        assert postmaster is not None
+        api_workers = sorted(
+            (p for p in api.children() if not any("resource_tracker" in a for a in cmd(p))),
+            key=lambda p: p.pid,
+        )
+        watched = cls()
+        for n, p in enumerate(api_workers, 1):
+            watched.roles[f"api worker {n} (RSS)"] = (lambda p=p: _group(p), "rss")
+        watched.roles["api supervisor (RSS)"] = (lambda: [api], "rss")
+        watched.roles["export worker (RSS)"] = (lambda: [worker], "rss")
+        watched.roles["LibreOffice, 3 processes (RSS)"] = (lambda: _group(worker)[1:], "rss")
+        # Summed RSS would count the shared buffers once per backend. Private memory (USS) is what
+        # a leak would grow; the shared part (PSS - USS) fills up to shared_buffers as pages are read.
+        watched.roles["PostgreSQL, all processes (USS)"] = (lambda: _group(postmaster), "uss")
+        watched.roles["PostgreSQL, all processes (PSS)"] = (lambda: _group(postmaster), "pss")
+        watched.pids = {"api": [p.pid for p in api_workers], "worker": [worker.pid]}
+        return watched
+
+    def sample(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for role, (processes, measure) in self.roles.items():
+            group = processes()
+            out[role] = {
+                "mb": round(_memory_mb(group, measure), 1),
+                "cpu_s": round(_cpu_s(group), 2),
+                "processes": len(group),
+            }
+        return out
+
+
+class Sampler(threading.Thread):
+    def __init__(self, watched: Watched) -> None:
+        super().__init__(daemon=True)
+        self.watched = watched
+        self.samples: list[tuple[float, dict[str, dict[str, float]]]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            self.samples.append((time.time(), self.watched.sample()))
+            self.halt.wait(SAMPLE_EVERY_S)
+
+    def at(self, moment: float) -> tuple[float, dict[str, dict[str, float]]]:
+        """The first sample at or after ``moment`` (else the last)."""
+        return next((s for s in self.samples if s[0] >= moment), self.samples[-1])
+
+    def before(self, moment: float) -> tuple[float, dict[str, dict[str, float]]]:
+        return [s for s in self.samples if s[0] <= moment][-1]
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def system_under_test(db_app: str, key_pem: str, data_dir: Path) -> Iterator[str]:
+    """`servanda api --workers 2` and `servanda worker` on one data directory, started side by side
+    (the worker's warm LibreOffice takes a while)."""
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        api = api_server(db_app, key_pem, workers=2, data_dir=str(data_dir), product_rate_limits=True)
+        started = [
+            pool.submit(stack.enter_context, cm) for cm in (api, worker_process(db_app, str(data_dir)))
+        ]
+        base = started[0].result()
+        started[1].result()
+        yield base
+
+
+def run_locust(
+    base: str, counts: dict[str, int], spawn_rate: float, duration_s: int, work: Path, accounts: Path
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "LOAD_ACCOUNTS": str(accounts),
+        "LOAD_COUNTS": json.dumps(counts),
+        "LOAD_RESULTS": str(work / "locust-results.json"),
+        "LOAD_MARKER": str(work / "spawned"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--users",
+        str(sum(counts.values())),
+        "--spawn-rate",
+        f"{spawn_rate:g}",
+        "--run-time",
+        f"{duration_s}s",
+        "--host",
+        base,
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--exit-code-on-error",
+        "0",
+    ]
+    with open(work / "locust.log", "w", encoding="utf-8") as log:
+        finished = subprocess.run(
+            command, env=env, cwd=ROOT, stdout=log, stderr=log, check=False, timeout=duration_s + 300
+        )
+    output = (work / "locust.log").read_text()
+    if finished.returncode != 0 or not (work / "locust-results.json").exists():
+        print(output[-4000:], file=sys.stderr)
+        raise SystemExit(f"locust exited with {finished.returncode}")
+    for line in output.splitlines():  # e.g. locust's own "CPU usage above 90%" (then it is the bottleneck)
+        if "WARNING" in line or "ERROR" in line:
+            print(f"  locust: {line.strip()}")
+    result: dict[str, Any] = json.loads((work / "locust-results.json").read_text())
+    return result
+
+
+def summarise(result: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    steady_s = result["stopped"] - (result["steadySince"] or result["started"])
+    failures: dict[str, dict[str, int]] = result["failures"]
+    rows = []
+    names = {key.split(" ", 1)[1]: key for key in result["samples"]}
+    for name in sorted(set(names) | set(failures) | set(result["rampRequests"])):
+        samples = result["samples"].get(names.get(name, ""), [])
+        failed = sum(failures.get(name, {}).values())
+        row: dict[str, Any] = {
+            "operation": name,
+            "requests": len(samples),
+            "ramp_requests": result["rampRequests"].get(name, 0),
+            "failures": failed,
+            "per_s": round(len(samples) / steady_s, 2) if steady_s > 0 else 0.0,
+            "job": names.get(name, "").startswith("JOB "),
+        }
+        if samples:
+            row.update(
+                p50_ms=round(percentile(samples, 50), 1),
+                p95_ms=round(percentile(samples, 95), 1),
+                p99_ms=round(percentile(samples, 99), 1),
+            )
+        if name in P95_TARGETS_MS:
+            row["target"] = f"P95 < {P95_TARGETS_MS[name]:g} ms"
+            row["verdict"] = "OK" if samples and row["p95_ms"] < P95_TARGETS_MS[name] else "MISSED"
+        elif name in P50_TARGETS_MS:
+            row["target"] = f"P50 < {P50_TARGETS_MS[name]:g} ms"
+            row["verdict"] = "OK" if samples and row["p50_ms"] < P50_TARGETS_MS[name] else "MISSED"
+        rows.append(row)
+    http = [r for r in rows if not r["job"]]
+    total = sum(r["requests"] for r in http)
+    errors = sum(r["failures"] for r in rows) + sum(result["userErrors"].values())
+    totals = {
+        "steady_s": round(steady_s, 1),
+        "requests": total + sum(r["ramp_requests"] for r in http),
+        "steady_requests": total,
+        "throughput_rps": round(total / steady_s, 1) if steady_s > 0 else 0.0,
+        "throughput_target_rps": THROUGHPUT_TARGET_RPS,
+        "throughput_verdict": "OK"
+        if steady_s > 0 and total / steady_s >= THROUGHPUT_TARGET_RPS
+        else "MISSED",
+        "errors": errors,
+        "zero_errors": "OK" if errors == 0 else "MISSED",
+        "failures": failures,
+        "user_errors": result["userErrors"],
+        "by_class": result["byClass"],
+    }
+    return rows, totals
+
+
+def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: float) -> dict[str, Any]:
+    idle, start, end = sampler.before(idle_at)[1], sampler.at(start_at), sampler.before(end_at)
+    window = end[0] - start[0]
+    table: dict[str, Any] = {}
+    for role in start[1]:
+        s, e = start[1][role]["mb"], end[1][role]["mb"]
+        growth = (e - s) / s if s else 0.0
+        table[role] = {
+            "idle_mb": idle[role]["mb"],
+            "start_mb": s,
+            "end_mb": e,
+            "growth_pct": round(growth * 100, 1),
+            # PSS also holds the shared buffers (bounded by shared_buffers): shown, judged by the USS row
+            "verdict": "-" if "(PSS)" in role else "OK" if growth <= MEMORY_GROWTH_LIMIT else "MISSED",
+            "cpu_pct": round((end[1][role]["cpu_s"] - start[1][role]["cpu_s"]) / window * 100, 1)
+            if window > 0
+            else None,
+            "processes": f"{start[1][role]['processes']:g}/{end[1][role]['processes']:g}",
+        }
+    return table
+
+
+def print_report(
+    args: argparse.Namespace,
+    counts: dict[str, int],
+    rows: list[dict[str, Any]],
+    totals: dict[str, Any],
+    memory: dict[str, Any],
+    extra: dict[str, Any],
+) -> None:
+    mix = ", ".join(f"{name} {n}" for name, n in counts.items())
+    print(
+        f"Mixed load, {sum(counts.values())} users ({mix}), {args.tenants} law firms, "
+        f"2 API workers + export worker, product rate limits; steady state {totals['steady_s']:.0f} s "
+        f"of {extra['duration_s']} s; load average before {extra['load_before']}, after {extra['load_after']}"
+    )
+    print(
+        f"  {'operation':<36} {'n':>7} {'fail':>5} {'P50 ms':>8} {'P95 ms':>8} {'P99 ms':>8} {'req/s':>7}  target"
+    )
+    for r in rows:
+        stats = (
+            f"{r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f}" if "p50_ms" in r else f"{'-':>8} " * 3
+        )
+        target = f"  {r['target']} {r['verdict']}" if "target" in r else ""
+        print(
+            f"  {r['operation']:<36} {r['requests']:7d} {r['failures']:5d} {stats} {r['per_s']:7.1f}{target}"
+        )
+    print(
+        f"  sustained throughput {totals['throughput_rps']:.1f} req/s (target >= {THROUGHPUT_TARGET_RPS:g}) "
+        f"{totals['throughput_verdict']}; {totals['requests']} requests, {totals['errors']} errors "
+        f"(zero errors: {totals['zero_errors']})"
+    )
+    for name, messages in totals["failures"].items():
+        for message, n in list(messages.items())[:5]:
+            print(f"    failure {name}: {n} x {message}")
+    for message, n in list(totals["user_errors"].items())[:10]:
+        print(f"    error in a task: {n} x {message}")
+    print(
+        f"  memory (MB; start = steady state after warm-up; limit +{MEMORY_GROWTH_LIMIT:.0%}), CPU % over the window:"
+    )
+    for role, m in memory.items():
+        print(
+            f"    {role:<34} idle {m['idle_mb']:7.1f}  start {m['start_mb']:7.1f}  end {m['end_mb']:7.1f}  "
+            f"growth {m['growth_pct']:+6.1f} % {m['verdict']:<6}  CPU {m['cpu_pct'] or 0:5.1f} %  procs {m['processes']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--users", type=int, default=300, help="simulated users in all (split by bench/load/mix.py)"
+    )
+    parser.add_argument(
+        "--spawn-rate", type=float, default=0, help="users started per second (default: all in 30 s)"
+    )
+    parser.add_argument("--duration", type=seconds, default=seconds("10m"), help="e.g. 10m (default), 60s")
+    parser.add_argument("--tenants", type=int, default=10, help="law firms")
+    parser.add_argument("--contracts", type=int, default=10_000)
+    parser.add_argument("--audit-events", type=int, default=100_000)
+    parser.add_argument("--output", type=Path, default=RESULTS / "load.json")
+    args = parser.parse_args(argv)
+    counts = user_counts(args.users)
+    spawn_rate = args.spawn_rate or max(1.0, args.users / 30)  # every user started within 30 s
+    warmup_s = min(60.0, args.duration * 0.1)
+    key = RSAKey.generate_key(2048, private=True)
+    key.ensure_kid()
+    tokens = LocalTokens(key, ttl_s=args.duration + 3600)  # lawyers' sessions outlive the run
+    extra: dict[str, Any] = {
+        "duration_s": args.duration,
+        "load_before": load_average(),
+        "cores": os.cpu_count(),
+    }
+    wall = time.perf_counter()
+    with (
+        bench_database("servanda_bench_load") as db,
+        tempfile.TemporaryDirectory(prefix="servanda-bench-load-") as tmp,
+    ):
+        work = Path(tmp)
+        started = time.perf_counter()
+        accounts, report = prepare(
+            db, tokens, counts, tenants=args.tenants, contracts=args.contracts, audit_events=args.audit_events
+        )
+        extra["data"] = {**report.as_dict(), "prepare_s": round(time.perf_counter() - started, 1)}
+        write_accounts(work / "accounts.json", accounts)
+        (work / "data").mkdir()
+        started = time.perf_counter()
+        with system_under_test(db.app, key.as_pem(private=True).decode(), work / "data") as base:
+            extra["start_processes_s"] = round(time.perf_counter() - started, 1)
+            sampler = Sampler(Watched.find(db.superuser))
+            sampler.start()
+            time.sleep(1)
+            idle_at = time.time()
+            result = run_locust(base, counts, spawn_rate, args.duration, work, work / "accounts.json")
+            end_at = time.time()
+            sampler.halt.set()
+            sampler.join()
+            pids_after = Watched.find(db.superuser).pids
+            extra["restarted_processes"] = pids_after != sampler.watched.pids
+            started = time.perf_counter()
+        extra["stop_s"] = round(time.perf_counter() - started, 1)
+        extra["load_after"] = load_average()
+    extra["wall_s"] = round(time.perf_counter() - wall, 1)
+    rows, totals = summarise(result)
+    steady = result["steadySince"] or result["started"]
+    memory = memory_table(sampler, idle_at, steady + warmup_s, end_at)
+    print_report(args, counts, rows, totals, memory, extra)
+    if extra["restarted_processes"]:
+        print("  a process under test was restarted during the run (pids changed)")
+    results = {
+        "users": counts,
+        "spawn_rate": spawn_rate,
+        "warmup_s": warmup_s,
+        "mix_weights_pct": {name: weight for name, (weight, _) in MIX.items()},
+        **extra,
+        "operations": rows,
+        "totals": totals,
+        "memory": memory,
+        "memory_verdict": "MISSED" if any(m["verdict"] == "MISSED" for m in memory.values()) else "OK",
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"results: {args.output}")
+    return 0 if totals["errors"] == 0 and not extra["restarted_processes"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
