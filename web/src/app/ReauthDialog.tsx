@@ -1,10 +1,9 @@
-import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useLocation } from "react-router";
 
 import { useAuth } from "../api/auth";
 import { LoginForm } from "../pages/login/LoginForm";
-import { OidcFailureMessage } from "../pages/login/OidcFailureMessage";
+import { OidcSignInButton } from "../pages/login/OidcSignIn";
 import { Button } from "../ui/Button";
 import { Dialog } from "../ui/Dialog";
 
@@ -15,9 +14,8 @@ import { Dialog } from "../ui/Dialog";
  */
 export function ReauthDialog() {
   const { t } = useTranslation();
-  const { sessionExpired, user, config, abandonSession, startOidcLogin } = useAuth();
+  const { sessionExpired, user, config, abandonSession } = useAuth();
   const location = useLocation();
-  const [oidcError, setOidcError] = useState<unknown>(null);
   if (!sessionExpired || !user) return null;
   const here = location.pathname + location.search;
   const oidc = config?.provider === "oidc";
@@ -26,20 +24,7 @@ export function ReauthDialog() {
       {/* With OIDC the sign-in is a redirect: the user comes back to this page, not to its state. */}
       <p>{oidc ? t("app.reauth.oidcText") : t("app.reauth.text")}</p>
       {oidc ? (
-        <>
-          <OidcFailureMessage error={oidcError} />
-          <div className="ui-dialog-actions">
-            <Button
-              variant="primary"
-              onPress={() => {
-                setOidcError(null);
-                startOidcLogin(here).catch((error: unknown) => setOidcError(error));
-              }}
-            >
-              {t("app.login.oidc")}
-            </Button>
-          </div>
-        </>
+        <OidcSignInButton next={here} actionsClassName="ui-dialog-actions" />
       ) : (
         <LoginForm fixedIdentity={{ tenant: user.tenantSlug, email: user.email }} />
       )}

@@ -1,4 +1,3 @@
-import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, useNavigate, useSearchParams } from "react-router";
 
@@ -6,19 +5,17 @@ import { useAuth } from "../../api/auth";
 import { LanguageSwitch } from "../../app/LanguageSwitch";
 import { safeNext } from "../../app/next";
 import { usePageTitle } from "../../app/usePageTitle";
-import { Button } from "../../ui/Button";
 import { Spinner } from "../../ui/Status";
 import { LoginForm } from "./LoginForm";
-import { OidcFailureMessage } from "./OidcFailureMessage";
+import { OidcSignInButton } from "./OidcSignIn";
 
 /** /anmelden?tenant=<slug>&next=<path>: local sign-in, or the button to the OIDC provider. */
 export function LoginPage() {
   const { t } = useTranslation();
-  const { status, config, startOidcLogin } = useAuth();
+  const { status, config } = useAuth();
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const next = safeNext(params.get("next"));
-  const [oidcError, setOidcError] = useState<unknown>(null);
   usePageTitle(t("app.login.title"));
 
   if (status === "authenticated") return <Navigate to={next} replace />;
@@ -36,16 +33,7 @@ export function LoginPage() {
         ) : config.provider === "oidc" ? (
           <div className="stack">
             <p>{t("app.login.oidcText")}</p>
-            <OidcFailureMessage error={oidcError} />
-            <Button
-              variant="primary"
-              onPress={() => {
-                setOidcError(null);
-                startOidcLogin(next).catch((error: unknown) => setOidcError(error));
-              }}
-            >
-              {t("app.login.oidc")}
-            </Button>
+            <OidcSignInButton next={next} />
           </div>
         ) : (
           <LoginForm initialTenant={params.get("tenant")} onSuccess={() => navigate(next, { replace: true })} />

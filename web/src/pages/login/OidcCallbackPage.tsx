@@ -6,7 +6,7 @@ import { useAuth } from "../../api/auth";
 import { safeNext } from "../../app/next";
 import { usePageTitle } from "../../app/usePageTitle";
 import { Spinner } from "../../ui/Status";
-import { OidcFailureMessage } from "./OidcFailureMessage";
+import { OidcFailureMessage } from "./OidcSignIn";
 
 /** /anmelden/oidc: the identity provider's redirect back; exchanges the code (PKCE) and returns to `next`. */
 export function OidcCallbackPage() {
