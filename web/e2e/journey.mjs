@@ -9,6 +9,9 @@
 //          (Tab / Shift+Tab, Enter, Space, arrows, typing; no click, no element.focus()). On each page:
 //          axe-core (no serious or critical violation) and a screenshot into web/e2e/screenshots/.
 //          Interaction-to-next-paint while typing in the interview is measured (Event Timing API).
+//          Before completing, a second tab (another browser window, so the first one hears nothing of
+//          it) saves an answer on the same contract; the first tab then edits with its old ETag, gets
+//          the 412 explained ("an anderer Stelle geändert") and keeps its input over the stored version.
 // session: the session ends server-side mid-interview (the SPA's bearer token is revoked through
 //          POST /auth/logout), an answer is typed, the user signs in again; the answer is neither lost
 //          in the form nor on the server.
@@ -81,6 +84,10 @@ const REST = [
   ["Finden Tarifverträge auf das Arbeitsverhältnis Anwendung?", { choice: "Nein" }],
 ];
 const CONFLICT_TEXT = "Eine Befristung ohne Sachgrund ist dann unzulässig";
+// The two-tab step: tab B changes the place of work, tab A then the holidays (REST gave 30 and München).
+const TAB_B = ["Wo ist der Arbeitsort bzw. der Dienstsitz des Arbeitnehmers?", "Augsburg"];
+const TAB_A = ["Wie viele Arbeitstage Urlaub erhält der Arbeitnehmer im Jahr (bei einer Fünf-Tage-Woche)?", "31"];
+const STALE_TITLE = "Der Vertrag wurde inzwischen an anderer Stelle geändert";
 const RESOLUTION = /„Beginn und Befristung \(mit Sachgrund\)“ statt/;
 
 let currentStep = "start";
@@ -418,7 +425,9 @@ async function interviewToDownload(page, downloads) {
   });
   await step(page, "interview: remaining answers", async () => {
     for (const [question, value] of REST) await answer(page, question, value);
+    await savedNow(page);
   });
+  await secondTab(page);
   await step(page, "complete", async () => {
     const complete = page.getByRole("button", { name: /^Vertrag abschließen/ }).first();
     await walkSteps(page, async () => (await complete.count()) > 0, "the 'Vertrag abschließen' button");
@@ -458,6 +467,59 @@ async function interviewToDownload(page, downloads) {
     await page.getByRole("heading", { level: 1, name: /^Verträge/ }).waitFor({ timeout: STEP_TIMEOUT_MS });
     await page.getByRole("main").getByText(contract.title).first().waitFor({ timeout: STEP_TIMEOUT_MS });
     await checkPage(page, "10-vertraege");
+  });
+}
+
+/** Wait until the autosave indicator says everything is saved. */
+async function savedNow(page) {
+  await page.getByTestId("save-status").getByText(/^Gespeichert um|^Alle Änderungen gespeichert/).waitFor({ timeout: STEP_TIMEOUT_MS });
+}
+
+/**
+ * Two tabs on one contract. Tab B is a page in a second browser context (another window with its own
+ * session, as a second browser or a colleague would be): tabs of the same context tell each other of
+ * every save at once (BroadcastChannel) and merge without a conflict, so only a page that has not
+ * heard of B's save can show the ETag conflict. Keyboard only, like the journey.
+ */
+async function secondTab(page) {
+  const contractId = results.contractId;
+  const context = await page.context().browser().newContext({ locale: "de-DE", viewport: { width: 1366, height: 900 } });
+  const tabB = await context.newPage();
+  tabB.setDefaultTimeout(STEP_TIMEOUT_MS);
+  watch(tabB, "journey (tab B)");
+  try {
+    await step(tabB, "tab B: the same contract, an answer saved", async () => {
+      await tabB.goto(`${baseUrl}/vertraege/${contractId}`);
+      await tabB.waitForURL(/\/anmelden/, { timeout: STEP_TIMEOUT_MS });
+      await signIn(tabB, true);
+      await tabB.waitForURL(new RegExp(`/vertraege/${contractId}`), { timeout: STEP_TIMEOUT_MS });
+      await answer(tabB, TAB_B[0], TAB_B[1]);
+      await savedNow(tabB);
+    });
+  } finally {
+    await context.close();
+  }
+  await step(page, "tab A: an edit on the old version is refused and explained", async () => {
+    await answer(page, TAB_A[0], TAB_A[1]);
+    const notice = page.getByTestId("stale-conflict");
+    await notice.getByText(STALE_TITLE).waitFor({ timeout: STEP_TIMEOUT_MS });
+    // the table shows tab B's change and this tab's unsaved input, once the stored state is read
+    await notice.getByRole("row", { name: /Arbeitsort.*Augsburg.*unverändert/ }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await notice.getByRole("row", { name: /Urlaub.*30.*31/ }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    const field = page.getByLabel(labelOf(TAB_A[0])).first();
+    if ((await field.inputValue()) !== TAB_A[1]) throw new Error("the input refused with 412 is gone from the field");
+    await checkPage(page, "06b-zweiter-tab-konflikt");
+  });
+  await step(page, "tab A: keep my input", async () => {
+    await press(page, page.getByRole("button", { name: "Meine Eingaben übernehmen" }), "'Meine Eingaben übernehmen'");
+    await page.getByTestId("stale-conflict").waitFor({ state: "hidden", timeout: STEP_TIMEOUT_MS });
+    await savedNow(page);
+    const contract = await apiGet(await apiLogin(), `/api/v1/contracts/${contractId}`);
+    const byText = Object.fromEntries(contract.interview.map((q) => [q.text, q.answer]));
+    if (byText[TAB_B[0]] !== TAB_B[1] || byText[TAB_A[0]] !== Number(TAB_A[1])) {
+      throw new Error(`after keeping the input the contract holds ${JSON.stringify([byText[TAB_B[0]], byText[TAB_A[0]]])}`);
+    }
+    results.twoTabs = { tabB: byText[TAB_B[0]], tabA: byText[TAB_A[0]] };
   });
 }
 
@@ -545,6 +607,19 @@ async function sessionExpiry(page) {
 
 // ---------------------------------------------------------------- main
 
+/** Page errors in the log; the app must pass the server's Content-Security-Policy: any report fails the run. */
+function watch(page, name) {
+  page.on("pageerror", (error) => log(`PAGE ERROR ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
+      const where = message.location();
+      cspViolations.push(
+        `${name} on ${new URL(page.url()).pathname} (${where.url}:${where.lineNumber}:${where.columnNumber}): ${message.text().slice(0, 200)}`,
+      );
+    }
+  });
+}
+
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 let failed = false;
 try {
@@ -552,16 +627,7 @@ try {
     const context = await browser.newContext({ acceptDownloads: true, locale: "de-DE", viewport: { width: 1366, height: 900 } });
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page.on("pageerror", (error) => log(`PAGE ERROR ${error.message}`));
-    // The app must pass the server's Content-Security-Policy: any report fails the run.
-    page.on("console", (message) => {
-      if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
-        const where = message.location();
-        cspViolations.push(
-          `${name} on ${new URL(page.url()).pathname} (${where.url}:${where.lineNumber}:${where.columnNumber}): ${message.text().slice(0, 200)}`,
-        );
-      }
-    });
+    watch(page, name);
     try {
       if (name === "journey") await journey(page);
       else if (name === "session") await sessionExpiry(page);
