@@ -7,7 +7,8 @@
 // Steps: the sign-in page offers single sign-on (axe) → the provider's form (filled with the keyboard)
 // → back in the app as that user (dashboard); the access token (short-lived) is refreshed silently at
 // the provider's token endpoint and a request after the first token's expiry succeeds without a 401 or
-// a dialog; the provider ends the session mid-page → the "Sitzung abgelaufen" dialog (axe) → signing in
+// a dialog; a second tab shares the session through two more (rotating) refreshes without a refused
+// one; the provider ends the session mid-page → the "Sitzung abgelaufen" dialog (axe) → signing in
 // again returns to the page (path and query) the user was on; "Abmelden" goes through the provider's
 // end-session endpoint, the app shows the sign-in page and the old refresh token is dead.
 //
@@ -73,19 +74,24 @@ async function main(page, discovery) {
   const tokenCalls = []; // grant type and status of every browser request to the token endpoint
   const apiStatuses = []; // every /api/v1 answer: status, bearer
   const endSessions = [];
-  page.on("response", (response) => {
-    const request = response.request();
-    const url = response.url();
-    if (url === discovery.token_endpoint && request.method() === "POST") {
-      tokenCalls.push({ grant: new URLSearchParams(request.postData() ?? "").get("grant_type"), status: response.status(), at: Date.now() });
-    } else if (url.startsWith(`${baseUrl}/api/v1/`)) {
-      const bearer = request.headers().authorization?.slice(7) ?? null;
-      apiStatuses.push({ path: new URL(url).pathname, status: response.status(), bearer, at: Date.now() });
-    }
-  });
-  page.on("request", (request) => {
-    if (request.url().startsWith(discovery.end_session_endpoint)) endSessions.push(request.url());
-  });
+  /** Record what a tab sends to the provider and the API (every tab of the context shares the session). */
+  function watch(tab) {
+    tab.on("response", (response) => {
+      const request = response.request();
+      const url = response.url();
+      if (url === discovery.token_endpoint && request.method() === "POST") {
+        tokenCalls.push({ grant: new URLSearchParams(request.postData() ?? "").get("grant_type"), status: response.status(), at: Date.now() });
+      } else if (url.startsWith(`${baseUrl}/api/v1/`)) {
+        const bearer = request.headers().authorization?.slice(7) ?? null;
+        apiStatuses.push({ path: new URL(url).pathname, status: response.status(), bearer, at: Date.now() });
+      }
+    });
+    tab.on("request", (request) => {
+      if (request.url().startsWith(discovery.end_session_endpoint)) endSessions.push(request.url());
+    });
+  }
+  watch(page);
+  const refreshed = () => tokenCalls.filter((c) => c.grant === "refresh_token" && c.status === 200).length;
   const dialog = page.getByRole("alertdialog", { name: "Sitzung abgelaufen" });
 
   await step("the sign-in page offers single sign-on", async () => {
@@ -134,7 +140,30 @@ async function main(page, discovery) {
     if (unauthorized.length) throw new Error(`401 answers during silent refresh: ${JSON.stringify(unauthorized)}`);
     if (await dialog.isVisible()) throw new Error("the sign-in dialog interrupted the user");
     if (new URL(page.url()).pathname.startsWith("/anmelden")) throw new Error("sent to the sign-in page");
-    results.refreshes = tokenCalls.filter((c) => c.grant === "refresh_token" && c.status === 200).length;
+    results.refreshes = refreshed();
+  });
+
+  await step("a second tab shares the session through rotating refreshes", async () => {
+    // The provider spends a refresh token on first use: two tabs refreshing with the same one would end
+    // the session. The app refreshes under a Web Lock and adopts the other tab's tokens.
+    const second = await page.context().newPage();
+    second.setDefaultTimeout(STEP_TIMEOUT_MS);
+    watch(second);
+    watchCsp(second, "oidc second tab", cspViolations);
+    await second.goto(`${baseUrl}/vertraege`);
+    await second.getByRole("heading", { level: 1, name: "Verträge" }).waitFor({ state: "visible" });
+    const before = refreshed();
+    const { lifetimeMs } = await storedSession(page);
+    await until(page, () => refreshed() >= before + 2, "two more refreshes with two tabs open", 2 * lifetimeMs + 60_000);
+    const refused = tokenCalls.filter((c) => c.grant === "refresh_token" && c.status !== 200);
+    if (refused.length) throw new Error(`a refresh was refused with two tabs: ${JSON.stringify(tokenCalls)}`);
+    await second.getByRole("link", { name: "Katalog" }).click();
+    await second.getByRole("heading", { level: 1, name: "Katalog" }).waitFor({ state: "visible" });
+    for (const tab of [page, second]) {
+      if (await tab.getByRole("alertdialog").isVisible()) throw new Error("a tab shows the sign-in dialog");
+    }
+    results.refreshesWithTwoTabs = refreshed() - before;
+    await second.close();
   });
 
   await step("the session ends at the provider mid-page", async () => {
