@@ -180,7 +180,7 @@ test("two editors: after a 412, \"Neu laden\" names the input it replaces, then 
   await within(notice).findByRole("table");
   await user.click(within(notice).getByRole("button", { name: "Neu laden" }));
   const dialog = await screen.findByRole("alertdialog", { name: "Eingaben verwerfen und neu laden?" });
-  expect(dialog).toHaveTextContent("Wie hoch ist das Bruttogehalt?: 4.000,00 EUR");
+  expect(dialog).toHaveTextContent("Wie hoch ist das Bruttogehalt? – 4.000,00 EUR");
   expect(salary).toHaveValue("4.000,00"); // nothing is dropped before the user confirms (formatted on blur)
   await user.click(within(dialog).getByRole("button", { name: "Verwerfen und neu laden" }));
   await waitFor(() => expect(screen.queryByTestId("stale-conflict")).not.toBeInTheDocument());

@@ -98,7 +98,7 @@ export function StaleNotice({
         <ul>
           {stale.mine.map((field) => (
             <li key={field}>
-              {label(field)}: {value(field, mineOf(field))}
+              {label(field)} – {value(field, mineOf(field))}
             </li>
           ))}
         </ul>
