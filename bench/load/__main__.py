@@ -133,11 +133,15 @@ class Watched:
             watched.roles[f"api worker {n} (RSS)"] = (lambda p=p: _group(p), "rss")
         watched.roles["api supervisor (RSS)"] = (lambda: [api], "rss")
         watched.roles["export worker (RSS)"] = (lambda: [worker], "rss")
-        watched.roles["LibreOffice, 3 processes (RSS)"] = (lambda: _group(worker)[1:], "rss")
+        watched.roles["LibreOffice, converter processes (RSS)"] = (lambda: _group(worker)[1:], "rss")
         # Summed RSS would count the shared buffers once per backend. Private memory (USS) is what
         # a leak would grow; the shared part (PSS - USS) fills up to shared_buffers as pages are read.
         watched.roles["PostgreSQL, all processes (USS)"] = (lambda: _group(postmaster), "uss")
         watched.roles["PostgreSQL, all processes (PSS)"] = (lambda: _group(postmaster), "pss")
+        watched.roles["locust (load generator, RSS)"] = (
+            lambda: [p for p in psutil.Process().children() if any("locust" in a for a in cmd(p))],
+            "rss",
+        )
         watched.pids = {"api": [p.pid for p in api_workers], "worker": [worker.pid]}
         return watched
 
@@ -300,13 +304,30 @@ def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: floa
             "end_mb": e,
             "growth_pct": round(growth * 100, 1),
             # PSS also holds the shared buffers (bounded by shared_buffers): shown, judged by the USS row
-            "verdict": "-" if "(PSS)" in role else "OK" if growth <= MEMORY_GROWTH_LIMIT else "MISSED",
+            "verdict": "-"
+            if "(PSS)" in role or "locust" in role
+            else "OK"
+            if growth <= MEMORY_GROWTH_LIMIT
+            else "MISSED",
             "cpu_pct": round((end[1][role]["cpu_s"] - start[1][role]["cpu_s"]) / window * 100, 1)
             if window > 0
             else None,
             "processes": f"{start[1][role]['processes']:g}/{end[1][role]['processes']:g}",
         }
     return table
+
+
+def cpu_per_request(memory: dict[str, Any], totals: dict[str, Any]) -> dict[str, Any]:
+    """CPU of the processes under test per request (steady state): unlike latency on a shared machine
+    this hardly moves with other processes' load, so it gives what 2 dedicated cores would sustain."""
+    server = {r: m["cpu_pct"] or 0.0 for r, m in memory.items() if "(PSS)" not in r and "locust" not in r}
+    rps = totals["throughput_rps"]
+    ms = sum(server.values()) / 100 / rps * 1000 if rps else 0.0
+    return {
+        "server_cpu_pct": round(sum(server.values()), 1),
+        "cpu_ms_per_request": round(ms, 2),
+        "cpu_bound_rps_2_cores": round(2000 / ms, 1) if ms else None,
+    }
 
 
 def print_report(
@@ -338,6 +359,12 @@ def print_report(
         f"  sustained throughput {totals['throughput_rps']:.1f} req/s (target >= {THROUGHPUT_TARGET_RPS:g}) "
         f"{totals['throughput_verdict']}; {totals['requests']} requests, {totals['errors']} errors "
         f"(zero errors: {totals['zero_errors']})"
+    )
+    cpu = totals["cpu"]
+    print(
+        f"  CPU of the processes under test: {cpu['server_cpu_pct']:.0f} % of one core = "
+        f"{cpu['cpu_ms_per_request']:.1f} ms per request at this mix -> about {cpu['cpu_bound_rps_2_cores']} "
+        "req/s if they had 2 cores to themselves"
     )
     for name, messages in totals["failures"].items():
         for message, n in list(messages.items())[:5]:
@@ -414,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, totals = summarise(result)
     steady = result["steadySince"] or result["started"]
     memory = memory_table(sampler, idle_at, steady + warmup_s, end_at)
+    totals["cpu"] = cpu_per_request(memory, totals)
     print_report(args, counts, rows, totals, memory, extra)
     if extra["restarted_processes"]:
         print("  a process under test was restarted during the run (pids changed)")

@@ -38,6 +38,10 @@ CONTRACT_WORDS = ("Müller", "Schmidt", "Arbeitsvertrag", "Weber", "AZ 2026", "H
 AUDIT_ACTIONS = ("contract.update", "contract.create", "export.request", "auth.login", "contract.complete")
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 # -- results: every sample kept, split at the end of the ramp ------------------------------------
 
 
@@ -175,7 +179,8 @@ class ApiUser(FastHttpUser):
                 body = response.json()
             if (status, body.get("code", "")) in tolerate:
                 return {"tolerated": status, **body}
-            response.failure(f"{status} {body.get('code', '')} {(response.text or '')[:200]}")
+            detail = body.get("errors") or body.get("detail") or (response.text or "")[:200]
+            response.failure(f"{status} {body.get('code', '')} {_text(detail)[:300]}")
             return None
 
 
@@ -244,15 +249,21 @@ class LawyerBrowsing(ApiUser):
 
 
 def _answer(question: dict[str, Any], rng: random.Random) -> Any:
+    """A valid answer, as a lawyer would give it: within the question's own bounds."""
     kind = question["type"]
+    bounds = question.get("validation") or {}
     if kind == "text":
         return f"Muster {question['text'].rstrip('?')[:60]}"
     if kind == "number":
-        return rng.randint(1, 40)
+        low = int(bounds.get("min", 1))
+        return rng.randint(low, int(bounds.get("max", low + 40)))
     if kind == "currency":
-        return f"{rng.randint(100, 250_000)}.00"
+        low = int(float(bounds.get("min", 100)))
+        return f"{rng.randint(low, int(float(bounds.get('max', low + 250_000))))}.00"
     if kind == "date":
-        return (date(2027, 1, 1) + timedelta(days=rng.randint(0, 365))).isoformat()
+        first = date.fromisoformat(str(bounds.get("min", "2027-01-01"))[:10])
+        last = date.fromisoformat(str(bounds.get("max", (first + timedelta(days=365)).isoformat()))[:10])
+        return (first + timedelta(days=rng.randint(0, max(0, (last - first).days)))).isoformat()
     if kind == "yes_no":
         return rng.random() < 0.5
     options = [o["value"] for o in question.get("options") or []]
@@ -482,9 +493,10 @@ class ContentEditor(ApiUser):
         if clause is None or version is None:
             return
         path = f"/content/clauses/{clause['id']}/versions/{version['id']}"
+        text = version.get("content") or CLAUSE_TEXT
         for edit in range(self.rng.randint(2, 4)):
-            self.think(2, 6)  # writing
-            text = CLAUSE_TEXT + f"\n\nErgänzung {edit + 1}: Die Pflicht gilt auch gegenüber Angehörigen."
+            self.think(2, 6)  # writing: a sentence more (placeholders and parameters stay as they are)
+            text += f"\n\nErgänzung {edit + 1}: Die Regelung gilt auch gegenüber verbundenen Unternehmen."
             if self.call("PATCH", path, "content: draft edit", json={"content": text}) is None:
                 return
         self.call("GET", f"{path}/publishing-gates", "content: gates")
