@@ -138,8 +138,11 @@ def _remember(version_id: uuid.UUID, status: str, content: tuple[Any, ...]) -> N
     _CONTENT_CACHE[version_id] = content
 
 
-async def pinned_template_version(session: AsyncSession, version_id: uuid.UUID) -> TemplateVersionPin | None:
-    """A template version by id, whatever its status (deprecated included), content from the cache."""
+async def pinned_template_version(
+    session: AsyncSession, version_id: uuid.UUID
+) -> tuple[TemplateRef, TemplateVersionPin] | None:
+    """A template version by id, whatever its status (deprecated included), with its template, in
+    one statement; the version's content from the cache."""
     tv = (
         await session.execute(
             select(
@@ -147,11 +150,17 @@ async def pinned_template_version(session: AsyncSession, version_id: uuid.UUID) 
                 TemplateVersion.template_id,
                 TemplateVersion.version_number,
                 TemplateVersion.status,
-            ).where(TemplateVersion.id == version_id)
+                Template.title,
+                Template.jurisdiction,
+                Template.current_published_version_id,
+            )
+            .join(Template, Template.id == TemplateVersion.template_id)
+            .where(TemplateVersion.id == version_id)
         )
     ).one_or_none()
     if tv is None:
         return None
+    template = TemplateRef(tv.template_id, tv.title, tv.jurisdiction, tv.current_published_version_id)
     if tv.id not in _CONTENT_CACHE:
         heavy = (
             await session.execute(
@@ -164,7 +173,9 @@ async def pinned_template_version(session: AsyncSession, version_id: uuid.UUID) 
         structure, interview = heavy.structure or {}, heavy.interview or []
     else:
         structure, interview = _CONTENT_CACHE[tv.id]
-    return TemplateVersionPin(tv.id, tv.template_id, tv.version_number, tv.status, structure, interview)
+    return template, TemplateVersionPin(
+        tv.id, tv.template_id, tv.version_number, tv.status, structure, interview
+    )
 
 
 async def pinned_clause_versions(

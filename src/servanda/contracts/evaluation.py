@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,16 +109,60 @@ def evaluate(
             Pin(cid, p.title, p.version.version_number, p.version.id) for cid, p in pins.clauses.items()
         ),
     )
-    return evaluate_contract(
+    answers = contract.answers if answers is None else answers
+    selected_slots = contract.selected_slots if selected_slots is None else selected_slots
+    dismissed = contract.dismissed_warnings if dismissed is None else dismissed
+    key = _evaluation_key(pins, meta, answers, selected_slots, contract.jurisdiction, dismissed)
+    found = _EVALUATIONS.get(key) if key is not None else None
+    if found is not None:
+        return found
+    evaluation = evaluate_contract(
         inputs.structure,
         inputs.questions,
         inputs.clauses,
-        contract.answers if answers is None else answers,
-        contract.selected_slots if selected_slots is None else selected_slots,
+        answers,
+        selected_slots,
         contract.jurisdiction,
-        contract.dismissed_warnings if dismissed is None else dismissed,
+        dismissed,
         meta=meta,
     )
+    if key is not None:
+        if len(_EVALUATIONS) >= _EVALUATIONS_MAX:
+            _EVALUATIONS.pop(next(iter(_EVALUATIONS)))
+        _EVALUATIONS[key] = evaluation
+    return evaluation
+
+
+# The evaluation is a pure function of its inputs, so an evaluation is memoised per process under
+# the complete input: the document meta (which names the template version and every pinned clause
+# version with its title, so the published content the engine reads), answers, slot choices,
+# jurisdiction and dismissals. No entry ever goes stale (other inputs are another key), so it
+# needs no invalidation across processes; nothing mutable is cached. It saves the engine's work
+# when the same state is evaluated again: the live preview right after an autosave, a reload, the
+# validate call. The engine's results are treated as read-only by every caller.
+_EVALUATIONS: dict[bytes, ContractEvaluation] = {}
+_EVALUATIONS_MAX = 128
+
+
+def _evaluation_key(
+    pins: Pins,
+    meta: DocumentMeta,
+    answers: Any,
+    selected_slots: Any,
+    jurisdiction: str | None,
+    dismissed: Any,
+) -> bytes | None:
+    """The memo key of an evaluation; None (not memoised) for drafts, whose content can change."""
+    if pins.template_version.status == "draft" or any(
+        p.version.status == "draft" for p in pins.clauses.values()
+    ):
+        return None
+    try:
+        return orjson.dumps(
+            [meta, answers, selected_slots, jurisdiction, list(dismissed)], option=orjson.OPT_SORT_KEYS
+        )
+    except TypeError:  # a value orjson cannot write: evaluate without the memo
+        return None
 
 
 def store_validation(contract: ContractInstance, evaluation: ContractEvaluation) -> None:

@@ -47,9 +47,23 @@ class Pins:
 
 
 def slot_clause_ids(version: TemplateVersionPin) -> list[uuid.UUID]:
-    """Every clause any slot of the version names (alternatives included), in document order."""
-    structure = Structure.model_validate(version.structure or {})
-    return list(dict.fromkeys(c for slot in structure.slots() for c in slot.clause_ids()))
+    """Every clause any slot of the version names (alternatives included), in document order.
+
+    Published and deprecated versions never change: their order is parsed once per process.
+    """
+    known = _SLOT_ORDER.get(version.id) if version.status != "draft" else None
+    if known is None:
+        structure = Structure.model_validate(version.structure or {})
+        known = tuple(dict.fromkeys(c for slot in structure.slots() for c in slot.clause_ids()))
+        if version.status != "draft":
+            if len(_SLOT_ORDER) >= _SLOT_ORDER_MAX:
+                _SLOT_ORDER.pop(next(iter(_SLOT_ORDER)))
+            _SLOT_ORDER[version.id] = known
+    return list(known)
+
+
+_SLOT_ORDER: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
+_SLOT_ORDER_MAX = 2048
 
 
 async def resolve_pins(session: AsyncSession, template_id: uuid.UUID) -> Pins:
@@ -110,13 +124,12 @@ async def load_pins(
     session: AsyncSession, template_version_id: uuid.UUID, clause_version_ids: list[uuid.UUID]
 ) -> Pins:
     """The pins of an existing contract, exactly as pinned (deprecated versions included)."""
-    version = await published.pinned_template_version(session, template_version_id)
-    if version is None:
+    pinned = await published.pinned_template_version(session, template_version_id)
+    if pinned is None:
         raise errors.Conflict(
             "contract.pins_unavailable", "Die angeheftete Vorlagenfassung ist nicht mehr lesbar."
         )
-    template = await published.template(session, version.template_id)
-    assert template is not None
+    template, version = pinned
     by_clause = {
         pinned.version.clause_id: PinnedClause(pinned.version.clause_id, pinned.title, pinned.version)
         for pinned in await published.pinned_clause_versions(session, clause_version_ids)
