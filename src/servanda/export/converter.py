@@ -273,6 +273,13 @@ class Converter:
         return await asyncio.to_thread(_probe, self._port, 2.0)
 
     async def _spawn_until_ready(self) -> None:
+        orphans = _sweep_orphans(self.profile_dir.parent)
+        if orphans:
+            log.warning(
+                "killed LibreOffice processes a dead converter left",
+                action="converter.orphans",
+                count=orphans,
+            )
         soffice = self._soffice or shutil.which("soffice")
         if soffice is None:
             raise ConversionError(
@@ -532,10 +539,53 @@ def _group_members(pgid: int) -> list[tuple[int, str]]:
         except OSError:
             continue
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
-        if int(pgrp) == pgid and state not in ("Z", "X"):
+        state, pgrp = _state_and_group(stat)
+        if pgrp == pgid and state not in ("Z", "X"):
             members.append((int(entry.name), comm))
     return members
+
+
+def _sweep_orphans(root: Path) -> int:
+    """SIGKILL LibreOffice processes with a profile below ``root`` whose converter is gone; returns how many.
+
+    The server script stops LibreOffice when the application dies, and LibreOffice's launcher gets
+    SIGTERM from the kernel when the server dies (converter_server.py). What is left is a
+    ``soffice.bin`` whose launcher and server were killed together (SIGKILL of every process of
+    a worker, an OOM kill of the group): it keeps its process group, whose leader - the server -
+    is gone. A living converter's leader runs, so another worker's LibreOffice on the same data
+    directory is never touched.
+    """
+    marker = f"-env:UserInstallation={root.resolve().as_uri()}/".encode()
+    killed = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in Path(entry.path, "cmdline").read_bytes():
+                continue
+            state, pgrp = _state_and_group(Path(entry.path, "stat").read_text())
+        except OSError:
+            continue
+        if state in ("Z", "X") or _running(pgrp):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(int(entry.name), signal.SIGKILL)
+            killed += 1
+    return killed
+
+
+def _state_and_group(stat: str) -> tuple[str, int]:
+    """State and process group from a ``/proc/<pid>/stat`` line (the name may contain spaces)."""
+    state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+    return state, int(pgrp)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state, _ = _state_and_group(Path(f"/proc/{pid}/stat").read_text())
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 def _seed_profile(profile_dir: Path) -> None:

@@ -11,7 +11,9 @@ start LibreOffice with its own profile on a loopback UNO port, wait until that p
 connections, then serve unoserver's XML-RPC API (``UnoServer.serve``) on a second loopback port.
 When LibreOffice exits, this process exits too, so the client sees a dead converter at once;
 when the application dies without stopping it (SIGKILL), this process stops LibreOffice and
-itself, so a killed worker leaves no LibreOffice behind.
+itself, so a killed worker leaves no LibreOffice behind. When this process dies first (killed
+together with the application, say), a sentinel child of it kills the process group, so
+LibreOffice never outlives its server (:func:`_start_sentinel`).
 No conversion timeout here: the client owns the timeout and kills the whole process group.
 
 Standard library and unoserver only; never imported by the application.
@@ -75,6 +77,34 @@ def _watch_parent(parent_pid: int, office: subprocess.Popen[bytes], run_dir: Pat
     os._exit(1)
 
 
+def _start_sentinel() -> None:
+    """Fork a sentinel that SIGKILLs this process group as soon as this process is gone.
+
+    It blocks on a pipe whose only write end this process holds (not inherited: ``os.pipe`` is
+    close-on-exec): the read returns when this process dies, however it dies, also by SIGKILL,
+    when :func:`_watch_parent` cannot run any more. Then LibreOffice (``oosplash`` and
+    ``soffice.bin``) and the sentinel itself go. Not PR_SET_PDEATHSIG on LibreOffice: it reaches
+    only the launcher ``oosplash``, whose SIGTERM handler can hang (seen here: blocked in its
+    handler while joining ``soffice.bin``) and whose SIGKILL orphans ``soffice.bin``. Forked
+    before any thread starts.
+    """
+    read_end, write_end = os.pipe()
+    if os.fork() != 0:
+        os.close(read_end)
+        _SENTINEL_PIPE.append(write_end)  # open until this process ends
+        return
+    os.close(write_end)
+    try:
+        while os.read(read_end, 1):
+            pass
+    finally:
+        os.killpg(0, signal.SIGKILL)  # LibreOffice and this sentinel
+        os._exit(0)
+
+
+_SENTINEL_PIPE: list[int] = []
+
+
 def _group_members() -> list[int]:
     """The other living processes of this process group (LibreOffice), from /proc."""
     me, group = os.getpid(), os.getpgrp()
@@ -107,6 +137,7 @@ def main() -> int:
     xmlrpc.server.SimpleXMLRPCRequestHandler.log_request = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
 
     accept = f"socket,host=127.0.0.1,port={args.uno_port},tcpNoDelay=1;urp;StarOffice.ComponentContext"
+    _start_sentinel()
     office = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
         [args.soffice, *OFFICE_FLAGS, f"-env:UserInstallation={args.profile_url}", f"--accept={accept}"],
         stdin=subprocess.DEVNULL,
