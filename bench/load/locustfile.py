@@ -127,6 +127,8 @@ class ApiUser(FastHttpUser):
         self.account: dict[str, Any] = pool[next(_NEXT[type(self).__name__]) % len(pool)]
         self.rng = random.Random()
         self.token: str | None = self.account.get("token")
+        self.refresh_token: str | None = None
+        self.renew_at = float("inf")
         if self.token is None:  # editors and admins sign in at the start of their session
             body = self.call(
                 "POST",
@@ -140,7 +142,12 @@ class ApiUser(FastHttpUser):
             )
             if body is None:  # counted as a failure
                 raise StopUser()
-            self.token = body["accessToken"]
+            self._signed_in(body)
+
+    def _signed_in(self, tokens: dict[str, Any]) -> None:
+        """Keep the tokens; renew a minute before the access token expires, as the web app does."""
+        self.token, self.refresh_token = tokens["accessToken"], tokens["refreshToken"]
+        self.renew_at = time.monotonic() + tokens["expiresIn"] - 60
 
     def context(self) -> dict[str, Any]:
         return {"userClass": type(self).__name__}
@@ -162,6 +169,13 @@ class ApiUser(FastHttpUser):
     ) -> Any:
         """One request; the parsed body, or None after a failure. ``tolerate``: (status, problem
         code) pairs the web app handles as a normal outcome (e.g. a 409 it follows instead)."""
+        if time.monotonic() > self.renew_at and self.refresh_token:
+            self.renew_at = float("inf")
+            renewed = self.call(
+                "POST", "/auth/refresh", "auth: refresh", json={"refreshToken": self.refresh_token}
+            )
+            if renewed is not None:
+                self._signed_in(renewed)
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         url = path if path.startswith("/api/") else f"{API}{path}"
         if params:
