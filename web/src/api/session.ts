@@ -39,6 +39,7 @@ export type Refresher = (tokens: Tokens) => Promise<Tokens>;
 
 interface LockManagerLike {
   request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+  query?(): Promise<{ held?: { name?: string }[] }>;
 }
 
 export interface SessionOptions {
@@ -52,6 +53,26 @@ export interface SessionOptions {
 
 export const STORAGE_KEY = "servanda.session";
 const LOCK_NAME = "servanda.refresh";
+// localStorage is not a synchronous channel between tabs in Chromium: a tab that takes the refresh lock
+// right after another tab refreshed can still read the spent refresh token (seen in the browser run
+// against a provider that spends refresh tokens on first use: two refreshes 59 ms apart, the second
+// refused, both tabs signed out). The lock manager is consistent across tabs, so the refreshing tab
+// also holds a lock named after the refresh token it spent, before it releases the refresh lock;
+// a tab that finds that lock held waits for the new tokens to reach its storage instead of refreshing.
+const SPENT_LOCK_PREFIX = "servanda.refresh.spent.";
+const SPENT_HOLD_MS = 15_000;
+const ADOPT_WAIT_MS = 5_000;
+const ADOPT_POLL_MS = 50;
+
+/** A short fingerprint of a refresh token for a lock name (lock names are visible to this origin only). */
+function fingerprint(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `${text.length}.${hash.toString(16)}`;
+}
 
 function parseTokens(raw: string | null): Tokens | null {
   if (!raw) return null;
@@ -202,9 +223,15 @@ export class Session {
         this.signOut(); // another tab signed out
         return null;
       }
+      if (await this.spentElsewhere(used)) {
+        const arrived = await this.awaitStoredTokens(used);
+        if (arrived) this.adopt(arrived, false);
+        return arrived; // null: keep the session, the next request looks again
+      }
       try {
         const fresh = await this.refresher(used);
         this.adopt(fresh, true);
+        await this.markSpent(used);
         return fresh;
       } catch (error) {
         if (error instanceof RefreshRefused) {
@@ -215,6 +242,36 @@ export class Session {
       }
     };
     return this.locks ? this.locks.request(LOCK_NAME, work) : work();
+  }
+
+  /** Whether another tab has just refreshed with this refresh token (it holds the token's spent lock). */
+  private async spentElsewhere(used: Tokens): Promise<boolean> {
+    if (!this.locks?.query) return false;
+    const name = SPENT_LOCK_PREFIX + fingerprint(used.refreshToken);
+    const state = await this.locks.query();
+    return (state.held ?? []).some((lock) => lock.name === name);
+  }
+
+  /** Hold the spent token's lock for a while; resolves once it is granted (before the refresh lock goes). */
+  private async markSpent(used: Tokens): Promise<void> {
+    const locks = this.locks;
+    if (!locks?.query) return;
+    await new Promise<void>((granted) => {
+      void locks.request(SPENT_LOCK_PREFIX + fingerprint(used.refreshToken), () => {
+        granted();
+        return new Promise<void>((release) => setTimeout(release, SPENT_HOLD_MS));
+      });
+    });
+  }
+
+  /** The tokens another tab stored after spending `used`, once they reach this tab's storage. */
+  private async awaitStoredTokens(used: Tokens): Promise<Tokens | null> {
+    for (let polls = 0; polls <= ADOPT_WAIT_MS / ADOPT_POLL_MS; polls += 1) {
+      const stored = parseTokens(this.storage?.getItem(STORAGE_KEY) ?? null);
+      if (stored && stored.refreshToken !== used.refreshToken) return stored;
+      await new Promise((wait) => setTimeout(wait, ADOPT_POLL_MS));
+    }
+    return null;
   }
 
   private expire(): void {
