@@ -67,6 +67,15 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbUnderTest]:
         embedded.start()
         server_superuser = embedded.superuser_url
         password = None
+    yield prepare_test_database(server_superuser, password, embedded)
+    if embedded is not None:
+        embedded.stop()
+
+
+def prepare_test_database(
+    server_superuser: str, password: str | None, embedded: EmbeddedPostgres | None
+) -> DbUnderTest:
+    """A fresh, migrated test database on the server (tests/test_fault_drills.py runs its own server)."""
     with psycopg.connect(server_superuser, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
     provision(server_superuser, database=TEST_DATABASE, owner=OWNER, app=APP, password=password)
@@ -81,9 +90,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbUnderTest]:
     )
     problems = migrate.upgrade(db.owner, APP, maintenance_role=MAINT)
     assert problems == [], problems
-    yield db
-    if embedded is not None:
-        embedded.stop()
+    return db
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,9 @@ def _free_port() -> int:
 class Worker:
     """A `servanda worker` child process with fast test timings."""
 
-    def __init__(self, db: DbUnderTest, data_dir: Path, log: Path, **env: str) -> None:
+    def __init__(
+        self, db: DbUnderTest, data_dir: Path, log: Path, *, prefix: Sequence[str] = (), **env: str
+    ) -> None:
         self.port = _free_port()
         self.log = log
         self.env = {
@@ -69,7 +71,7 @@ class Worker:
         self.env.pop("DATABASE_ADMIN_URL", None)
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "servanda", "worker"],
+                [*prefix, sys.executable, "-m", "servanda", "worker"],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -133,8 +135,9 @@ def data_dir(tmp_path: Path) -> Path:
 def workers(clean_db: DbUnderTest, data_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(**env: str) -> Worker:
-        worker = Worker(clean_db, data_dir, tmp_path / f"worker-{len(started)}.log", **env)
+    def start(*, prefix: Sequence[str] = (), **env: str) -> Worker:
+        """``prefix`` runs the worker under a wrapper command (tests/test_fault_drills.py: ``setpriv``)."""
+        worker = Worker(clean_db, data_dir, tmp_path / f"worker-{len(started)}.log", prefix=prefix, **env)
         started.append(worker)
         return worker
 
@@ -409,28 +412,44 @@ def test_sigterm_lets_the_in_flight_job_finish(
 
 def test_a_job_of_a_worker_killed_with_sigkill_is_picked_up_again(
     api: TestClient, lawyer: dict[str, Any], su: psycopg.Connection, clean_db: DbUnderTest,  # noqa: F811
-    workers: Callable[..., Worker],
+    workers: Callable[..., Worker], data_dir: Path,
 ) -> None:  # fmt: skip
-    contract = completed_contract(api, lawyer)
-    tenant = tenant_of(su, contract["id"])
-    victim = workers()
-    # A PDF job right after start: the converter is still warming up, so the job is in flight.
+    """Several exports in flight when the worker dies (issue 15's fault drill): each finishes once."""
     for _ in range(5):
-        job = queue_export(clean_db, tenant, contract["id"], "pdf")
-        wait_for(su, job, ("running", "done"))
-        victim.stop(signal.SIGKILL)
-        if job_row(su, job)["status"] == "running":
-            break
+        # One active job per contract and format: three PDF jobs and a DOCX one.
+        contracts = [completed_contract(api, lawyer)["id"] for _ in range(3)]
+        tenant = tenant_of(su, contracts[0])
         victim = workers()
+        # PDF jobs right after start: the converter is still warming up, so up to
+        # EXPORT_CONCURRENCY (3) of them are in flight, the others queued behind them.
+        jobs = [queue_export(clean_db, tenant, c, "pdf") for c in contracts]
+        jobs.append(queue_export(clean_db, tenant, contracts[0], "docx"))
+        deadline = time.monotonic() + 60
+        while sum(job_row(su, job)["status"] != "queued" for job in jobs) < 2:
+            assert time.monotonic() < deadline, "the worker took no job"
+            time.sleep(0.05)
+        victim.stop(signal.SIGKILL)
+        in_flight = [job for job in jobs if job_row(su, job)["status"] == "running"]
+        if len(in_flight) >= 2:
+            break
     else:
-        pytest.fail("the job never was in flight when the worker died")
-    queued = su.execute(
-        "SELECT status FROM procrastinate_jobs WHERE id = %s", (job_row(su, job)["queue_job_id"],)
-    ).fetchone()
-    assert queued is not None and queued[0] == "doing"  # the dead worker still holds it
+        pytest.fail("never several jobs in flight when the worker died")
+    for job in in_flight:
+        queued = su.execute(
+            "SELECT status FROM procrastinate_jobs WHERE id = %s", (job_row(su, job)["queue_job_id"],)
+        ).fetchone()
+        assert queued is not None and queued[0] == "doing"  # the dead worker still holds it
     workers()
-    row = wait_for(su, job, ("done", "failed"), timeout=60)
-    assert row["status"] == "done" and row["attempts"] == 2
+    for job in jobs:
+        row = wait_for(su, job, ("done", "failed"), timeout=90)
+        assert row["status"] == "done" and row["attempts"] == (2 if job in in_flight else 1), row
+        assert hashlib.sha256(stored(data_dir, row)).hexdigest() == row["result_sha256"]
+    completed = su.execute(
+        "SELECT count(*), count(DISTINCT object_id) FROM audit_events "
+        "WHERE action = 'export.complete' AND object_id = ANY(%s)",
+        ([str(job) for job in jobs],),
+    ).fetchone()
+    assert completed == (len(jobs), len(jobs))  # each job finished exactly once
 
 
 def test_a_converter_killed_mid_conversion_is_restarted_and_the_job_retried(

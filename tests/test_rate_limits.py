@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,8 +180,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def api_processes(db: DbUnderTest, data_dir: Path, n: int, **env: str) -> Iterator[list[str]]:
-    """``n`` real ``servanda api`` processes on the same database and data directory (signing key)."""
+def api_processes(
+    db: DbUnderTest, data_dir: Path, n: int, *, prefix: Sequence[str] = (), **env: str
+) -> Iterator[list[str]]:
+    """``n`` real ``servanda api`` processes on the same database and data directory (signing key).
+
+    ``prefix`` runs each under a wrapper command (tests/test_fault_drills.py: ``setpriv``).
+    """
     environment = {
         **os.environ,
         "DATABASE_URL": db.app,
@@ -195,7 +200,7 @@ def api_processes(db: DbUnderTest, data_dir: Path, n: int, **env: str) -> Iterat
     ports = [_free_port() for _ in range(n)]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "servanda", "api", "--host", "127.0.0.1", "--port", str(port)],
+            [*prefix, sys.executable, "-m", "servanda", "api", "--host", "127.0.0.1", "--port", str(port)],
             env=environment,
             stdout=subprocess.DEVNULL,
         )

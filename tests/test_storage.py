@@ -30,6 +30,7 @@ from servanda.platform.storage import (
     ObjectNotFound,
     S3Storage,
     StorageKeyError,
+    StorageUnavailable,
     storage_from_settings,
     tenant_key,
     validate_key,
@@ -255,8 +256,9 @@ def test_s3_bucket_is_created_only_when_asked(s3_endpoint: str) -> None:
     bucket = f"b-{uuid.uuid4().hex[:12]}"
     storage = _s3(s3_endpoint, bucket)
     key = tenant_key(TENANT, "exports", "x.pdf")
-    with pytest.raises(ClientError):  # no implicit bucket creation
+    with pytest.raises(StorageUnavailable) as refused:  # no implicit bucket creation
         run(storage.put(TENANT, key, b"x", "application/pdf"))
+    assert isinstance(refused.value.__cause__, ClientError)  # the S3 error, chained
     client = _raw_client(s3_endpoint)
     with pytest.raises(ClientError):
         client.head_bucket(Bucket=bucket)

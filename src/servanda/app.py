@@ -58,7 +58,12 @@ def _verifier(settings: Settings, local_tokens: LocalTokens | None) -> TokenVeri
 def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(database_url, pool_size=settings.database_pool_size, application_name="servanda-api")
+        db = Database(
+            database_url,
+            pool_size=settings.database_pool_size,
+            pool_timeout=settings.database_pool_timeout_s,
+            application_name="servanda-api",
+        )
         app.state.db = db
         app.state.settings = settings
         local = settings.identity_provider == "local"

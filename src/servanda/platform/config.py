@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Owner role used for migrations and platform (operator) commands.
     database_admin_url: SecretStr | None = None
     database_pool_size: int = Field(10, ge=1, le=200)
+    # How long a request waits for a free pooled connection before it answers 503.
+    database_pool_timeout_s: float = Field(5.0, gt=0, le=60)
 
     s3_endpoint: str | None = None
     s3_bucket: str | None = None

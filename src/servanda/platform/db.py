@@ -9,6 +9,7 @@ next request. No tenant set means the RLS policies return no rows.
 from __future__ import annotations
 
 import re
+import select
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,8 +17,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
 
@@ -66,19 +69,43 @@ def _instrument(engine: AsyncEngine) -> None:
         metrics.DB_QUERY_DURATION.labels(operation, table).observe(time.perf_counter() - started)
 
 
+def _refuse_dead(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Checkout hook: a pooled connection the server has closed is replaced, without a round trip.
+
+    An idle connection has nothing to read (the roles LISTEN nowhere and leave no notices
+    pending), so a readable socket means the server has spoken: its FATAL goodbye and EOF
+    after a restart or crash, or, rarely, an asynchronous parameter report, which costs one
+    reconnect. A poll() with timeout 0 costs about a microsecond; pool_pre_ping would cost a
+    round trip per request. The pool opens a fresh connection instead (or fails with the
+    connect error, which answers 503 while the database is away).
+    """
+    try:
+        socket = dbapi_connection.driver_connection.pgconn.socket
+    except psycopg.OperationalError as exc:  # libpq has closed it already
+        raise DisconnectionError("pooled connection closed") from exc
+    poller = select.poll()  # not select.select: no limit on descriptor numbers
+    poller.register(socket, select.POLLIN)
+    if poller.poll(0):  # readable, hung up or invalid
+        raise DisconnectionError("the server closed the pooled connection")
+
+
 class Database:
     """The application role's connection pool."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, application_name: str = "servanda") -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, pool_timeout: float = 5.0, application_name: str = "servanda"
+    ) -> None:
         self.url = url
         self.pool_size = pool_size
         self.engine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=0,
-            pool_timeout=5,
-            # No pre-ping on the hot path: a connection broken by a database restart
-            # fails its request with 503, and SQLAlchemy then recycles the whole pool.
+            pool_timeout=pool_timeout,  # then 503 service.database_busy (platform/problems.py)
+            # No pre-ping round trip on the hot path: _refuse_dead replaces connections the
+            # server closed (a restart while the pool was idle) at checkout, for free. A
+            # connection that dies mid-request fails that request with 503, and SQLAlchemy
+            # then recycles the whole pool (tests/test_fault_drills.py).
             pool_pre_ping=False,
             # Statement parameters are contract answers, clause texts, e-mails: never put them
             # into exception messages (which end up in logs).
@@ -93,6 +120,7 @@ class Database:
         # (each runs in its own implicit transaction, so a local setting ends with it).
         self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         _instrument(self.engine)
+        event.listen(self.engine.sync_engine, "checkout", _refuse_dead)
 
     @property
     def role(self) -> str:

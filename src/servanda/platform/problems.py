@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from servanda.platform import errors, validation_messages
 from servanda.platform.errors import check_extra
 from servanda.platform.logs import get_logger
+from servanda.platform.storage import StorageUnavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = get_logger("servanda.problems")
@@ -106,13 +108,24 @@ def problem_response(problem: Problem, instance: str | None = None) -> Response:
     )
 
 
+def _unavailable(code: str, detail: str, retry_after_s: int) -> Problem:
+    return Problem(503, code, detail, headers={"Retry-After": str(retry_after_s)})
+
+
 def database_unavailable() -> Problem:
-    return Problem(
-        503,
-        "service.database_unavailable",
-        "Die Datenbank ist vorübergehend nicht erreichbar. Bitte versuchen Sie es gleich erneut.",
-        headers={"Retry-After": "5"},
-    )
+    detail = "Die Datenbank ist vorübergehend nicht erreichbar. Bitte versuchen Sie es gleich erneut."
+    return _unavailable("service.database_unavailable", detail, 5)
+
+
+def database_busy() -> Problem:
+    """Every pooled connection stayed busy for DATABASE_POOL_TIMEOUT_S: shed the request, don't queue it."""
+    detail = "Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es gleich erneut."
+    return _unavailable("service.database_busy", detail, 2)
+
+
+def storage_unavailable() -> Problem:
+    detail = "Der Dateispeicher ist vorübergehend nicht beschreibbar. Bitte versuchen Sie es später erneut."
+    return _unavailable("storage.unavailable", detail, 30)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -188,6 +201,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.warning("database unavailable", action="db.unavailable", error=type(exc).__name__)
         return problem_response(database_unavailable(), request.url.path)
 
+    def shed(
+        problem: Problem, message: str, action: str
+    ) -> Callable[[Request, Exception], Awaitable[Response]]:
+        async def handler(request: Request, exc: Exception) -> Response:
+            log.warning(message, action=action, error=type(exc.__cause__ or exc).__name__)
+            return problem_response(problem, request.url.path)
+
+        return handler
+
     async def on_domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, errors.DomainError)
         return problem_response(problem_of(exc), request.url.path)
@@ -197,7 +219,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(DBAPIError, on_database)
-    app.add_exception_handler(PoolTimeoutError, on_database)
+    app.add_exception_handler(
+        PoolTimeoutError, shed(database_busy(), "no free database connection", "db.pool_exhausted")
+    )
+    app.add_exception_handler(
+        StorageUnavailable, shed(storage_unavailable(), "storage unavailable", "storage.unavailable")
+    )
     app.add_exception_handler(psycopg.OperationalError, on_database)
 
 

@@ -11,6 +11,10 @@ key means the same thing to a file system, to S3 and in a URL.
 Two adapters: :class:`DirectoryStorage` (embedded default,
 ``$SERVANDA_DATA_DIR/storage``) and :class:`S3Storage` (any S3-compatible
 server, e.g. MinIO); :func:`storage_from_settings` picks one.
+
+Failures of the store itself (a read-only or full disk, permissions, an unreachable or
+refusing S3 server) raise :class:`StorageUnavailable`: the API answers 503
+``storage.unavailable``, the export worker retries (``export.storage_failed``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from pydantic import SecretStr
 
@@ -47,6 +52,25 @@ class StorageKeyError(StorageError, ValueError):
 
 class ObjectNotFound(StorageError, LookupError):
     """No object under this key."""
+
+
+class StorageUnavailable(StorageError):
+    """The store cannot be read or written now; the cause is chained (``__cause__``)."""
+
+
+_T = TypeVar("_T")
+
+
+async def _in_thread(
+    failures: tuple[type[Exception], ...], function: Callable[..., _T], *args: Any, **kwargs: Any
+) -> _T:
+    """Run a blocking store call in a worker thread; the store's own failures become StorageUnavailable."""
+    try:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    except StorageError:
+        raise
+    except failures as error:
+        raise StorageUnavailable(type(error).__name__) from error
 
 
 def validate_key(tenant_id: uuid.UUID, key: str) -> str:
@@ -155,16 +179,16 @@ class DirectoryStorage:
             path.unlink()
 
     async def put(self, tenant_id: uuid.UUID, key: str, data: bytes, content_type: str) -> None:
-        await asyncio.to_thread(self._put, self._path(tenant_id, key), data)
+        await _in_thread((OSError,), self._put, self._path(tenant_id, key), data)
 
     async def get(self, tenant_id: uuid.UUID, key: str) -> bytes:
-        return await asyncio.to_thread(self._get, self._path(tenant_id, key))
+        return await _in_thread((OSError,), self._get, self._path(tenant_id, key))
 
     async def exists(self, tenant_id: uuid.UUID, key: str) -> bool:
-        return await asyncio.to_thread(self._path(tenant_id, key).is_file)
+        return await _in_thread((OSError,), self._path(tenant_id, key).is_file)
 
     async def delete(self, tenant_id: uuid.UUID, key: str) -> None:
-        await asyncio.to_thread(self._delete, self._path(tenant_id, key))
+        await _in_thread((OSError,), self._delete, self._path(tenant_id, key))
 
 
 def _secret(value: str | SecretStr) -> str:
@@ -194,10 +218,12 @@ class S3Storage:
     ) -> None:
         import boto3
         from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
 
         self.endpoint = endpoint
         self.bucket = bucket
         self.region = region
+        self._failures: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
         self._client: S3Client = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -266,19 +292,24 @@ class S3Storage:
 
     async def put(self, tenant_id: uuid.UUID, key: str, data: bytes, content_type: str) -> None:
         validate_key(tenant_id, key)
-        await asyncio.to_thread(
-            self._client.put_object, Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+        await _in_thread(
+            self._failures,
+            self._client.put_object,
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
         )
 
     async def get(self, tenant_id: uuid.UUID, key: str) -> bytes:
-        return await asyncio.to_thread(self._get, validate_key(tenant_id, key))
+        return await _in_thread(self._failures, self._get, validate_key(tenant_id, key))
 
     async def exists(self, tenant_id: uuid.UUID, key: str) -> bool:
-        return await asyncio.to_thread(self._exists, validate_key(tenant_id, key))
+        return await _in_thread(self._failures, self._exists, validate_key(tenant_id, key))
 
     async def delete(self, tenant_id: uuid.UUID, key: str) -> None:
         validate_key(tenant_id, key)
-        await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
+        await _in_thread(self._failures, self._client.delete_object, Bucket=self.bucket, Key=key)
 
     def presigned_url(
         self, tenant_id: uuid.UUID, key: str, expires_s: int, content_disposition: str, content_type: str
