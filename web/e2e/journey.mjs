@@ -470,9 +470,10 @@ async function interviewToDownload(page, downloads) {
   });
 }
 
-/** Wait until the autosave indicator says everything is saved. */
-async function savedNow(page) {
-  await page.getByTestId("save-status").getByText(/^Gespeichert um|^Alle Änderungen gespeichert/).waitFor({ timeout: STEP_TIMEOUT_MS });
+/** Wait until the autosave indicator says everything is saved (`afterASave`: by a save of this page). */
+async function savedNow(page, afterASave = false) {
+  const text = afterASave ? /^Gespeichert um/ : /^Gespeichert um|^Alle Änderungen gespeichert/;
+  await page.getByTestId("save-status").getByText(text).waitFor({ timeout: STEP_TIMEOUT_MS });
 }
 
 /**
@@ -494,7 +495,7 @@ async function secondTab(page) {
       await signIn(tabB, true);
       await tabB.waitForURL(new RegExp(`/vertraege/${contractId}`), { timeout: STEP_TIMEOUT_MS });
       await answer(tabB, TAB_B[0], TAB_B[1]);
-      await savedNow(tabB);
+      await savedNow(tabB, true); // a fresh page says "Alle Änderungen gespeichert" before its first save
     });
   } finally {
     await context.close();
