@@ -16,7 +16,13 @@ from fastapi import Depends, Request, Response
 
 from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.mails import IdentityMails
-from servanda.identity.principal import Permission, Principal, RequestMeta, resolve_principal
+from servanda.identity.principal import (
+    Permission,
+    Principal,
+    RequestMeta,
+    lookup_statement,
+    resolve_principal,
+)
 from servanda.platform import errors
 from servanda.platform.http import UnitOfWork
 from servanda.platform.problems import Problem
@@ -72,16 +78,20 @@ async def authenticate(request: Request, session: UnitOfWork) -> Principal:
         raise unauthenticated(error.code, error.detail) from None
     # Rate limits per user and tenant, keyed by the verified token, before the principal lookup.
     # One autocommit statement on the request's connection, shared by all API processes (platform/ratelimit.py).
+    # The principal lookup, the transaction's first statement, travels in the same round trip.
     limiter: RequestRateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    loaded = None
     if limiter is not None and limiter.enabled:
         try:
-            quota = await limiter.check(claims.tenant_id, claims.subject, session)
+            quota, loaded = await limiter.check_then(
+                claims.tenant_id, claims.subject, session, lookup_statement(claims)
+            )
         except RateLimited as refused:
             raise Problem(429, refused.code, refused.detail, headers=refused.quota.headers()) from None
         if quota is not None:
             request.state.rate_quota = quota
     try:
-        principal = await resolve_principal(session, claims, request_meta(request))
+        principal = await resolve_principal(session, claims, request_meta(request), loaded)
     except errors.Unauthenticated as error:
         raise unauthenticated(error.code, error.detail or error.code) from None
     request.state.principal = principal

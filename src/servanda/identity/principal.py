@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.audit.repository import record_system
 from servanda.platform import errors
 from servanda.platform.db import SET_TENANT
+from servanda.platform.ratelimit import FirstRow, FirstStatement
 from servanda.platform.tokens import Claims
 
 
@@ -82,6 +83,20 @@ class RequestMeta:
 # One round trip: the functions set the transaction's tenant, then read under RLS (migration 0004).
 _BY_ID = text("SELECT * FROM servanda_principal(:tenant, :uid, :sid)")
 _BY_SUBJECT = text("SELECT * FROM servanda_principal_by_subject(:tenant, :subject)")
+
+
+def lookup_statement(claims: Claims) -> FirstStatement:
+    """The principal lookup of ``claims`` as the transaction's first statement in psycopg's
+    parameter style: the rate limit sends it in its own round trip (``platform.ratelimit``)."""
+    if claims.provider == "local":
+        return FirstStatement(
+            "SELECT * FROM servanda_principal(%(tenant)s, %(uid)s, %(sid)s)",
+            {"tenant": claims.tenant_id, "uid": claims.subject, "sid": claims.session_id},
+        )
+    return FirstStatement(
+        "SELECT * FROM servanda_principal_by_subject(%(tenant)s, %(subject)s)",
+        {"tenant": claims.tenant_id, "subject": claims.subject},
+    )
 
 
 async def _link_first_oidc_login(session: AsyncSession, claims: Claims, meta: RequestMeta) -> None:
@@ -146,13 +161,17 @@ async def _load(session: AsyncSession, claims: Claims) -> Any:
     return (await conn.execute(_BY_SUBJECT, {"tenant": claims.tenant_id, "subject": claims.subject})).first()
 
 
-async def resolve_principal(session: AsyncSession, claims: Claims, meta: RequestMeta) -> Principal:
+async def resolve_principal(
+    session: AsyncSession, claims: Claims, meta: RequestMeta, loaded: FirstRow | None = None
+) -> Principal:
     """The principal of verified ``claims``, checked against the database.
 
+    ``loaded``: the row of :func:`lookup_statement` when it already ran as the transaction's first
+    statement (with the rate limit); otherwise the lookup runs here.
     Raises ``errors.Unauthenticated`` (unknown account, inactive tenant, disabled
     user, ended session) or ``errors.Forbidden`` (suspended tenant).
     """
-    row = await _load(session, claims)
+    row = loaded.row if loaded is not None else await _load(session, claims)
     if row is None and claims.provider == "oidc":
         await _link_first_oidc_login(session, claims, meta)
         row = await _load(session, claims)

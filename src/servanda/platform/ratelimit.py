@@ -21,9 +21,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Double, Text, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -91,22 +93,61 @@ async def take(
 
 
 _TAKE_RAW = 'SELECT allowed, "limit", remaining, reset_s, retry_s FROM servanda_rate_take(%s, %s, %s, %s)'
+_TAKE_THEN = (
+    'SELECT allowed, "limit", remaining, reset_s, retry_s FROM servanda_rate_take(%(k)s, %(r)s, %(b)s, 1); '
+    "COMMIT; BEGIN; "
+)
+
+
+@dataclass(frozen=True)
+class FirstStatement:
+    """The statement a transaction begins with (psycopg ``%(name)s`` parameters), sent in the take's
+    round trip."""
+
+    sql: str
+    params: dict[str, object]
+
+
+@dataclass(frozen=True)
+class FirstRow:
+    row: Any  # the first row of a FirstStatement (attribute access by column name), or None
 
 
 async def take_before_transaction(
-    session: AsyncSession, db: Database, keys: Sequence[str], rates: Sequence[float], bursts: Sequence[int]
-) -> Quota:
+    session: AsyncSession,
+    db: Database,
+    keys: Sequence[str],
+    rates: Sequence[float],
+    bursts: Sequence[int],
+    first: FirstStatement | None = None,
+) -> tuple[Quota, FirstRow | None]:
     """Take one token per key on the connection of ``session`` before its transaction begins.
 
-    The statement runs in autocommit mode on the session's own pooled connection, so it costs
-    one round trip and no second connection, and its row locks end with it (a take inside the
-    request's transaction would hold the tenant's bucket locked for the whole request). When
-    the session has already begun its transaction, it falls back to :func:`take` on ``db``.
+    The take commits on its own, on the session's own pooled connection, so it costs no second
+    connection, and its row locks end with it (a take inside the request's transaction would hold
+    the tenant's bucket locked for the whole request). With ``first``, the take, its COMMIT, the
+    request transaction's BEGIN and ``first`` go to the server as one query (client-side bound
+    literals, so several statements in one round trip): psycopg's own BEGIN plus that query, two
+    round trips instead of three (take, BEGIN, first); ``first`` then runs inside the request's
+    transaction as before, and its row comes back as ``FirstRow``. Without ``first`` the take runs
+    in autocommit mode (one round trip). When the session has already begun its transaction, it
+    falls back to :func:`take` on ``db`` (``first`` is not run: None).
     """
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
     if not isinstance(raw, psycopg.AsyncConnection) or raw.info.transaction_status != IDLE:
-        return await take(db, keys, rates, bursts)
+        return await take(db, keys, rates, bursts), None
+    if first is not None:
+        bound = psycopg.AsyncClientCursor(raw, row_factory=namedtuple_row)
+        params = {"k": list(keys), "r": [float(r) for r in rates], "b": list(bursts), **first.params}
+        await bound.execute(_TAKE_THEN + first.sql, params)
+        taken = await bound.fetchone()
+        while bound.nextset():  # COMMIT, BEGIN, then the first statement's result
+            pass
+        first_row = await bound.fetchone()
+        assert taken is not None
+        quota = Quota(bool(taken[0]), int(taken[1]), int(taken[2]), int(taken[3]), int(taken[4]))
+        return quota, FirstRow(first_row)
     await raw.set_autocommit(True)
     try:
         cursor = await raw.execute(_TAKE_RAW, (list(keys), [float(r) for r in rates], list(bursts), 1))
@@ -114,7 +155,7 @@ async def take_before_transaction(
     finally:
         await raw.set_autocommit(False)
     assert row is not None
-    return Quota(bool(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+    return Quota(bool(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])), None
 
 
 class RateLimited(errors.TooManyRequests):
@@ -151,6 +192,17 @@ class RequestRateLimiter:
 
         A request the tenant's bucket refuses costs the user nothing (all or nothing).
         """
+        return (await self.check_then(tenant_id, subject, session))[0]
+
+    async def check_then(
+        self,
+        tenant_id: uuid.UUID,
+        subject: str,
+        session: AsyncSession | None = None,
+        first: FirstStatement | None = None,
+    ) -> tuple[Quota | None, FirstRow | None]:
+        """:meth:`check`, and with a session ``first`` as its transaction's first statement in the
+        same round trip (see :func:`take_before_transaction`; None when it did not run)."""
         keys: list[str] = []
         rates: list[float] = []
         bursts: list[int] = []
@@ -164,14 +216,15 @@ class RequestRateLimiter:
             rates.append(self.tenant[0])
             bursts.append(self.tenant[1])
         if not keys:
-            return None
+            return None, None
+        first_row = None
         if session is not None:
-            quota = await take_before_transaction(session, self.db, keys, rates, bursts)
+            quota, first_row = await take_before_transaction(session, self.db, keys, rates, bursts, first)
         else:
             quota = await take(self.db, keys, rates, bursts)
         if not quota.allowed:
             raise RateLimited(quota)
-        return quota
+        return quota, first_row
 
 
 class RateBucket(Base):
