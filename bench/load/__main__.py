@@ -294,6 +294,7 @@ def summarise(result: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
 def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: float) -> dict[str, Any]:
     idle, start, end = sampler.before(idle_at)[1], sampler.at(start_at), sampler.before(end_at)
     window = end[0] - start[0]
+    mid = sampler.at(start[0] + window / 2)[1]  # a plateau (warm-up) or a slope (a leak)?
     table: dict[str, Any] = {}
     for role in start[1]:
         s, e = start[1][role]["mb"], end[1][role]["mb"]
@@ -301,6 +302,7 @@ def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: floa
         table[role] = {
             "idle_mb": idle[role]["mb"],
             "start_mb": s,
+            "mid_mb": mid[role]["mb"],
             "end_mb": e,
             "growth_pct": round(growth * 100, 1),
             # PSS also holds the shared buffers (bounded by shared_buffers): shown, judged by the USS row
@@ -376,7 +378,8 @@ def print_report(
     )
     for role, m in memory.items():
         print(
-            f"    {role:<34} idle {m['idle_mb']:7.1f}  start {m['start_mb']:7.1f}  end {m['end_mb']:7.1f}  "
+            f"    {role:<40} idle {m['idle_mb']:7.1f}  start {m['start_mb']:7.1f}  mid {m['mid_mb']:7.1f}  "
+            f"end {m['end_mb']:7.1f}  "
             f"growth {m['growth_pct']:+6.1f} % {m['verdict']:<6}  CPU {m['cpu_pct'] or 0:5.1f} %  procs {m['processes']}"
         )
 
@@ -455,6 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         "totals": totals,
         "memory": memory,
         "memory_verdict": "MISSED" if any(m["verdict"] == "MISSED" for m in memory.values()) else "OK",
+        "memory_samples": [
+            {"t_s": round(t - idle_at, 1), **{role: v["mb"] for role, v in sample.items()}}
+            for t, sample in sampler.samples
+        ],
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False))
