@@ -310,6 +310,7 @@ def test_an_exhausted_pool_answers_503_at_its_timeout_not_a_hang(
         refused = httpx.get(me, headers=lawyer["headers"], timeout=60)
         latency = time.monotonic() - started
         scrape = httpx.get(f"{server}/metrics", timeout=60).text
+        ready = httpx.get(f"{server}/health/ready", timeout=60)  # a busy pool is load, not unreadiness
         assert _waiting_on_locks(su) == POOL
         locker.rollback()  # the lock holder finishes: the waiting autosaves go through
         assert [f.result().status_code for f in blocked] == [200] * POOL
@@ -318,6 +319,7 @@ def test_an_exhausted_pool_answers_503_at_its_timeout_not_a_hang(
     assert refused.json()["code"] == "service.database_busy" and refused.headers["retry-after"] == "2"
     assert POOL_TIMEOUT_S * 0.9 <= latency < POOL_TIMEOUT_S + 3.0, latency  # the pool's timeout, no hang
     assert f"servanda_db_pool_active {POOL}.0" in scrape  # what DatabaseConnectionPoolExhausted watches
+    assert ready.status_code == 200, ready.text  # the pods stay in the Service
     assert httpx.get(me, headers=lawyer["headers"], timeout=60).status_code == 200
     print(f"\nDRILL pool-exhausted: 503 after {latency * 1000:.0f} ms (pool timeout {POOL_TIMEOUT_S} s)")
 

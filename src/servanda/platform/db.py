@@ -22,7 +22,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from servanda.platform import metrics
 
@@ -97,6 +97,7 @@ class Database:
     ) -> None:
         self.url = url
         self.pool_size = pool_size
+        connect_args = {"connect_timeout": 5, "application_name": application_name}
         self.engine = create_async_engine(
             url,
             pool_size=pool_size,
@@ -110,11 +111,12 @@ class Database:
             # Statement parameters are contract answers, clause texts, e-mails: never put them
             # into exception messages (which end up in logs).
             hide_parameters=True,
-            connect_args={"connect_timeout": 5, "application_name": application_name},
+            connect_args=connect_args,
             # JSONB columns (rules, structures, snapshots) are decoded on every request: use orjson.
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
         )
+        self._probe_engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool, no explicit transaction: for single statements that set their own tenant
         # (each runs in its own implicit transaction, so a local setting ends with it).
@@ -146,11 +148,17 @@ class Database:
         return pool.checkedout() if isinstance(pool, QueuePool) else 0
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        """Whether the database answers, on a connection outside the pool (opened per probe).
+
+        A busy pool is load, not unreadiness: a readiness probe that queued for a pooled
+        connection would take every saturated pod out of the Service at once.
+        """
+        async with self._probe_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        await self._probe_engine.dispose()
 
 
 async def privileged_role_reasons(db: Database) -> list[str]:
