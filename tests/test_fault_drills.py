@@ -42,7 +42,7 @@ from tests.auth_helpers import login_as
 from tests.conftest import DbUnderTest, prepare_test_database
 from tests.test_branding import SAFE_SVG, logo_record, make_png, upload
 from tests.test_contract_documents import create, lawyer  # noqa: F401 - fixture
-from tests.test_export_worker import completed_contract, tenant_of, wait_for, workers  # noqa: F401 - fixture
+from tests.test_export_worker import completed_contract, job_row, tenant_of, wait_for, workers  # noqa: F401
 from tests.test_rate_limits import api_processes
 
 FIELD = "taetigkeit"  # a free-text answer of the shipped employment contract
@@ -350,7 +350,8 @@ def test_read_only_storage_fails_clearly_and_writes_nothing_half(
 ) -> None:
     """A logo upload answers 503 ``storage.unavailable``; an export retries, then fails with
     ``export.storage_failed``; no object, temporary file or record is left behind; once the
-    directory is writable again, both work (the failed export through its retry)."""
+    directory is writable again, both work (the failed export through its retry). An archive
+    whose file removal fails after the commit still answers 200."""
     contract = completed_contract(api, lawyer)
     tenant = tenant_of(su, contract["id"])
     admin = login_as(api, su, tenant, "admin", "chefin@kanzlei-demo.de")
@@ -404,3 +405,11 @@ def test_read_only_storage_fails_clearly_and_writes_nothing_half(
         assert done["status"] == "done", done
         stored = (storage / done["result_storage_key"]).read_bytes()
         assert hashlib.sha256(stored).hexdigest() == done["result_sha256"]
+
+        _set_modes(storage, 0o555, 0o444)
+        try:  # the file's removal after the commit fails: logged, the committed archive stands
+            archived = http.post(f"/api/v1/export-jobs/{job}/archive", headers=lawyer["headers"])
+        finally:
+            _set_modes(storage, 0o700, 0o600)
+        assert archived.status_code == 200, archived.text
+        assert job_row(su, job)["archived_at"] is not None

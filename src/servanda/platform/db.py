@@ -25,6 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 
 from servanda.platform import metrics
+from servanda.platform.logs import get_logger
+
+log = get_logger("servanda.db")
 
 
 def _json_dumps(value: Any) -> str:
@@ -40,7 +43,9 @@ def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -
 
     For effects outside the database that must follow the committed state, e.g.
     removing a stored object no record points to any more. Sessions from
-    :meth:`Database.session` (and so the request's unit of work) run them.
+    :meth:`Database.session` (and so the request's unit of work) run them. Best
+    effort: a failing action is logged, and the request still answers what it
+    committed (read-only storage must not turn a committed archive into a 503).
     """
     session.info.setdefault(_AFTER_COMMIT, []).append(action)
 
@@ -141,7 +146,12 @@ class Database:
                     await session.execute(SET_TENANT, {"tenant": str(tenant_id)})
                 yield session
             for action in session.info.pop(_AFTER_COMMIT, []):
-                await action()
+                try:
+                    await action()
+                except Exception as exc:  # committed already: log it, the answer stays true
+                    log.warning(
+                        "after-commit action failed", action="db.after_commit", error=type(exc).__name__
+                    )
 
     def pool_in_use(self) -> int:
         pool = self.engine.pool
