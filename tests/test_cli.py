@@ -104,6 +104,25 @@ def test_user_create_hashes_with_argon2id_and_applies_the_password_policy(
     assert "[tenant.not_found]" in unknown.stderr
 
 
+def test_user_create_sso_makes_an_invited_user_that_the_first_oidc_sign_in_links(
+    db_env: dict[str, str], su: psycopg.Connection
+) -> None:
+    su.execute("INSERT INTO tenants (slug, name, type) VALUES ('kanzlei-sso', 'Kanzlei SSO', 'lawfirm')")
+    base = ["user", "create", "--tenant", "kanzlei-sso", "--email", "chefin@kanzlei.de", "--role", "admin"]
+    neither = servanda(*base, env=db_env)
+    both = servanda(*base, "--sso", "--password", "servanda-demo", env=db_env)
+    assert neither.returncode == both.returncode == 2
+    assert "either --password" in neither.stderr and "either --password" in both.stderr
+    assert su.execute("SELECT count(*) FROM users").fetchone() == (0,)
+    created = servanda(*base, "--sso", env=db_env)
+    assert created.returncode == 0, created.stderr
+    assert "created invited user chefin@kanzlei.de (admin)" in created.stdout
+    # Exactly the row the first OIDC sign-in binds (identity/principal.py _link_first_oidc_login):
+    # invited, no subject yet, and no password anyone could sign in with locally.
+    row = su.execute("SELECT status, password_hash, external_subject FROM users").fetchone()
+    assert row == ("invited", None, None)
+
+
 def test_check_rls_is_a_gate(db_env: dict[str, str], su: psycopg.Connection) -> None:
     passed = servanda("db", "check-rls", env=db_env)
     assert passed.returncode == 0, passed.stderr

@@ -389,16 +389,28 @@ def user_create(
     tenant: Annotated[str, typer.Option(help="Tenant slug.")],
     email: Annotated[str, typer.Option()],
     role: Annotated[str, typer.Option(help="admin | editor | user")],
-    password: Annotated[str, typer.Option(help="Initial password (password policy applies).")],
+    password: Annotated[
+        str | None, typer.Option(help="Initial password (password policy applies); not with --sso.")
+    ] = None,
+    sso: Annotated[
+        bool,
+        typer.Option(
+            "--sso",
+            help="Single sign-on (AUTH_MODE=oidc): no password; the user's first OIDC sign-in "
+            "with this e-mail links and activates the account.",
+        ),
+    ] = False,
     display_name: Annotated[str | None, typer.Option()] = None,
     platform_admin: Annotated[
         bool, typer.Option("--platform-admin", help="May operate all tenants through /api/v1/platform.")
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an active local user in a tenant."""
+    """Create a user in a tenant: active with a local password, or (--sso) invited for OIDC."""
     from servanda.identity.service import bootstrap_user
 
+    if sso == (password is not None):
+        raise typer.BadParameter("give either --password (local sign-in) or --sso (OIDC), not both")
     settings = _settings(data_dir)
     with _database(settings) as urls:
         user = _run(
@@ -416,7 +428,7 @@ def user_create(
                 ),
             ),
         )
-    typer.echo(f"created user {user.email} ({user.role}) in {tenant} ({user.id})")
+    typer.echo(f"created {user.status} user {user.email} ({user.role}) in {tenant} ({user.id})")
 
 
 audit_cli = typer.Typer(no_args_is_help=True, help="Audit trail: chain verification, retention.")

@@ -57,17 +57,22 @@ async def bootstrap_user(
     tenant_slug: str,
     email: str,
     role: str,
-    password: str,
+    password: str | None,
     display_name: str | None = None,
     platform_admin: bool = False,
 ) -> UserView:
-    """Create an active local user directly (operator bootstrap and tests; the API invites instead)."""
+    """Create a user directly (operator bootstrap and tests; the API invites instead).
+
+    With a password the user is an active local account. Without one (``password=None``, the
+    single sign-on deployments) the user is ``invited`` with no password: the first OIDC sign-in
+    with the same e-mail links the provider's subject and activates the account.
+    """
     email = email.strip()
     if not EMAIL.match(email):
         raise _invalid("email", "Die E-Mail-Adresse ist ungültig.")
     if role not in USER_ROLES:
         raise _invalid("role", f"Die Rolle muss eine von {', '.join(USER_ROLES)} sein.")
-    violations = passwords.policy_violations(password)
+    violations = [] if password is None else passwords.policy_violations(password)
     if violations:
         raise errors.Invalid(
             "user.password_policy",
@@ -86,8 +91,8 @@ async def bootstrap_user(
                 email=email,
                 display_name=display_name or email.split("@", 1)[0],
                 role=role,
-                status="active",
-                password_hash=passwords.hash_password(password),
+                status="invited" if password is None else "active",
+                password_hash=None if password is None else passwords.hash_password(password),
                 platform_admin=platform_admin,
             )
         )
