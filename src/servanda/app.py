@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -109,6 +110,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             metrics_server = await start_metrics_server(
                 app.state, settings.metrics_host, settings.metrics_port
             )
+        if settings.servanda_env != "test":
+            # What start-up built (modules, pydantic schemas, mappers, routes) lives as long as the
+            # process: move it out of the collector's generations, so that full collections stop
+            # walking it on every request burst (7-13 % less CPU per request in bench/cpu_per_request).
+            # Not in tests, which build many apps in one process and would keep their garbage.
+            gc.freeze()
         log.info("api started", action="app.start", version=__version__)
         try:
             yield
