@@ -6,7 +6,11 @@ system, from psutil) is divided by the request count. Unlike latency under
 load, this figure hardly moves when other work shares the machine, so it is
 the measure for "CPU per request" before and after a change.
 
-    .venv/bin/python -m bench.cpu_per_request [--requests 400] [--profile DIR]
+    .venv/bin/python -m bench.cpu_per_request [--requests 400] [--profile DIR] [--throughput]
+
+``--throughput`` adds saturated throughput with 1 and with 2 API workers: the catalog page
+driven by ``hey`` (20 clients back to back), autosave by 20 async clients each PATCHing its own
+contract with a new answer every time (so no evaluation is ever repeated).
 
 ``--profile DIR`` also records each path's loop with py-spy (a dev dependency; it reads
 the process's memory, so it needs root or ptrace rights) into ``DIR/<path>.txt``, collapsed
@@ -18,11 +22,14 @@ figures of a run without it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +37,11 @@ import httpx
 import psutil
 from joserfc.jwk import RSAKey
 
-from bench.common import api_server, bench_database, write_results
+from bench.common import BenchDatabase, api_server, bench_database, http_load, write_results
 from bench.contracts import seed
 from servanda.platform.tokens import LocalTokens
+
+CLIENTS = 20
 
 
 def server_process() -> psutil.Process:
@@ -66,10 +75,60 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
         recorder.wait(timeout=60)
 
 
+async def _autosaves(base: str, headers: dict[str, str], contracts: list[str], seconds: float) -> int:
+    """One client per contract, back-to-back PATCHes with a new answer each time, for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    done = 0
+
+    async def client(contract: str) -> None:
+        nonlocal done
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+            value = 0
+            while time.monotonic() < deadline:
+                value += 1
+                answer = await http.patch(f"/api/v1/contracts/{contract}", json={"answers": {"q1": value}})
+                assert answer.status_code == 200, answer.text
+                done += 1
+
+    await asyncio.gather(*(client(c) for c in contracts))
+    return done
+
+
+def saturated(
+    db: BenchDatabase, key: RSAKey, headers: dict[str, str], template: str, workers: int, seconds: float
+) -> dict[str, float]:
+    """Requests per second of `servanda api --workers N` with 20 clients back to back."""
+    figures: dict[str, float] = {}
+    with api_server(db.app, key.as_pem(private=True).decode(), workers=workers) as base:
+        with httpx.Client(base_url=base, headers=headers) as http:
+            contracts = []
+            for n in range(CLIENTS):
+                created = http.post("/api/v1/contracts", json={"templateId": template, "title": f"Last {n}"})
+                assert created.status_code == 201, created.text
+                contracts.append(created.json()["id"])
+        for _ in range(2):  # warm every worker's caches and pool
+            http_load(f"{base}/api/v1/catalog/templates", headers, concurrency=CLIENTS, requests=200)
+        catalog = http_load(
+            f"{base}/api/v1/catalog/templates", headers, concurrency=CLIENTS, requests=int(400 * seconds)
+        )
+        figures["catalog page req/s"] = round(catalog.throughput_rps, 1)
+        asyncio.run(_autosaves(base, headers, contracts, 2))
+        started = time.monotonic()
+        count = asyncio.run(_autosaves(base, headers, contracts, seconds))
+        figures["autosave PATCH req/s"] = round(count / (time.monotonic() - started), 1)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--profile", type=Path, help="record each loop with py-spy into this directory")
+    parser.add_argument(
+        "--throughput",
+        action="store_true",
+        help="also saturate catalog page (hey) and autosave (a new answer per PATCH) with 1 and 2 workers",
+    )
+    parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -77,6 +136,7 @@ def main() -> None:
     key.ensure_kid()
     tokens = LocalTokens(key)
     rows: dict[str, float] = {}
+    throughput: dict[str, float] = {}
     with bench_database("servanda_bench_cpu") as db:
         firm, users, template = seed(db.superuser, db.app)
         user, session = users[0]
@@ -117,10 +177,21 @@ def main() -> None:
                         assert response.status_code == 200, response.text
                     rows[name] = round((cpu_seconds(server) - before) * 1000 / args.requests, 3)
                 print(f"  {name:<16} {rows[name]:6.2f} CPU ms per request (API process, 1 worker)")
+        if args.throughput:
+            for workers in (1, 2):
+                for name, rate in saturated(db, key, headers, str(template), workers, args.seconds).items():
+                    label = f"{name}, {workers} worker{'s' if workers > 1 else ''}"
+                    throughput[label] = rate
+                    print(f"  {label:<36} {rate:7.1f} (20 clients back to back)")
     if args.profile:
         print(f"profiles (py-spy, collapsed stacks): {args.profile}")
         return  # sampled figures are inflated: keep the stored results
-    print(f"results: {write_results('cpu_per_request', rows)}")  # type: ignore[arg-type]
+    load = os.getloadavg()
+    results: dict[str, object] = {**rows, "load_average_1_5_15": [round(x, 2) for x in load]}
+    if throughput:
+        results["saturated"] = throughput
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"results: {write_results('cpu_per_request', results)}")
 
 
 if __name__ == "__main__":
