@@ -147,6 +147,63 @@ def test_chain_holds_after_appends_through_the_repository(
     assert list(only_b) == ["kanzlei-b"]
 
 
+def test_the_chain_lock_is_taken_at_commit_not_held_through_the_transaction(
+    clean_db: DbUnderTest, su: psycopg.Connection, make_tenant: Callable[..., uuid.UUID]
+) -> None:
+    """A request that recorded an event early must not block its firm's other writers until it ends.
+
+    The first transaction records, then keeps working; a second one records and commits meanwhile.
+    With the lock taken at record time the second waits for the first (here: forever, so the
+    timeout fails the test). The chain stays linear: the second commits first, so it is seq 1.
+    """
+    a = make_tenant("kanzlei-a")
+
+    async def action(db: Database) -> None:
+        async with db.session(a) as first:
+            await AuditRepository(first).append(tenant_id=a, action="contract.update", object_id="first")
+            await AuditRepository(first).append(tenant_id=a, action="contract.update", object_id="first-2")
+
+            async def second() -> None:
+                async with db.session(a) as session:
+                    await AuditRepository(session).append(
+                        tenant_id=a, action="contract.update", object_id="second"
+                    )
+
+            await asyncio.wait_for(second(), timeout=30)
+
+        async def rolled_back() -> None:
+            async with db.session(a) as session:
+                await AuditRepository(session).append(tenant_id=a, action="contract.update", object_id="lost")
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError, match="rolled back"):
+            await rolled_back()
+
+    run(clean_db.app, action)
+    rows = su.execute(
+        "SELECT seq, object_id FROM audit_events WHERE tenant_id = %s ORDER BY seq", (a,)
+    ).fetchall()
+    assert rows == [(1, "second"), (2, "first"), (3, "first-2")]
+    assert verify(clean_db, "kanzlei-a")["kanzlei-a"].intact
+
+
+def test_a_commit_that_skips_the_before_commit_actions_is_refused(
+    clean_db: DbUnderTest, su: psycopg.Connection, make_tenant: Callable[..., uuid.UUID]
+) -> None:
+    """An event recorded in a session committed past Database.session's hook is not lost silently."""
+    a = make_tenant("kanzlei-a")
+
+    async def action(db: Database) -> None:
+        async with db.sessionmaker() as session:
+            await session.begin()
+            await AuditRepository(session).append(tenant_id=a, action="user.login")
+            with pytest.raises(RuntimeError, match="before-commit actions not run"):
+                await session.commit()
+
+    run(clean_db.app, action)
+    assert seqs(su, a) == []
+
+
 @dataclass(frozen=True)
 class Tamper:
     name: str

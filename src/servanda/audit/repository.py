@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.audit import chain
 from servanda.audit.models import AuditEvent
 from servanda.platform import metrics
+from servanda.platform.db import SET_TENANT, before_commit
 
 
 class Origin(Protocol):
@@ -88,8 +89,18 @@ async def record_system(
     )
 
 
+_PENDING = "servanda.audit.pending"
+
+
 class AuditRepository:
-    """Appends hash-chained events; call inside the transaction of the change they describe."""
+    """Appends hash-chained events; call inside the transaction of the change they describe.
+
+    An event is chained when its transaction is about to commit (``platform.db.before_commit``):
+    the per-tenant chain lock that keeps the chain linear across API processes is then held only
+    from the append to COMMIT, not through the rest of the request. Before, every autosave held
+    its firm's lock while the contract view was built, so one firm's writes ran one at a time.
+    Events of a transaction that rolls back are never written, as before.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -108,29 +119,6 @@ class AuditRepository:
     ) -> None:
         if action in metrics.SECURITY_ACTIONS:
             metrics.SECURITY_EVENTS.labels(action, str(tenant_id)).inc()
-        # Serialise appends per tenant so the chain stays linear across API processes.
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :t, 0))"),
-            {"t": str(tenant_id)},
-        )
-        row = (
-            await self.session.execute(
-                text(
-                    "SELECT clock_timestamp() AS now, "
-                    "(SELECT seq FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS seq, "
-                    "(SELECT hash FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS hash, "
-                    "(SELECT last_seq FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_seq, "
-                    "(SELECT last_hash FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_hash"
-                ),
-                {"t": tenant_id},
-            )
-        ).one()
-        if row.seq is not None:
-            seq, prev_hash = row.seq + 1, row.hash
-        elif row.a_seq is not None:  # everything before was purged by retention
-            seq, prev_hash = row.a_seq + 1, row.a_hash
-        else:
-            seq, prev_hash = 1, chain.GENESIS
         if ip_address is not None:  # hash the form PostgreSQL will store (INET normalises)
             ip_address = str(ipaddress.ip_address(ip_address))
         event = AuditEvent(
@@ -142,10 +130,42 @@ class AuditRepository:
             details=details or {},
             request_id=request_id,
             ip_address=ip_address,
-            created_at=row.now,
-            seq=seq,
-            prev_hash=prev_hash,
         )
-        event.hash = chain.event_hash(event)
-        self.session.add(event)
+        self.session.info.setdefault(_PENDING, []).append(event)
+        before_commit(self.session, _PENDING, self._chain_pending)
+
+    async def _chain_pending(self) -> None:
+        """Lock each tenant's chain, link this transaction's events to its head, insert them."""
+        events: list[AuditEvent] = self.session.info.pop(_PENDING, [])
+        for tenant_id in dict.fromkeys(event.tenant_id for event in events):
+            # The events are the tenant's rows: the insert runs under that tenant (a transaction
+            # may record for several, e.g. a platform admin creating a tenant).
+            await self.session.execute(SET_TENANT, {"tenant": str(tenant_id)})
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :t, 0))"),
+                {"t": str(tenant_id)},
+            )
+            row = (
+                await self.session.execute(
+                    text(
+                        "SELECT clock_timestamp() AS now, "
+                        "(SELECT seq FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS seq, "
+                        "(SELECT hash FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS hash, "
+                        "(SELECT last_seq FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_seq, "
+                        "(SELECT last_hash FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_hash"
+                    ),
+                    {"t": tenant_id},
+                )
+            ).one()
+            if row.seq is not None:
+                seq, prev_hash = row.seq + 1, row.hash
+            elif row.a_seq is not None:  # everything before was purged by retention
+                seq, prev_hash = row.a_seq + 1, row.a_hash
+            else:
+                seq, prev_hash = 1, chain.GENESIS
+            for event in (e for e in events if e.tenant_id == tenant_id):
+                event.created_at, event.seq, event.prev_hash = row.now, seq, prev_hash
+                event.hash = chain.event_hash(event)
+                self.session.add(event)
+                seq, prev_hash = seq + 1, event.hash
         await self.session.flush()

@@ -22,6 +22,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool, QueuePool
 
 from servanda.platform import metrics
@@ -36,6 +37,7 @@ def _json_dumps(value: Any) -> str:
 
 SET_TENANT = text("SELECT set_config('app.current_tenant_id', :tenant, true)")
 _AFTER_COMMIT = "servanda.after_commit"
+_BEFORE_COMMIT = "servanda.before_commit"
 
 
 def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
@@ -48,6 +50,31 @@ def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -
     committed (read-only storage must not turn a committed archive into a 503).
     """
     session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+def before_commit(session: AsyncSession, key: str, action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` inside the transaction as its last work, right before it commits.
+
+    One action per ``key`` (the first registered wins), in registration order. For
+    work that takes a lock which must be held as briefly as possible: the audit
+    trail's per-tenant chain lock is taken here, so it is held from the chain
+    append to COMMIT, not through the rest of the request. A failing action rolls
+    the transaction back. Sessions of :meth:`Database.session` run them; committing
+    any other way with actions pending raises (nothing registered is dropped).
+    """
+    session.info.setdefault(_BEFORE_COMMIT, {}).setdefault(key, action)
+
+
+async def _run_before_commit(session: AsyncSession) -> None:
+    while actions := session.info.pop(_BEFORE_COMMIT, None):
+        for action in actions.values():
+            await action()
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_pending_before_commit(session: Session) -> None:
+    if session.info.get(_BEFORE_COMMIT):
+        raise RuntimeError(f"commit with before-commit actions not run: {list(session.info[_BEFORE_COMMIT])}")
 
 
 _STATEMENT_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?([a-z_][a-z0-9_]*)", re.IGNORECASE)
@@ -137,14 +164,16 @@ class Database:
     async def session(self, tenant_id: uuid.UUID | None) -> AsyncIterator[AsyncSession]:
         """One transaction scoped to ``tenant_id`` (None: no tenant, no tenant rows).
 
-        Committed when the block ends without an exception, then the session's
-        :func:`after_commit` actions run; rolled back otherwise.
+        Committed when the block ends without an exception, after the session's
+        :func:`before_commit` actions; then its :func:`after_commit` actions run.
+        Rolled back otherwise.
         """
         async with self.sessionmaker() as session:
             async with session.begin():
                 if tenant_id is not None:
                     await session.execute(SET_TENANT, {"tenant": str(tenant_id)})
                 yield session
+                await _run_before_commit(session)
             for action in session.info.pop(_AFTER_COMMIT, []):
                 try:
                     await action()
