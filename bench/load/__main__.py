@@ -119,10 +119,10 @@ class Watched:
 
         api = next(p for p in mine if "servanda" in cmd(p) and "api" in cmd(p))
         worker = next(p for p in mine if "servanda" in cmd(p) and "worker" in cmd(p))
-        with psycopg.connect(superuser) as conn:
+        with psycopg.connect(superuser) as conn:  # the backend's parent, while the backend lives
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        postmaster = psutil.Process(row[0]).parent()
+            assert row is not None
+            postmaster = psutil.Process(row[0]).parent()
         assert postmaster is not None
         api_workers = sorted(
             (p for p in api.children() if not any("resource_tracker" in a for a in cmd(p))),

@@ -184,13 +184,17 @@ class ApiUser(FastHttpUser):
             method, url, name=name, json=json, headers=headers, catch_response=True
         ) as response:
             status = response.status_code
+            if status == 0:  # no response at all: the connection broke
+                response.failure(f"no response: {getattr(response, 'error', None)!r}"[:300])
+                return None
             if status in expect:
                 if raw:
                     return response.content
                 return response.json() if response.text else {}
             body: dict[str, Any] = {}
-            with contextlib.suppress(ValueError):
-                body = response.json()
+            if response.text:  # a body that is no JSON (or none) leaves the problem empty
+                with contextlib.suppress(ValueError):
+                    body = response.json()
             if (status, body.get("code", "")) in tolerate:
                 return {"tolerated": status, **body}
             detail = body.get("errors") or body.get("detail") or (response.text or "")[:200]
