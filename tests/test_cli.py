@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -185,6 +186,17 @@ def test_up_serves_embedded_defaults_and_shares_its_database(tmp_path: Path) -> 
             assert time.monotonic() < deadline, "servanda up did not become ready"
             time.sleep(0.3)
         assert httpx.get(f"http://127.0.0.1:{port}/health/startup").json() == {"status": "started"}
+        # An idle keep-alive connection outlives uvicorn's default 5 s (cli._serve): the second
+        # request goes over the same socket (http.client does not reconnect a closed one).
+        keep_alive = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        keep_alive.request("GET", "/health/live")
+        keep_alive.getresponse().read()
+        socket_before = keep_alive.sock
+        time.sleep(7)
+        keep_alive.request("GET", "/health/live")
+        assert keep_alive.getresponse().status == 200
+        assert keep_alive.sock is socket_before
+        keep_alive.close()
         pgdata = (data_dir / "pg").resolve()
         assert len(_postmasters(pgdata)) == 1
 

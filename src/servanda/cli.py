@@ -145,6 +145,11 @@ def _serve(settings: Settings, urls: DatabaseUrls, host: str, port: int, workers
         "log_config": None,
         "access_log": False,
         "server_header": False,
+        # Idle keep-alive connections stay open longer than a client or proxy keeps them
+        # (nginx's upstream keepalive_timeout is 60 s): uvicorn's default of 5 s closes a
+        # connection while a client may be sending a POST on it, which then fails without
+        # an answer (seen once in the 10-minute load test; only GETs are retried by clients).
+        "timeout_keep_alive": 75,
     }
     # Forwarding headers only from the configured proxies (FORWARDED_ALLOW_IPS); uvicorn's
     # own default would believe any local client's X-Forwarded-For.
