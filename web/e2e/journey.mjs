@@ -23,8 +23,7 @@ import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import AxeBuilder from "@axe-core/playwright";
-import { chromium } from "playwright-core";
+import { axeCheck, launchChromium, reportFindings, watchCsp } from "./lib/browser.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SCREENSHOTS = join(HERE, "screenshots");
@@ -38,18 +37,6 @@ const LOGIN = { tenant: "kanzlei-demo", email: "anwalt@kanzlei-demo.de", passwor
 const TITLE = "Arbeitsvertrag Erika Mustermann";
 const INP_BUDGET_MS = 100;
 const STEP_TIMEOUT_MS = 20_000;
-
-// Flags from the project's rules; Playwright adds --headless and its own fresh --user-data-dir
-// (launch() refuses a user-supplied one; that profile is temporary and removed on close).
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 // The shipped Arbeitsvertrag (content-packs/arbeitsvertrag.json): question texts as the interview
 // labels them. `vertragstyp = befristet_ohne_sachgrund` shows the conditional questions
@@ -236,21 +223,7 @@ const axeFindings = [];
 const cspViolations = [];
 
 async function checkPage(page, name) {
-  await page.waitForLoadState("networkidle").catch(() => undefined);
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  // Full page, except with a modal open (its backdrop covers only the viewport).
-  const modal = (await page.getByRole("dialog").or(page.getByRole("alertdialog")).count()) > 0;
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: !modal });
-  const report = await new AxeBuilder({ page })
-    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"])
-    .analyze();
-  const bad = report.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  const ids = report.violations.map((v) => `${v.id} (${v.impact})`).join(", ");
-  log(`AXE ${name}: ${report.violations.length} violation(s)${ids ? ` [${ids}]` : ""}, ${bad.length} serious/critical`);
-  for (const v of bad) {
-    const targets = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ");
-    axeFindings.push(`${name}: [${v.impact}] ${v.id} - ${v.help} (${targets})`);
-  }
+  log(await axeCheck(page, name, SCREENSHOTS, axeFindings));
 }
 
 /** Start collecting Event Timing entries (the basis of INP) in the page. */
@@ -611,17 +584,10 @@ async function sessionExpiry(page) {
 /** Page errors in the log; the app must pass the server's Content-Security-Policy: any report fails the run. */
 function watch(page, name) {
   page.on("pageerror", (error) => log(`PAGE ERROR ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
-      const where = message.location();
-      cspViolations.push(
-        `${name} on ${new URL(page.url()).pathname} (${where.url}:${where.lineNumber}:${where.columnNumber}): ${message.text().slice(0, 200)}`,
-      );
-    }
-  });
+  watchCsp(page, name, cspViolations);
 }
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+const browser = await launchChromium();
 let failed = false;
 try {
   for (const name of SCENARIOS) {
@@ -648,16 +614,7 @@ try {
 } finally {
   await browser.close();
 }
-if (axeFindings.length) {
-  failed = true;
-  log(`AXE FAILED: ${axeFindings.length} serious/critical violation(s)`);
-  for (const finding of axeFindings) log(`  ${finding}`);
-}
-if (cspViolations.length) {
-  failed = true;
-  log(`CSP FAILED: ${cspViolations.length} violation(s)`);
-  for (const violation of cspViolations) log(`  ${violation}`);
-}
+if (reportFindings(log, axeFindings, cspViolations)) failed = true;
 if (typeof results.inpMs === "number" && results.inpMs >= INP_BUDGET_MS) {
   failed = true;
   log(`INP FAILED: ${results.inpMs.toFixed(1)} ms >= ${INP_BUDGET_MS} ms`);
