@@ -80,14 +80,11 @@ class RequestMeta:
     request_id: str | None
 
 
-# One round trip: the functions set the transaction's tenant, then read under RLS (migration 0004).
-_BY_ID = text("SELECT * FROM servanda_principal(:tenant, :uid, :sid)")
-_BY_SUBJECT = text("SELECT * FROM servanda_principal_by_subject(:tenant, :subject)")
-
-
 def lookup_statement(claims: Claims) -> FirstStatement:
-    """The principal lookup of ``claims`` as the transaction's first statement in psycopg's
-    parameter style: the rate limit sends it in its own round trip (``platform.ratelimit``)."""
+    """The principal lookup of ``claims`` in psycopg's parameter style: one round trip, in which
+    the functions set the transaction's tenant, then read under RLS (migration 0004). With rate
+    limits on, it travels in the take's round trip (``platform.ratelimit``), else :func:`_load`
+    sends it."""
     if claims.provider == "local":
         return FirstStatement(
             "SELECT * FROM servanda_principal(%(tenant)s, %(uid)s, %(sid)s)",
@@ -153,12 +150,10 @@ async def _load(session: AsyncSession, claims: Claims) -> Any:
     # The first statement of every authenticated request's unit of work: it sets the
     # transaction's tenant (so every later statement of the request runs under RLS for it)
     # and reads user, tenant and session state in one round trip.
-    # On the session's Core connection: a text statement needs none of the ORM's execution path.
+    # On the session's Core connection: a driver statement needs none of the ORM's execution path.
     conn = await session.connection()
-    if claims.provider == "local":
-        params = {"tenant": claims.tenant_id, "uid": claims.subject, "sid": claims.session_id}
-        return (await conn.execute(_BY_ID, params)).first()
-    return (await conn.execute(_BY_SUBJECT, {"tenant": claims.tenant_id, "subject": claims.subject})).first()
+    statement = lookup_statement(claims)
+    return (await conn.exec_driver_sql(statement.sql, statement.params)).first()
 
 
 async def resolve_principal(
