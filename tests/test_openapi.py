@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi import FastAPI
@@ -200,6 +200,7 @@ def expected_errors(route: Any, operation: dict[str, Any]) -> set[str]:
         expected.add("404")
     if operation.get("parameters") or "requestBody" in operation:
         expected.add("422")
+    expected.add("503")  # every route runs SQL: the principal lookup, or a public route's own session
     return expected
 
 
@@ -230,6 +231,64 @@ def test_every_operation_documents_its_errors_as_problems(app: FastAPI, document
     assert set(field_error["properties"]) == {"field", "message"}
     # FastAPI's own validation-error shape is gone: a 422 is a problem document like every error.
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+# The 503s of a fault (issue 15, point 5): the database away or its pool exhausted on every route,
+# the identity provider unreachable (OIDC) where a bearer token is checked, and the object storage
+# unreadable or read-only where a request reads or writes it.
+DATABASE_CODES = {"service.database_unavailable", "service.database_busy"}
+STORAGE_ROUTES = {
+    ("PUT", "/api/v1/tenant/branding/logo"),
+    ("GET", "/api/v1/tenant/branding/logo"),
+    ("GET", "/api/v1/branding/logo"),
+    ("PUT", "/api/v1/export/style-templates/{style_template_id}/base-docx"),
+    ("PUT", "/api/v1/export/style-templates/{style_template_id}/logo"),
+    ("GET", "/api/v1/export-jobs/{job_id}/download"),
+    ("GET", "/api/v1/export-jobs/batch/{batch_id}/download"),
+}
+
+
+def _depends_on(dependant: Any, call: Any) -> bool:
+    return dependant.call is call or any(_depends_on(d, call) for d in dependant.dependencies)
+
+
+def reads_or_writes_storage(route: Any, method: str, operation: dict[str, Any]) -> bool:
+    """A route with the storage dependency that answers a stored file or takes an upload.
+
+    Removing a stored file happens after the commit, best effort (``platform.db.after_commit``),
+    so a delete never answers 503 for the storage.
+    """
+    from servanda.platform.http import AppStorage
+
+    storage = get_args(AppStorage)[1].dependency
+    transfers = (method, route.path_format) in FILE_RESPONSES or any(
+        media.startswith("multipart/") for media in operation.get("requestBody", {}).get("content", {})
+    )
+    return transfers and _depends_on(route.dependant, storage)
+
+
+def test_every_operation_names_its_503_codes(app: FastAPI, document: dict[str, Any]) -> None:
+    wrong, storage_routes = [], set()
+    for route in api_routes(app):
+        for method in route.methods:
+            operation = document["paths"][route.path_format][method.lower()]
+            response = operation["responses"].get("503")
+            if response is None:
+                wrong.append(f"{method} {route.path}: no 503")
+                continue
+            codes = set(response["content"]["application/problem+json"].get("examples", {}))
+            expected = set(DATABASE_CODES)
+            if declared(route) is not Permission.PUBLIC:
+                expected.add("auth.idp_unavailable")
+            if reads_or_writes_storage(route, method, operation):
+                expected.add("storage.unavailable")
+                storage_routes.add((method, route.path_format))
+            if codes != expected:
+                wrong.append(f"{method} {route.path}: {sorted(codes)}, not {sorted(expected)}")
+            if "Retry-After" not in response.get("headers", {}):
+                wrong.append(f"{method} {route.path}: 503 without Retry-After")
+    assert wrong == []
+    assert storage_routes == STORAGE_ROUTES  # the rule sees every upload and stored-file download
 
 
 def test_routes_name_the_codes_they_can_give(document: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 ``complete_openapi`` wraps FastAPI's generated document: it adds the bearer ``securitySchemes``
 entry, each operation's ``security``, the ``Problem`` component and, by rule, every error
 response an operation can give (401/403/429 on authenticated routes, 404 with path parameters,
-422 with any parameter or body, 413/415 with bodies and uploads), merged with the codes a route
+422 with any parameter or body, 413/415 with bodies and uploads, 503 everywhere), merged with the codes a route
 declares itself through ``problems(...)`` on its decorator. The rules need to know each route's
 access; the caller (app.py) passes a function that reads it, so this module knows no business
 module.
@@ -95,6 +95,10 @@ _GENERAL: dict[int, tuple[str, tuple[str, ...]]] = {
         ("request.validation_failed",),
     ),
     429: ("Too many requests; retry after `Retry-After` seconds.", ("request.rate_limited",)),
+    503: (
+        "Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds.",
+        ("service.database_unavailable", "service.database_busy"),
+    ),
 }
 
 
@@ -107,6 +111,11 @@ def problems(status: int, *codes: str, description: str | None = None) -> dict[i
     entry: dict[str, Any] = {"description": description or _GENERAL.get(status, ("Error.", ()))[0]}
     entry["x-problem-codes"] = list(codes)
     return {status: entry}
+
+
+# On a route that reads or writes the object storage in the request (uploads, stored-file downloads);
+# removing a file happens after the commit, best effort, and never answers 503.
+STORAGE_UNAVAILABLE = problems(503, "storage.unavailable")
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,9 @@ def _rules(route: APIRoute, access: Access, operation: dict[str, Any]) -> dict[i
         if access.permission is not None:
             found[403].insert(0, "auth.forbidden")
         found[429] = list(_GENERAL[429][1])
+    # Every route runs SQL (the principal lookup, or a public route's own session); a bearer token
+    # is checked against the identity provider's keys with OIDC.
+    found[503] = list(_GENERAL[503][1]) + (["auth.idp_unavailable"] if access.authenticated else [])
     if route.dependant.path_params or "{" in route.path_format:
         found[404] = ["resource.not_found"]
     if _has_parameters(route):

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform.api_models import Page
 from servanda.platform.http import API_PREFIX, AppStorage, PageNumber, PageSize, UnitOfWork, created
-from servanda.platform.openapi import problems
+from servanda.platform.openapi import STORAGE_UNAVAILABLE, problems
 from servanda.platform.paging import page_of
 from servanda.tenants.branding import BrandingService
 from servanda.tenants.logo import SVG_TYPE, UPLOAD_MAX_BYTES, too_large
@@ -97,7 +97,8 @@ async def _serve_logo(principal: CurrentPrincipal, request: Request, branding: B
     description="PNG (at most 1 MiB and 2000×2000 pixels) or SVG (at most 512 KiB; scripts, external references and event handlers are refused), as multipart field `file`.",
     responses=problems(413, "branding.too_large")
     | problems(415, "branding.unsupported_type")
-    | problems(422, "branding.unsafe_svg", "branding.invalid_image", "branding.dimensions_too_large"),
+    | problems(422, "branding.unsafe_svg", "branding.invalid_image", "branding.dimensions_too_large")
+    | STORAGE_UNAVAILABLE,
 )
 async def upload_logo(
     file: Annotated[UploadFile, File(description="PNG (max. 1 MiB, 2000×2000) or SVG (max. 512 KiB)")],
@@ -122,6 +123,7 @@ LOGO_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The logo", "content": {"image/png": {}, SVG_TYPE: {}}},
     304: {"description": "Unchanged (If-None-Match)"},
     **problems(404, "branding.logo_not_found"),
+    **STORAGE_UNAVAILABLE,
 }
 
 

@@ -4830,6 +4830,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     auth_config_api_v1_auth_config_get: {
@@ -4848,6 +4859,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuthConfig"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4873,6 +4895,17 @@ export interface operations {
             /** @description Not found, or not visible to the caller (objects of other tenants are 404, never 403). Codes: `auth.local_login_disabled`. */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4950,6 +4983,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     logout_api_v1_auth_logout_post: {
@@ -4988,6 +5032,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -5066,6 +5121,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `auth.too_many_attempts`, `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -5162,6 +5228,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     mfa_setup_api_v1_auth_mfa_setup_post: {
@@ -5220,6 +5297,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -5307,6 +5395,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     request_password_reset_api_v1_auth_password_reset_post: {
@@ -5360,6 +5459,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `auth.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -5427,6 +5537,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     refresh_api_v1_auth_refresh_post: {
@@ -5481,6 +5602,17 @@ export interface operations {
             /** @description Invalid input: `errors` names each invalid field. Codes: `request.validation_failed`. */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5553,6 +5685,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `storage.unavailable`, `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     catalog_templates_api_v1_catalog_templates_get: {
@@ -5609,6 +5752,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -5687,6 +5841,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     tenant_changelog_api_v1_content_changelog_get: {
@@ -5739,6 +5904,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -5801,6 +5977,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -5881,6 +6068,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clause_get_entity: {
@@ -5941,6 +6139,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -6022,6 +6231,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clause_list_versions: {
@@ -6085,6 +6305,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -6176,6 +6407,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clause_get_version: {
@@ -6237,6 +6479,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -6338,6 +6591,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clause_approve: {
@@ -6408,6 +6672,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -6496,6 +6771,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clause_publish: {
@@ -6575,6 +6861,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clause_publishing_gates: {
@@ -6636,6 +6933,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -6737,6 +7045,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clause_request_changes: {
@@ -6829,6 +7148,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     clause_reviews: {
@@ -6893,6 +7223,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -6994,6 +7335,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     import_content_pack_api_v1_content_import_post: {
@@ -7067,6 +7419,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     review_queue_api_v1_content_review_queue_get: {
@@ -7119,6 +7482,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -7199,6 +7573,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     content_rule_graph_api_v1_content_rule_graph_get: {
@@ -7269,6 +7654,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_list_entities: {
@@ -7322,6 +7718,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -7402,6 +7809,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_get_entity: {
@@ -7462,6 +7880,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -7543,6 +7972,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_list_versions: {
@@ -7606,6 +8046,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -7697,6 +8148,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_get_version: {
@@ -7758,6 +8220,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -7859,6 +8332,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_approve: {
@@ -7929,6 +8413,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -8017,6 +8512,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_publish: {
@@ -8096,6 +8602,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_publishing_gates: {
@@ -8157,6 +8674,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -8258,6 +8786,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_request_changes: {
@@ -8350,6 +8889,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     template_reviews: {
@@ -8414,6 +8964,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -8515,6 +9076,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_contracts_api_v1_contracts_get: {
@@ -8573,6 +9145,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -8673,6 +9256,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_contract_api_v1_contracts__contract_id__get: {
@@ -8735,6 +9329,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -8823,6 +9428,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -8937,6 +9553,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     archive_contract_api_v1_contracts__contract_id__archive_post: {
@@ -9020,6 +9647,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -9121,6 +9759,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     contract_derive_api_v1_contracts__contract_id__derive_post: {
@@ -9201,6 +9850,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     preview_contract_api_v1_contracts__contract_id__preview_get: {
@@ -9261,6 +9921,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -9375,6 +10046,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     save_as_template_api_v1_contracts__contract_id__save_as_template_post: {
@@ -9457,6 +10139,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -9571,6 +10264,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     contract_upgrade_preview_api_v1_contracts__contract_id__upgrade_preview_get: {
@@ -9651,6 +10355,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     validate_contract_api_v1_contracts__contract_id__validate_post: {
@@ -9711,6 +10426,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -9789,6 +10515,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_exports_api_v1_export_jobs_get: {
@@ -9843,6 +10580,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -9941,6 +10689,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     request_batch_api_v1_export_jobs_batch_post: {
@@ -10021,6 +10780,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_batch_api_v1_export_jobs_batch__batch_id__get: {
@@ -10081,6 +10851,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -10175,6 +10956,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `storage.unavailable`, `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_failed_exports_api_v1_export_jobs_failed_get: {
@@ -10236,6 +11028,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     export_stats_api_v1_export_jobs_stats_get: {
@@ -10276,6 +11079,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -10354,6 +11168,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     archive_export_api_v1_export_jobs__job_id__archive_post: {
@@ -10423,6 +11248,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -10519,6 +11355,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `storage.unavailable`, `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     retry_export_api_v1_export_jobs__job_id__retry_post: {
@@ -10597,6 +11444,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_styles_api_v1_export_style_templates_get: {
@@ -10649,6 +11507,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -10729,6 +11598,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_style_api_v1_export_style_templates__style_template_id__get: {
@@ -10798,6 +11678,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_style_api_v1_export_style_templates__style_template_id__delete: {
@@ -10856,6 +11747,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -10938,6 +11840,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -11038,6 +11951,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `storage.unavailable`, `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_base_docx_api_v1_export_style_templates__style_template_id__base_docx_delete: {
@@ -11096,6 +12020,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -11196,6 +12131,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `storage.unavailable`, `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_logo_api_v1_export_style_templates__style_template_id__logo_delete: {
@@ -11254,6 +12200,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -11333,6 +12290,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     export_audit_logs_api_v1_identity_audit_logs_export_get: {
@@ -11403,6 +12371,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     me_api_v1_identity_me_get: {
@@ -11443,6 +12422,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -11504,6 +12494,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -11593,6 +12594,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_team_api_v1_identity_teams__team_id__get: {
@@ -11662,6 +12674,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_team_api_v1_identity_teams__team_id__delete: {
@@ -11720,6 +12743,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -11820,6 +12854,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     set_team_members_api_v1_identity_teams__team_id__members_put: {
@@ -11902,6 +12947,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_users_api_v1_identity_users_get: {
@@ -11957,6 +13013,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -12046,6 +13113,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_user_api_v1_identity_users__user_id__get: {
@@ -12106,6 +13184,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -12182,6 +13271,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -12282,6 +13382,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     activate_user_api_v1_identity_users__user_id__activate_post: {
@@ -12351,6 +13462,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -12438,6 +13560,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_lawfirm_templates_api_v1_lawfirm_templates_get: {
@@ -12490,6 +13623,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -12588,6 +13732,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_lawfirm_template_api_v1_lawfirm_templates__template_id__get: {
@@ -12657,6 +13812,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_lawfirm_template_api_v1_lawfirm_templates__template_id__delete: {
@@ -12715,6 +13881,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -12806,6 +13983,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     platform_stats_api_v1_platform_stats_get: {
@@ -12846,6 +14034,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -12907,6 +14106,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -12996,6 +14206,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     platform_tenant_api_v1_platform_tenants__tenant_id__get: {
@@ -13056,6 +14277,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -13156,6 +14388,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_logo_admin_api_v1_tenant_branding_logo_get: {
@@ -13213,6 +14456,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `storage.unavailable`, `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -13302,6 +14556,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `storage.unavailable`, `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_logo_api_v1_tenant_branding_logo_delete: {
@@ -13349,6 +14614,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -13407,6 +14683,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_settings_api_v1_tenant_settings_get: {
@@ -13447,6 +14734,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -13518,6 +14816,17 @@ export interface operations {
             };
             /** @description Too many requests; retry after `Retry-After` seconds. Codes: `request.rate_limited`. */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for a moment (a fault, not the request): nothing changed; retry after `Retry-After` seconds. Codes: `service.database_unavailable`, `service.database_busy`, `auth.idp_unavailable`. */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;

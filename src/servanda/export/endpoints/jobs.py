@@ -33,7 +33,7 @@ from servanda.platform.api_models import Page
 from servanda.platform.config import Settings
 from servanda.platform.http import API_PREFIX, AppSettings, AppStorage, PageNumber, PageSize, UnitOfWork
 from servanda.platform.keys import derived_key
-from servanda.platform.openapi import problems
+from servanda.platform.openapi import STORAGE_UNAVAILABLE, problems
 
 router = APIRouter(prefix=f"{API_PREFIX}/export-jobs", tags=["export"])
 USE = [allow(Permission.CONTRACTS_USE)]
@@ -276,6 +276,7 @@ ZIP_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problems(404, "export.batch_not_found", "export.file_missing"),
     **problems(409, "export.not_done"),
     **LINK_ERRORS,
+    **STORAGE_UNAVAILABLE,
 }
 
 
@@ -327,6 +328,7 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problems(404, "export.job_not_found", "export.file_missing"),
     **problems(409, "export.not_done"),
     **LINK_ERRORS,
+    **STORAGE_UNAVAILABLE,
 }
 
 

@@ -34,7 +34,7 @@ from servanda.identity.dependencies import CurrentPrincipal, Permission, allow
 from servanda.platform import images
 from servanda.platform.api_models import Page
 from servanda.platform.http import API_PREFIX, AppStorage, PageNumber, PageSize, UnitOfWork, created
-from servanda.platform.openapi import problems
+from servanda.platform.openapi import STORAGE_UNAVAILABLE, problems
 
 BASE = f"{API_PREFIX}/export/style-templates"
 router = APIRouter(prefix=BASE, tags=["export"])
@@ -200,7 +200,7 @@ async def delete_style(style_template_id: uuid.UUID, principal: CurrentPrincipal
     "`file`. The type is decided from the content; macros, ActiveX and OLE objects are refused, as are "
     "zip bombs; external relationships (attached templates, remote images, linked objects) are stripped "
     "and listed in the answer.",
-    responses=NOT_FOUND | READ_ONLY | DOCX_ERRORS,
+    responses=NOT_FOUND | READ_ONLY | DOCX_ERRORS | STORAGE_UNAVAILABLE,
 )
 async def upload_base_docx(
     style_template_id: WritableStyle,
@@ -241,7 +241,7 @@ async def delete_base_docx(
     description="PNG or JPEG (at most 1 MiB and 2000×2000 pixels) or SVG (at most 512 KiB; scripts and "
     "external references are refused), as multipart field `file`. It replaces the tenant's logo in "
     "documents of this style.",
-    responses=NOT_FOUND | READ_ONLY | LOGO_ERRORS,
+    responses=NOT_FOUND | READ_ONLY | LOGO_ERRORS | STORAGE_UNAVAILABLE,
 )
 async def upload_logo(
     style_template_id: WritableStyle,
