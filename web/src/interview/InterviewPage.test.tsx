@@ -203,6 +203,49 @@ test("two editors: a one-click resolution on a stale version is refused and expl
   expect(server.selectedSlots.laufzeit).toBe(CLAUSE.unbefristet);
 });
 
+test("two editors: an upgrade on a stale version gets 412 and is explained like a save; nothing typed is lost", async () => {
+  server.newerVersion = true;
+  const user = userEvent.setup();
+  renderInterview();
+  await openSection(user, /^Zeit/);
+  const salary = await screen.findByRole("textbox", { name: /^Wie hoch ist das Bruttogehalt/ });
+  await user.type(salary, "4.000");
+  await saved();
+  const tag = etagOf(server);
+  savedElsewhere();
+  const banner = await screen.findByText("Neuere Version verfügbar");
+  await user.click(within(banner.closest("[role=alert]") as HTMLElement).getByRole("button", { name: "Änderungen ansehen" }));
+  const dialog = await screen.findByRole("dialog");
+  await within(dialog).findByText("Von Version 1 auf Version 2 der Vorlage.");
+  await user.click(within(dialog).getByRole("button", { name: "Jetzt aktualisieren" }));
+  // refused (the upgrade named the version this page had); the dialog gives way to the page's notice
+  const notice = await screen.findByTestId("stale-conflict", {}, { timeout: 3000 });
+  expect(notice).toHaveTextContent("Der Vertrag wurde inzwischen an anderer Stelle geändert");
+  await waitFor(() => expect(screen.queryByRole("dialog")).not.toBeInTheDocument());
+  expect(server.calls.find((c) => c.path.endsWith("/upgrade"))?.ifMatch).toBe(tag);
+  expect(server.templateVersion).toBe(1);
+  expect(screen.getByTestId("save-status")).toHaveTextContent("Speichern angehalten – der Vertrag wurde an anderer Stelle geändert");
+  // autosave stopped: typing on is kept (screen and sessionStorage), not sent until the user decides
+  const patches = server.patches().length;
+  await user.clear(salary);
+  await user.type(salary, "4.500");
+  await act(() => new Promise((resolve) => setTimeout(resolve, 800)));
+  expect(server.patches()).toHaveLength(patches);
+  expect(salary).toHaveValue("4.500");
+  expect(JSON.parse(sessionStorage.getItem(storageKeyOf(CONTRACT_ID))!).answers).toEqual({ gehalt: "4500.00" });
+  const table = await within(notice).findByRole("table");
+  expect(within(table).getAllByRole("row").map((r) => r.textContent)).toContain("Wie viele Wochenstunden?38unverändert");
+  // "Meine Eingaben übernehmen" saves on the stored version; then the upgrade goes through
+  await user.click(within(notice).getByRole("button", { name: "Meine Eingaben übernehmen" }));
+  await waitFor(() => expect(server.answers.gehalt).toBe("4500.00"), { timeout: 3000 });
+  expect(server.answers.stunden).toBe(38);
+  await waitFor(() => expect(screen.queryByTestId("stale-conflict")).not.toBeInTheDocument());
+  await user.click(within(screen.getByText("Neuere Version verfügbar").closest("[role=alert]") as HTMLElement).getByRole("button", { name: "Änderungen ansehen" }));
+  await user.click(await within(await screen.findByRole("dialog")).findByRole("button", { name: "Jetzt aktualisieren" }));
+  await waitFor(() => expect(server.templateVersion).toBe(2));
+  expect(await screen.findByText(/Arbeitsvertrag, Version 2/)).toBeInTheDocument();
+});
+
 test("two editors: an unsaved answer changed elsewhere pauses saving until the user decides", async () => {
   sessionStorage.setItem(
     storageKeyOf(CONTRACT_ID),

@@ -232,6 +232,7 @@ function Interview({ initial, etag }: { initial: ContractView; etag: string | nu
               await engine.flush(); // the upgrade carries over what is saved
               return engine.etag;
             }}
+            onModifiedElsewhere={() => engine.markStale()}
           />
         )}
 

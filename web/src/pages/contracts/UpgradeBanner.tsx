@@ -117,6 +117,13 @@ export function MigrationReportView({ report }: { report: MigrationReport }) {
  */
 export type IfMatch = () => Promise<string | null>;
 
+/**
+ * Called instead of showing the error when the upgrade is refused with 412 (the contract was changed
+ * elsewhere since the `If-Match` version): the dialog closes and the page takes it from there (the
+ * interview stops autosaving, keeps the unsaved input and shows its notice, as for a refused save).
+ */
+export type OnModifiedElsewhere = () => void;
+
 /** Preview (dry run) and the upgrade itself. */
 export function UpgradeDialog({
   contractId,
@@ -124,12 +131,14 @@ export function UpgradeDialog({
   onOpenChange,
   onUpgraded,
   ifMatch,
+  onModifiedElsewhere,
 }: {
   contractId: string;
   isOpen: boolean;
   onOpenChange: (open: boolean) => void;
   onUpgraded?: (change: Schemas["ContractChange"]) => void;
   ifMatch?: IfMatch;
+  onModifiedElsewhere?: OnModifiedElsewhere;
 }) {
   const { t } = useTranslation();
   const queryClient = useQueryClient();
@@ -160,6 +169,12 @@ export function UpgradeDialog({
       });
       onUpgraded?.(change);
       onOpenChange(false);
+    },
+    onError: (error) => {
+      if (!onModifiedElsewhere || asProblem(error).status !== 412) return;
+      upgrade.reset(); // not shown here: the page explains it (and a reopened dialog starts clean)
+      onOpenChange(false);
+      onModifiedElsewhere();
     },
   });
   return (
@@ -194,11 +209,13 @@ export function UpgradeBanner({
   versionInfo,
   onUpgraded,
   ifMatch,
+  onModifiedElsewhere,
 }: {
   contractId: string;
   versionInfo?: VersionInfo;
   onUpgraded?: (change: Schemas["ContractChange"]) => void;
   ifMatch?: IfMatch;
+  onModifiedElsewhere?: OnModifiedElsewhere;
 }) {
   const { t } = useTranslation();
   const [open, setOpen] = useState(false);
@@ -225,6 +242,7 @@ export function UpgradeBanner({
         onOpenChange={setOpen}
         {...(onUpgraded ? { onUpgraded } : {})}
         {...(ifMatch ? { ifMatch } : {})}
+        {...(onModifiedElsewhere ? { onModifiedElsewhere } : {})}
       />
     </Alert>
   );
