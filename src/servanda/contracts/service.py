@@ -262,8 +262,7 @@ class ContractService:
             evaluation = evaluate(contract, pins)
         store_validation(contract, evaluation)
         await audit.record(session, principal, action, "contract", contract.id, details)
-        await session.flush()
-        await session.refresh(contract)
+        await session.flush()  # the UPDATE returns the trigger's new version (eager_defaults)
         return await evaluated(session, contract, pins, evaluation)
 
     # -- complete, archive, delete -----------------------------------------------------------
