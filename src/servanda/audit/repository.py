@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servanda.audit import chain
 from servanda.audit.models import AuditEvent
 from servanda.platform import metrics
-from servanda.platform.db import SET_TENANT, before_commit
+from servanda.platform.db import before_commit
 
 
 class Origin(Protocol):
@@ -90,6 +90,10 @@ async def record_system(
 
 
 _PENDING = "servanda.audit.pending"
+_TENANT_AND_CHAIN_LOCK = text(
+    "SELECT set_config('app.current_tenant_id', :tenant, true), "
+    "pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :tenant, 0))"
+)
 
 
 class AuditRepository:
@@ -140,11 +144,9 @@ class AuditRepository:
         for tenant_id in dict.fromkeys(event.tenant_id for event in events):
             # The events are the tenant's rows: the insert runs under that tenant (a transaction
             # may record for several, e.g. a platform admin creating a tenant).
-            await self.session.execute(SET_TENANT, {"tenant": str(tenant_id)})
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :t, 0))"),
-                {"t": str(tenant_id)},
-            )
+            # Tenant and chain lock in one round trip; the head is read by the next statement, whose
+            # snapshot is taken after the lock was granted (it sees the previous holder's commit).
+            await self.session.execute(_TENANT_AND_CHAIN_LOCK, {"tenant": str(tenant_id)})
             row = (
                 await self.session.execute(
                     text(
