@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import CompoundSelect, Select, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import Clause, ClauseVersion, Template, TemplateVersion
@@ -138,29 +138,43 @@ def _remember(version_id: uuid.UUID, status: str, content: tuple[Any, ...]) -> N
     _CONTENT_CACHE[version_id] = content
 
 
-async def pinned_template_version(
-    session: AsyncSession, version_id: uuid.UUID
-) -> tuple[TemplateRef, TemplateVersionPin] | None:
-    """A template version by id, whatever its status (deprecated included), with its template, in
-    one statement; the version's content from the cache."""
-    tv = (
-        await session.execute(
-            select(
-                TemplateVersion.id,
-                TemplateVersion.template_id,
-                TemplateVersion.version_number,
-                TemplateVersion.status,
-                Template.title,
-                Template.jurisdiction,
-                Template.current_published_version_id,
-            )
-            .join(Template, Template.id == TemplateVersion.template_id)
-            .where(TemplateVersion.id == version_id)
-        )
-    ).one_or_none()
+async def pinned_versions(
+    session: AsyncSession, template_version_id: uuid.UUID, clause_version_ids: list[uuid.UUID]
+) -> tuple[TemplateRef, TemplateVersionPin, list[TitledClauseVersion]] | None:
+    """A template version and clause versions by id, whatever their status (deprecated included),
+    with their template and clauses (visible ones only); None when the template version is not.
+
+    The light columns of all of them (status and titles can still change) come in one statement;
+    the heavy content from the cache, or one more statement per kind for versions not seen yet.
+    """
+    template_rows = select(
+        literal("t").label("kind"),
+        TemplateVersion.id,
+        TemplateVersion.template_id.label("parent_id"),
+        TemplateVersion.version_number,
+        TemplateVersion.status,
+        Template.title,
+        Template.jurisdiction,
+        Template.current_published_version_id,
+    ).join(Template, Template.id == TemplateVersion.template_id)
+    clause_rows = select(
+        literal("c").label("kind"),
+        ClauseVersion.id,
+        ClauseVersion.clause_id.label("parent_id"),
+        ClauseVersion.version_number,
+        ClauseVersion.status,
+        Clause.title,
+        null().label("jurisdiction"),
+        null().label("current_published_version_id"),
+    ).join(Clause, Clause.id == ClauseVersion.clause_id)
+    statement: CompoundSelect[Any] = union_all(
+        template_rows.where(TemplateVersion.id == template_version_id),
+        clause_rows.where(ClauseVersion.id.in_(clause_version_ids)),
+    )
+    rows = (await session.execute(statement)).all()
+    tv = next((r for r in rows if r.kind == "t"), None)
     if tv is None:
         return None
-    template = TemplateRef(tv.template_id, tv.title, tv.jurisdiction, tv.current_published_version_id)
     if tv.id not in _CONTENT_CACHE:
         heavy = (
             await session.execute(
@@ -173,32 +187,13 @@ async def pinned_template_version(
         structure, interview = heavy.structure or {}, heavy.interview or []
     else:
         structure, interview = _CONTENT_CACHE[tv.id]
-    return template, TemplateVersionPin(
-        tv.id, tv.template_id, tv.version_number, tv.status, structure, interview
-    )
-
-
-async def pinned_clause_versions(
-    session: AsyncSession, version_ids: list[uuid.UUID]
-) -> list[TitledClauseVersion]:
-    """Clause versions by id, whatever their status, with their clauses' titles (visible ones only)."""
-    rows = (
-        await session.execute(
-            select(
-                ClauseVersion.id,
-                ClauseVersion.clause_id,
-                ClauseVersion.version_number,
-                ClauseVersion.status,
-                Clause.title,
-            )
-            .join(Clause, Clause.id == ClauseVersion.clause_id)
-            .where(ClauseVersion.id.in_(version_ids))
-        )
-    ).all()
-    missing = [r.id for r in rows if r.id not in _CONTENT_CACHE]
+    template = TemplateRef(tv.parent_id, tv.title, tv.jurisdiction, tv.current_published_version_id)
+    version = TemplateVersionPin(tv.id, tv.parent_id, tv.version_number, tv.status, structure, interview)
+    clauses = [r for r in rows if r.kind == "c"]
+    missing = [r.id for r in clauses if r.id not in _CONTENT_CACHE]
     fetched: dict[uuid.UUID, tuple[Any, ...]] = {}
     if missing:
-        heavy = await session.execute(
+        heavy_clauses = await session.execute(
             select(
                 ClauseVersion.id,
                 ClauseVersion.content,
@@ -207,13 +202,16 @@ async def pinned_clause_versions(
                 ClauseVersion.heading,
             ).where(ClauseVersion.id.in_(missing))
         )
-        for r in heavy:
+        for r in heavy_clauses:
             fetched[r.id] = (r.content or "", r.parameters or {}, r.rules or [], r.heading)
     pinned: list[TitledClauseVersion] = []
-    for r in rows:
+    for r in clauses:
         content = fetched.get(r.id) or _CONTENT_CACHE[r.id]
         if r.id in fetched:
             _remember(r.id, r.status, content)
-        version = ClauseVersionPin(r.id, r.clause_id, r.version_number, r.status, *content)
-        pinned.append(TitledClauseVersion(r.title, version))
-    return pinned
+        pinned.append(
+            TitledClauseVersion(
+                r.title, ClauseVersionPin(r.id, r.parent_id, r.version_number, r.status, *content)
+            )
+        )
+    return template, version, pinned

@@ -124,15 +124,15 @@ async def load_pins(
     session: AsyncSession, template_version_id: uuid.UUID, clause_version_ids: list[uuid.UUID]
 ) -> Pins:
     """The pins of an existing contract, exactly as pinned (deprecated versions included)."""
-    pinned = await published.pinned_template_version(session, template_version_id)
+    pinned = await published.pinned_versions(session, template_version_id, clause_version_ids)
     if pinned is None:
         raise errors.Conflict(
             "contract.pins_unavailable", "Die angeheftete Vorlagenfassung ist nicht mehr lesbar."
         )
-    template, version = pinned
+    template, version, clause_versions = pinned
     by_clause = {
-        pinned.version.clause_id: PinnedClause(pinned.version.clause_id, pinned.title, pinned.version)
-        for pinned in await published.pinned_clause_versions(session, clause_version_ids)
+        titled.version.clause_id: PinnedClause(titled.version.clause_id, titled.title, titled.version)
+        for titled in clause_versions
     }
     order = slot_clause_ids(version)
     return Pins(template, version, {c: by_clause[c] for c in order if c in by_clause})
