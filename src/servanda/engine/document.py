@@ -28,6 +28,7 @@ questions are never used (they are not effective).
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import re
 import uuid
@@ -377,9 +378,11 @@ def _answer(state: InterviewState, key: str | None) -> str | None:
 # --- clause text ------------------------------------------------------------------------------
 
 
-def paragraphs_of(content: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def paragraphs_of(content: str) -> tuple[str, ...]:
+    """The paragraphs of a clause text; clause texts are immutable content, parsed once per process."""
     text = content.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    return tuple(p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip())
 
 
 def _merge(runs: list[Run]) -> tuple[Run, ...]:
@@ -402,23 +405,34 @@ def _merge(runs: list[Run]) -> tuple[Run, ...]:
 
 def _paragraph(text: str, substitute: Callable[[str, bool], Run], number: int | None = None) -> Paragraph:
     """Runs of one paragraph; ``substitute(key, bold)`` gives the run for a placeholder."""
+    runs = [Run(part, bold) if key is None else substitute(key, bold) for part, key, bold in _segments(text)]
+    return Paragraph(_merge(runs), number)
+
+
+@functools.lru_cache(maxsize=16384)
+def _segments(text: str) -> tuple[tuple[str, str | None, bool], ...]:
+    """A paragraph as (literal text, None, bold) and ("", placeholder key, bold) in order.
+
+    The parse of ``**`` switches and ``{{key}}`` placeholders depends on the text alone, so it is
+    done once per paragraph text and process; the answers are substituted per request.
+    """
     markers = [m for m in _TOKEN.finditer(text) if m.group(0) == BOLD]
     # An odd number of ** leaves the last one unpaired: it is text, not a switch.
     literal = markers[-1].start() if len(markers) % 2 else None
-    runs: list[Run] = []
+    segments: list[tuple[str, str | None, bool]] = []
     bold = False
     cursor = 0
     for match in _TOKEN.finditer(text):
-        runs.append(Run(text[cursor : match.start()], bold))
+        segments.append((text[cursor : match.start()], None, bold))
         cursor = match.end()
         if match.group(1) is not None:
-            runs.append(substitute(match.group(1), bold))
+            segments.append(("", match.group(1), bold))
         elif match.start() == literal:
-            runs.append(Run(BOLD, bold))
+            segments.append((BOLD, None, bold))
         else:
             bold = not bold
-    runs.append(Run(text[cursor:], bold))
-    return Paragraph(_merge(runs), number)
+    segments.append((text[cursor:], None, bold))
+    return tuple(segments)
 
 
 def _clause_block(
