@@ -29,6 +29,13 @@ export interface AuthValue {
   config: AuthConfig | null;
   /** The session ended while the user was signed in: sign in again (the page stays as it is). */
   sessionExpired: boolean;
+  /**
+   * The session cannot be renewed now (the sign-in service or server is unreachable) while a user is
+   * signed in: the page stays, requests that need a new token wait, the refresh is retried.
+   */
+  sessionUnreachable: boolean;
+  /** Try renewing the session at once (instead of waiting for the next automatic attempt). */
+  retrySession(): void;
   login(credentials: Credentials): Promise<LoginOutcome>;
   /** Sign in with tokens another public call answered (accepting an invitation). */
   signInWithTokens(tokens: Schemas["TokenResponse"]): Promise<ApiProblem | null>;
@@ -50,6 +57,7 @@ export function AuthProvider({ children, client }: { children: ReactNode; client
   const [status, setStatus] = useState<AuthValue["status"]>(session.current() ? "loading" : "anonymous");
   const [config, setConfig] = useState<AuthConfig | null>(null);
   const [sessionExpired, setSessionExpired] = useState(false);
+  const [sessionUnreachable, setSessionUnreachable] = useState(false);
   const userRef = useRef<Me | null>(null);
   const signingIn = useRef(false);
 
@@ -111,6 +119,11 @@ export function AuthProvider({ children, client }: { children: ReactNode; client
         }
       }),
     [session, queryClient, adoptUser, loadMe],
+  );
+
+  useEffect(
+    () => session.subscribeReachability((unreachable) => setSessionUnreachable(unreachable && userRef.current !== null)),
+    [session],
   );
 
   const login = useCallback(
@@ -191,6 +204,7 @@ export function AuthProvider({ children, client }: { children: ReactNode; client
   }, [api, session]);
 
   const abandonSession = useCallback(() => session.abandon(), [session]);
+  const retrySession = useCallback(() => void session.refresh(), [session]);
 
   const value = useMemo<AuthValue>(
     () => ({
@@ -198,6 +212,8 @@ export function AuthProvider({ children, client }: { children: ReactNode; client
       user,
       config,
       sessionExpired,
+      sessionUnreachable,
+      retrySession,
       login,
       signInWithTokens,
       startOidcLogin,
@@ -205,7 +221,20 @@ export function AuthProvider({ children, client }: { children: ReactNode; client
       logout,
       abandonSession,
     }),
-    [status, user, config, sessionExpired, login, signInWithTokens, startOidcLogin, completeOidcLogin, logout, abandonSession],
+    [
+      status,
+      user,
+      config,
+      sessionExpired,
+      sessionUnreachable,
+      retrySession,
+      login,
+      signInWithTokens,
+      startOidcLogin,
+      completeOidcLogin,
+      logout,
+      abandonSession,
+    ],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -174,6 +174,59 @@ describe("session refresh", () => {
     expect(api.session.getState()).toBe("signedOut");
   });
 
+  it("OIDC provider down mid-session: a signed-in user's request waits, the refresh is retried, the request goes out once it answers", async () => {
+    vi.useFakeTimers();
+    const api = fakeApi();
+    const tokenPath = "/realms/servanda/protocol/openid-connect/token";
+    let providerUp = false;
+    api.on(`POST ${tokenPath}`, () =>
+      providerUp
+        ? json({ access_token: "a2", refresh_token: "r2", expires_in: 300 })
+        : Promise.reject(new TypeError("Failed to fetch")),
+    );
+    api.on("PATCH /api/v1/contracts/c1", (request) =>
+      request.headers.get("Authorization") === "Bearer a2"
+        ? json({ saved: true })
+        : problem(401, "auth.token_expired", "Die Sitzung ist abgelaufen."),
+    );
+    api.session.signIn({
+      ...tokens("a1", "r1", 120_000, 300_000), // silent refresh due at 60 s
+      provider: "oidc",
+      tokenEndpoint: `https://sso.kanzlei.example${tokenPath}`,
+      clientId: "servanda-web",
+    });
+    api.session.setHoldOnExpiry(true);
+    const reachability: boolean[] = [];
+    api.session.subscribeReachability((unreachable) => reachability.push(unreachable));
+
+    await vi.advanceTimersByTimeAsync(61_000); // the silent refresh meets the provider down
+    expect(reachability).toEqual([true]);
+    let settled = false;
+    const pending = api.api
+      .PATCH("/api/v1/contracts/{contract_id}", { params: { path: { contract_id: "c1" } }, body: { answers: { probezeit: 6 } } })
+      .finally(() => {
+        settled = true;
+      });
+    await vi.advanceTimersByTimeAsync(40_000); // retries keep failing; the request waits, no 401 reaches it
+    expect(settled).toBe(false);
+    const attempts = api.calls.filter((c) => c.path === tokenPath).length;
+    expect(attempts).toBeGreaterThanOrEqual(4); // silent refresh, request, 401 recovery, retries
+    expect(api.session.getState()).toBe("signedIn");
+    expect(api.session.current()?.refreshToken).toBe("r1");
+
+    providerUp = true;
+    await vi.advanceTimersByTimeAsync(30_000); // the next retry gets through
+    const result = await pending;
+
+    expect(result.response.status).toBe(200);
+    expect(api.calls.filter((c) => c.method === "PATCH").at(-1)).toMatchObject({
+      authorization: "Bearer a2",
+      body: { answers: { probezeit: 6 } },
+    });
+    expect(reachability).toEqual([true, false]);
+    expect(api.session.current()?.refreshToken).toBe("r2");
+  });
+
   it("keeps the session when the refresh fails for lack of network", async () => {
     const api = fakeApi();
     api.session.signIn(tokens("a1", "r1", 5_000));

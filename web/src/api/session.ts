@@ -7,6 +7,10 @@
 // When the refresh itself is refused (the session ended), the session becomes "expired": requests that
 // were waiting for a token keep waiting until the user signs in again (the sign-in dialog over the page),
 // then they are retried - so an autosave in flight is not lost.
+// When the refresh cannot reach the identity provider (OIDC: the firm's sign-in service; local: our API),
+// the session is kept and marked "unreachable": the refresh is retried with backoff (or at once on
+// `refresh()`), and requests of a signed-in user that meet a 401 meanwhile wait for the next successful
+// refresh instead of failing - the page shows a notice, not "Sitzung abgelaufen".
 
 export type Provider = "local" | "oidc";
 
@@ -63,6 +67,8 @@ const SPENT_LOCK_PREFIX = "servanda.refresh.spent.";
 const SPENT_HOLD_MS = 15_000;
 const ADOPT_WAIT_MS = 5_000;
 const ADOPT_POLL_MS = 50;
+/** Waits between refresh attempts while the provider cannot be reached (the last one repeats). */
+export const UNREACHABLE_RETRY_MS = [5_000, 10_000, 20_000, 30_000] as const;
 
 /** A short fingerprint of a refresh token for a lock name (lock names are visible to this origin only). */
 function fingerprint(text: string): string {
@@ -104,6 +110,10 @@ export class Session {
   private waiters: Waiter[] = [];
   private listeners = new Set<(state: SessionState) => void>();
   private holdOnExpiry = false;
+  private unreachable = false;
+  private unreachableRetries = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private reachabilityListeners = new Set<(unreachable: boolean) => void>();
   private readonly refresher: Refresher;
   private readonly storage: Storage | null;
   private readonly now: () => number;
@@ -142,6 +152,16 @@ export class Session {
     return () => this.listeners.delete(listener);
   }
 
+  /** Whether the last refresh could not reach the provider (the session is kept; retries run). */
+  isUnreachable(): boolean {
+    return this.unreachable;
+  }
+
+  subscribeReachability(listener: (unreachable: boolean) => void): () => void {
+    this.reachabilityListeners.add(listener);
+    return () => this.reachabilityListeners.delete(listener);
+  }
+
   /** Signed in (login, OIDC callback, sign-in again after expiry): waiting requests continue. */
   signIn(tokens: Tokens): void {
     this.adopt(tokens, true);
@@ -155,6 +175,7 @@ export class Session {
     this.tokens = null;
     this.storage?.removeItem(STORAGE_KEY);
     this.clearTimer();
+    this.setUnreachable(false);
     this.setState("signedOut");
     const waiters = this.waiters.splice(0);
     for (const w of waiters) w.resolve(null);
@@ -185,7 +206,8 @@ export class Session {
   /**
    * After a 401 for `usedToken`: a newer token if there is one (another request or tab refreshed),
    * else one refresh; when the session is over and the user had been signed in, wait for them to
-   * sign in again. Null: give up (the caller keeps its 401).
+   * sign in again; when the provider cannot be reached, wait for a refresh that gets through.
+   * Null: give up (the caller keeps its 401).
    */
   async recover(usedToken: string | null): Promise<string | null> {
     if (this.tokens && this.tokens.accessToken !== usedToken && this.state === "signedIn") {
@@ -195,7 +217,8 @@ export class Session {
       const refreshed = await this.refresh();
       if (refreshed && refreshed.accessToken !== usedToken) return refreshed.accessToken;
     }
-    if (this.state === "expired" && this.holdOnExpiry) return this.waitForSignIn();
+    const waitable = this.state === "expired" || (this.state === "signedIn" && this.unreachable);
+    if (waitable && this.holdOnExpiry) return this.waitForToken();
     return null;
   }
 
@@ -238,7 +261,8 @@ export class Session {
           this.expire();
           return null;
         }
-        return null; // network trouble: keep the session, the next request tries again
+        this.markUnreachable(); // network trouble or a provider error: keep the session, retry
+        return null;
       }
     };
     return this.locks ? this.locks.request(LOCK_NAME, work) : work();
@@ -278,7 +302,29 @@ export class Session {
     this.tokens = null;
     this.storage?.removeItem(STORAGE_KEY);
     this.clearTimer();
+    this.setUnreachable(false);
     this.setState("expired");
+  }
+
+  /** The refresh did not get through: say so and try again after a growing wait. */
+  private markUnreachable(): void {
+    if (this.state !== "signedIn" || !this.tokens) return;
+    const wait = UNREACHABLE_RETRY_MS[Math.min(this.unreachableRetries, UNREACHABLE_RETRY_MS.length - 1)];
+    this.unreachableRetries += 1;
+    this.setUnreachable(true);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.refresh();
+    }, wait);
+  }
+
+  private setUnreachable(unreachable: boolean): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (!unreachable) this.unreachableRetries = 0;
+    if (unreachable === this.unreachable) return;
+    this.unreachable = unreachable;
+    for (const listener of this.reachabilityListeners) listener(unreachable);
   }
 
   /** The user gave up signing in again: requests waiting for it fail with their 401. */
@@ -286,7 +332,8 @@ export class Session {
     this.signOut();
   }
 
-  private waitForSignIn(): Promise<string | null> {
+  /** Until a sign-in (after expiry) or a refresh that gets through (provider back); null on sign-out. */
+  private waitForToken(): Promise<string | null> {
     return new Promise((resolve) => this.waiters.push({ resolve }));
   }
 
@@ -294,6 +341,12 @@ export class Session {
     this.tokens = tokens;
     if (store) this.storage?.setItem(STORAGE_KEY, JSON.stringify(tokens));
     this.schedule();
+    if (this.unreachable) {
+      // fresh tokens (this tab's retry, or another tab's refresh): the requests that waited go out
+      this.setUnreachable(false);
+      const waiters = this.waiters.splice(0);
+      for (const w of waiters) w.resolve(tokens.accessToken);
+    }
   }
 
   private setState(state: SessionState): void {

@@ -6,6 +6,7 @@ import { useAuth } from "../api/auth";
 import { Button } from "../ui/Button";
 import { Spinner } from "../ui/Status";
 import { LanguageSwitch } from "./LanguageSwitch";
+import { SessionNotice } from "./SessionNotice";
 
 // Loaded when the session ends (rarely): keeps the dialog widgets out of the initial JavaScript.
 const ReauthDialog = lazy(() => import("./ReauthDialog").then((m) => ({ default: m.ReauthDialog })));
@@ -78,6 +79,7 @@ export function AppLayout() {
         </div>
       </header>
       <main id="main" className="app-main" tabIndex={-1} ref={mainRef}>
+        <SessionNotice />
         <Suspense fallback={<Spinner />}>
           <Outlet />
         </Suspense>
