@@ -188,6 +188,7 @@ class _Context:
     slots: tuple[Slot, ...]  # document order
     positions: Mapping[uuid.UUID, int]
     selected: frozenset[uuid.UUID]
+    supplied_by: Mapping[uuid.UUID, tuple[Slot, ...]]  # clause id -> the slots naming it, in order
 
     def title(self, clause_id: uuid.UUID) -> str:
         clause = self.pinned.get(clause_id)
@@ -203,7 +204,7 @@ class _Context:
         return self.position(clause_id), str(clause_id)
 
     def supplying(self, clause_id: uuid.UUID) -> list[Slot]:
-        return [slot for slot in self.slots if clause_id in slot.clause_ids()]
+        return list(self.supplied_by.get(clause_id, ()))
 
     def current(self, slot: Slot) -> uuid.UUID | None:
         return next((c for c in slot.clause_ids() if c in self.selected), None)
@@ -458,11 +459,17 @@ def validate(
     ``overrides``: slot choices where the user overrode the answers (``SlotChoice.overridden``),
     each a soft ``answer_override`` warning.
     """
+    slots = tuple(slot for _, slot in ordered_slots(structure))
+    supplied_by: dict[uuid.UUID, list[Slot]] = {}
+    for slot in slots:
+        for clause_id in dict.fromkeys(slot.clause_ids()):
+            supplied_by.setdefault(clause_id, []).append(slot)
     ctx = _Context(
         pinned=pinned,
-        slots=tuple(slot for _, slot in ordered_slots(structure)),
+        slots=slots,
         positions=document_positions(structure),
         selected=frozenset(selected),
+        supplied_by={clause_id: tuple(found) for clause_id, found in supplied_by.items()},
     )
     findings = [
         *_scope(ctx, jurisdiction),
