@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from servanda.engine import formatting
 from servanda.engine.formatting import format_value, join_labels
 from servanda.engine.shapes import Option
 
@@ -63,3 +64,16 @@ def test_join_labels() -> None:
     assert join_labels(["A"]) == "A"
     assert join_labels(["A", "B"]) == "A und B"
     assert join_labels(["A", "B", "C"]) == "A, B und C"
+
+
+@pytest.mark.parametrize("kind", ["number", "currency", "date"])
+def test_cached_formatting_tells_apart_values_that_compare_equal(kind: str) -> None:
+    # 0.0 == -0.0, 1 == True == 1.0 and Decimal("1.0") == Decimal("1.00"), yet each shows differently;
+    # whichever comes first must not decide how the others are shown.
+    values = [0.0, -0.0, 1, True, 1.0, Decimal("1.0"), Decimal("1.00"), "1", "2026-04-01", 2.5, "2.50"]
+    for ordering in (values, list(reversed(values))):
+        formatting._format_cached.cache_clear()
+        for value in ordering:
+            expected = formatting._format_scalar(kind, value, "EUR" if kind == "currency" else "")
+            assert format_value(kind, value, {"currency": "EUR"}) == expected, value
+    assert format_value("number", -0.0) != format_value("number", 0.0)

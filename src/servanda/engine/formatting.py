@@ -10,6 +10,7 @@ than failing the whole document.
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -159,12 +160,12 @@ def format_value(kind: str, value: Any, options: Sequence[Option] | Mapping[str,
     if value is None:
         return ""
     match kind:
-        case "number":
-            return format_number(value)
-        case "currency":
-            return format_money(value, currency_code(options))
-        case "date":
-            return format_date(value)
+        case "number" | "currency" | "date":
+            currency = currency_code(options) if kind == "currency" else ""
+            key = _value_key(value)
+            if key is None:
+                return _format_scalar(kind, value, currency)
+            return _format_cached(kind, key, value, currency)
         case "yes_no":
             return format_yes_no(value)
         case "single_choice":
@@ -174,6 +175,33 @@ def format_value(kind: str, value: Any, options: Sequence[Option] | Mapping[str,
                 return join_labels([option_text(options, v) for v in value])
             return option_text(options, value)
     return str(value)
+
+
+def _format_scalar(kind: str, value: Any, currency: str) -> str:
+    if kind == "number":
+        return format_number(value)
+    if kind == "currency":
+        return format_money(value, currency)
+    return format_date(value)
+
+
+def _value_key(value: Any) -> tuple[type, Any] | None:
+    """A key under which equal values format identically, or None (not cached).
+
+    The type is part of it (``True == 1``); a float by its repr (``-0.0 == 0.0``); Decimals are
+    not cached at all (``Decimal("1.0") == Decimal("1.00")`` but they show different decimals).
+    """
+    if isinstance(value, (str, bool, int)):
+        return type(value), value
+    if isinstance(value, float):
+        return float, repr(value)
+    return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_cached(kind: str, key: tuple[type, Any], value: Any, currency: str) -> str:
+    # ``value`` is the first one seen for ``key``: every value with this key formats the same.
+    return _format_scalar(kind, value, currency)
 
 
 def _normalise_spaces(text: str) -> str:
