@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, literal, null, select, union_all
+from sqlalchemy import CompoundSelect, Select, bindparam, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import Clause, ClauseVersion, Template, TemplateVersion
@@ -138,6 +138,35 @@ def _remember(version_id: uuid.UUID, status: str, content: tuple[Any, ...]) -> N
     _CONTENT_CACHE[version_id] = content
 
 
+# Built once: the light columns of a template version and of clause versions, as one statement.
+_PINNED_VERSIONS: CompoundSelect[Any] = union_all(
+    select(
+        literal_column("'t'").label("kind"),
+        TemplateVersion.id,
+        TemplateVersion.template_id.label("parent_id"),
+        TemplateVersion.version_number,
+        TemplateVersion.status,
+        Template.title,
+        Template.jurisdiction,
+        Template.current_published_version_id,
+    )
+    .join(Template, Template.id == TemplateVersion.template_id)
+    .where(TemplateVersion.id == bindparam("tv")),
+    select(
+        literal_column("'c'").label("kind"),
+        ClauseVersion.id,
+        ClauseVersion.clause_id.label("parent_id"),
+        ClauseVersion.version_number,
+        ClauseVersion.status,
+        Clause.title,
+        null().label("jurisdiction"),
+        null().label("current_published_version_id"),
+    )
+    .join(Clause, Clause.id == ClauseVersion.clause_id)
+    .where(ClauseVersion.id.in_(bindparam("cvs", expanding=True))),
+)
+
+
 async def pinned_versions(
     session: AsyncSession, template_version_id: uuid.UUID, clause_version_ids: list[uuid.UUID]
 ) -> tuple[TemplateRef, TemplateVersionPin, list[TitledClauseVersion]] | None:
@@ -147,31 +176,9 @@ async def pinned_versions(
     The light columns of all of them (status and titles can still change) come in one statement;
     the heavy content from the cache, or one more statement per kind for versions not seen yet.
     """
-    template_rows = select(
-        literal("t").label("kind"),
-        TemplateVersion.id,
-        TemplateVersion.template_id.label("parent_id"),
-        TemplateVersion.version_number,
-        TemplateVersion.status,
-        Template.title,
-        Template.jurisdiction,
-        Template.current_published_version_id,
-    ).join(Template, Template.id == TemplateVersion.template_id)
-    clause_rows = select(
-        literal("c").label("kind"),
-        ClauseVersion.id,
-        ClauseVersion.clause_id.label("parent_id"),
-        ClauseVersion.version_number,
-        ClauseVersion.status,
-        Clause.title,
-        null().label("jurisdiction"),
-        null().label("current_published_version_id"),
-    ).join(Clause, Clause.id == ClauseVersion.clause_id)
-    statement: CompoundSelect[Any] = union_all(
-        template_rows.where(TemplateVersion.id == template_version_id),
-        clause_rows.where(ClauseVersion.id.in_(clause_version_ids)),
-    )
-    rows = (await session.execute(statement)).all()
+    rows = (
+        await session.execute(_PINNED_VERSIONS, {"tv": template_version_id, "cvs": clause_version_ids})
+    ).all()
     tv = next((r for r in rows if r.kind == "t"), None)
     if tv is None:
         return None
