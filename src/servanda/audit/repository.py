@@ -90,6 +90,13 @@ async def record_system(
 
 
 _PENDING = "servanda.audit.pending"
+_CHAIN_HEAD = text(
+    "SELECT clock_timestamp() AS now, "
+    "(SELECT seq FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS seq, "
+    "(SELECT hash FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS hash, "
+    "(SELECT last_seq FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_seq, "
+    "(SELECT last_hash FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_hash"
+)
 _TENANT_AND_CHAIN_LOCK = text(
     "SELECT set_config('app.current_tenant_id', :tenant, true), "
     "pg_advisory_xact_lock(hashtextextended('servanda.audit:' || :tenant, 0))"
@@ -147,18 +154,7 @@ class AuditRepository:
             # Tenant and chain lock in one round trip; the head is read by the next statement, whose
             # snapshot is taken after the lock was granted (it sees the previous holder's commit).
             await self.session.execute(_TENANT_AND_CHAIN_LOCK, {"tenant": str(tenant_id)})
-            row = (
-                await self.session.execute(
-                    text(
-                        "SELECT clock_timestamp() AS now, "
-                        "(SELECT seq FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS seq, "
-                        "(SELECT hash FROM audit_events WHERE tenant_id = :t ORDER BY seq DESC LIMIT 1) AS hash, "
-                        "(SELECT last_seq FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_seq, "
-                        "(SELECT last_hash FROM audit_purges WHERE tenant_id = :t ORDER BY last_seq DESC LIMIT 1) AS a_hash"
-                    ),
-                    {"t": tenant_id},
-                )
-            ).one()
+            row = (await self.session.execute(_CHAIN_HEAD, {"t": tenant_id})).one()
             if row.seq is not None:
                 seq, prev_hash = row.seq + 1, row.hash
             elif row.a_seq is not None:  # everything before was purged by retention
