@@ -196,4 +196,17 @@ async def evaluated(
 def candidates(e: Evaluated) -> dict[uuid.UUID, tuple[str, tuple[str, ...]]]:
     """Display heading and paragraphs of every pinned clause with the contract's current answers,
     from the pins already loaded (no query): the text a lawyer reads before choosing a clause."""
-    return candidate_texts(engine_inputs(e.pins).clauses, e.evaluation)
+    clauses = engine_inputs(e.pins).clauses
+    kept = _CANDIDATES.get(id(e.evaluation))
+    if kept is not None and kept[0] is e.evaluation and kept[1] is clauses:
+        return kept[2]
+    texts = candidate_texts(clauses, e.evaluation)
+    if len(_CANDIDATES) >= _EVALUATIONS_MAX:
+        _CANDIDATES.pop(next(iter(_CANDIDATES)))
+    # The evaluation and the parsed clauses are kept with the texts, so the id cannot be reused
+    # while the entry lives; a memoised evaluation (and cached inputs) hit, anything else misses.
+    _CANDIDATES[id(e.evaluation)] = (e.evaluation, clauses, texts)
+    return texts
+
+
+_CANDIDATES: dict[int, tuple[ContractEvaluation, Any, dict[uuid.UUID, tuple[str, tuple[str, ...]]]]] = {}
