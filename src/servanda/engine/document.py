@@ -405,8 +405,16 @@ def _merge(runs: list[Run]) -> tuple[Run, ...]:
 
 def _paragraph(text: str, substitute: Callable[[str, bool], Run], number: int | None = None) -> Paragraph:
     """Runs of one paragraph; ``substitute(key, bold)`` gives the run for a placeholder."""
-    runs = [Run(part, bold) if key is None else substitute(key, bold) for part, key, bold in _segments(text)]
+    segments = _segments(text)
+    if len(segments) == 1:  # no placeholder and no bold: the common plain paragraph
+        return Paragraph(_plain_runs(text), number)
+    runs = [Run(part, bold) if key is None else substitute(key, bold) for part, key, bold in segments]
     return Paragraph(_merge(runs), number)
+
+
+@functools.lru_cache(maxsize=16384)
+def _plain_runs(text: str) -> tuple[Run, ...]:
+    return _merge([Run(text)])
 
 
 @functools.lru_cache(maxsize=16384)
