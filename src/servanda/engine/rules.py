@@ -37,6 +37,7 @@ can be offered, a German sentence explaining why is appended to the message.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -224,8 +225,8 @@ class _Finding:
     suggestion: str | None
     declarer: uuid.UUID  # the clause whose rule produced it (differs from source for a mirrored pair)
 
-    @property
-    def fingerprint(self) -> str:
+    @functools.cached_property
+    def fingerprint(self) -> str:  # asked for several times per finding (merge, result, dismissals)
         return fingerprint(self.rule_type, self.source, self.targets, self.condition)
 
     def preference(self) -> tuple[int, bool, str, str]:
