@@ -5,11 +5,12 @@ worker`, with the product's own rate limits.
 Prepares a fresh embedded database (`servanda demo scale` at a small size plus one account per
 simulated user, ``bench/load/seed.py``), starts the processes, runs locust headless
 (``bench/load/locustfile.py``; the mix and its reasons in ``bench/load/mix.py``) and samples
-the memory (RSS; PostgreSQL as PSS over its processes) and CPU of every process. Prints, per
-operation, requests, failures, P50/P95/P99 and throughput next to the quality.md targets, the
-sustained throughput, the zero-error verdict and each process's memory growth (limit 10 %).
-Latency and throughput count the steady state (after every user has started); failures count
-the whole run.
+the memory (RSS; PostgreSQL as USS and PSS over its processes, and USS per client backend with
+the backends per application name) and CPU of every process. Prints, per operation, requests,
+failures, P50/P95/P99 and throughput next to the quality.md targets, the sustained throughput,
+the zero-error verdict and each process's memory growth (limit 10 %). Latency and throughput
+count the steady state (after every user has started); failures count the whole run. Memory
+growth counts from the end of a warm-up (:func:`warmup_seconds`) to the end.
 
     .venv/bin/python -m bench.load [--users 300] [--duration 10m]   (make bench-load)
     .venv/bin/python -m bench.load --duration 60s --users 40         (a quick check)
@@ -54,6 +55,8 @@ from servanda.platform.tokens import LocalTokens
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 SAMPLE_EVERY_S = 5.0
+PER_BACKEND = "PostgreSQL, per client backend (USS)"
+BACKENDS = "backends"  # a sample's client backends per application name
 
 
 def seconds(text: str) -> int:
@@ -65,6 +68,18 @@ def seconds(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 600, 60s, 10m)")
     h, m, s = (int(g or 0) for g in parts.groups())
     return h * 3600 + m * 60 + s
+
+
+def warmup_seconds(duration_s: int) -> float:
+    """How long after the last user started the memory's start sample is taken: 120 s of a
+    10-minute run (a fifth of a shorter one). The pools are full from start-up (fill_pool), so
+    the backend count is final before the load begins; what the warm-up waits for is that every
+    pooled connection has served the mix often enough to have prepared its statements (psycopg
+    prepares a statement on its 5th execution on a connection) and loaded the catalog entries
+    of the tables it touches - at about 60 req/s over 26 pooled connections, 120 s are about
+    280 requests per backend (the report prints the figure). Until then each backend's private
+    memory grows by design; after it, growth would be a leak (docs/operations.md)."""
+    return min(120.0, duration_s * 0.2)
 
 
 def load_average() -> str:
@@ -106,6 +121,30 @@ class Watched:
 
     roles: dict[str, Any] = field(default_factory=dict)
     pids: dict[str, list[int]] = field(default_factory=dict)
+    superuser: str = ""
+    # PostgreSQL's client backends (pid -> application name) and the sampler's own backend
+    # (excluded: it is ending while the memory is read), as of the last sample
+    backends: dict[int, str] = field(default_factory=dict)
+    own_backend: int = 0
+
+    def _client_backends(self) -> None:
+        with psycopg.connect(self.superuser, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid, application_name, pg_backend_pid() FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend'"
+            ).fetchall()
+        self.own_backend = rows[0][2] if rows else 0
+        self.backends = {pid: name or "-" for pid, name, _ in rows if pid != self.own_backend}
+
+    def _postgres(self, postmaster: psutil.Process) -> list[psutil.Process]:
+        return [p for p in _group(postmaster) if p.pid != self.own_backend]
+
+    def _backend_processes(self) -> list[psutil.Process]:
+        found = []
+        for pid in self.backends:
+            with contextlib.suppress(psutil.Error):
+                found.append(psutil.Process(pid))
+        return found
 
     @classmethod
     def find(cls, superuser: str) -> Watched:
@@ -128,7 +167,7 @@ class Watched:
             (p for p in api.children() if not any("resource_tracker" in a for a in cmd(p))),
             key=lambda p: p.pid,
         )
-        watched = cls()
+        watched = cls(superuser=superuser)
         for n, p in enumerate(api_workers, 1):
             watched.roles[f"api worker {n} (RSS)"] = (lambda p=p: _group(p), "rss")
         watched.roles["api supervisor (RSS)"] = (lambda: [api], "rss")
@@ -136,8 +175,11 @@ class Watched:
         watched.roles["LibreOffice, converter processes (RSS)"] = (lambda: _group(worker)[1:], "rss")
         # Summed RSS would count the shared buffers once per backend. Private memory (USS) is what
         # a leak would grow; the shared part (PSS - USS) fills up to shared_buffers as pages are read.
-        watched.roles["PostgreSQL, all processes (USS)"] = (lambda: _group(postmaster), "uss")
-        watched.roles["PostgreSQL, all processes (PSS)"] = (lambda: _group(postmaster), "pss")
+        # Total = backends x memory per backend (+ the server's own processes): the two rows below
+        # tell "more connections" from "each connection grows" (the pools are full from start-up).
+        watched.roles["PostgreSQL, all processes (USS)"] = (lambda: watched._postgres(postmaster), "uss")
+        watched.roles[PER_BACKEND] = (watched._backend_processes, "uss_mean")
+        watched.roles["PostgreSQL, all processes (PSS)"] = (lambda: watched._postgres(postmaster), "pss")
         watched.roles["locust (load generator, RSS)"] = (
             lambda: [p for p in psutil.Process().children() if any("locust" in a for a in cmd(p))],
             "rss",
@@ -145,15 +187,25 @@ class Watched:
         watched.pids = {"api": [p.pid for p in api_workers], "worker": [worker.pid]}
         return watched
 
-    def sample(self) -> dict[str, dict[str, float]]:
-        out = {}
+    def sample(self) -> dict[str, Any]:
+        with contextlib.suppress(psycopg.Error):  # busy or away for a moment: the last list stands
+            self._client_backends()
+        out: dict[str, Any] = {}
         for role, (processes, measure) in self.roles.items():
             group = processes()
+            if measure == "uss_mean":
+                mb = _memory_mb(group, "uss") / len(group) if group else 0.0
+            else:
+                mb = _memory_mb(group, measure)
             out[role] = {
-                "mb": round(_memory_mb(group, measure), 1),
+                "mb": round(mb, 2 if measure == "uss_mean" else 1),
                 "cpu_s": round(_cpu_s(group), 2),
                 "processes": len(group),
             }
+        by_name: dict[str, int] = {}
+        for name in self.backends.values():
+            by_name[name] = by_name.get(name, 0) + 1
+        out[BACKENDS] = dict(sorted(by_name.items()))
         return out
 
 
@@ -161,7 +213,7 @@ class Sampler(threading.Thread):
     def __init__(self, watched: Watched) -> None:
         super().__init__(daemon=True)
         self.watched = watched
-        self.samples: list[tuple[float, dict[str, dict[str, float]]]] = []
+        self.samples: list[tuple[float, dict[str, Any]]] = []
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -169,11 +221,11 @@ class Sampler(threading.Thread):
             self.samples.append((time.time(), self.watched.sample()))
             self.halt.wait(SAMPLE_EVERY_S)
 
-    def at(self, moment: float) -> tuple[float, dict[str, dict[str, float]]]:
+    def at(self, moment: float) -> tuple[float, dict[str, Any]]:
         """The first sample at or after ``moment`` (else the last)."""
         return next((s for s in self.samples if s[0] >= moment), self.samples[-1])
 
-    def before(self, moment: float) -> tuple[float, dict[str, dict[str, float]]]:
+    def before(self, moment: float) -> tuple[float, dict[str, Any]]:
         return [s for s in self.samples if s[0] <= moment][-1]
 
 
@@ -297,6 +349,8 @@ def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: floa
     mid = sampler.at(start[0] + window / 2)[1]  # a plateau (warm-up) or a slope (a leak)?
     table: dict[str, Any] = {}
     for role in start[1]:
+        if role == BACKENDS:
+            continue
         s, e = start[1][role]["mb"], end[1][role]["mb"]
         growth = (e - s) / s if s else 0.0
         table[role] = {
@@ -312,17 +366,34 @@ def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: floa
             if growth <= MEMORY_GROWTH_LIMIT
             else "MISSED",
             "cpu_pct": round((end[1][role]["cpu_s"] - start[1][role]["cpu_s"]) / window * 100, 1)
-            if window > 0
+            if window > 0 and role != PER_BACKEND  # a changing set of processes: no CPU delta
             else None,
             "processes": f"{start[1][role]['processes']:g}/{end[1][role]['processes']:g}",
         }
     return table
 
 
+def backend_table(sampler: Sampler, idle_at: float, start_at: float, end_at: float) -> dict[str, Any]:
+    """PostgreSQL's client backends per application name: idle (before the load), start, end."""
+    idle, start, end = sampler.before(idle_at)[1], sampler.at(start_at)[1], sampler.before(end_at)[1]
+    names = sorted(set(idle[BACKENDS]) | set(start[BACKENDS]) | set(end[BACKENDS]))
+    return {
+        name: {
+            moment: sample[BACKENDS].get(name, 0)
+            for moment, sample in (("idle", idle), ("start", start), ("end", end))
+        }
+        for name in names
+    }
+
+
 def cpu_per_request(memory: dict[str, Any], totals: dict[str, Any]) -> dict[str, Any]:
     """CPU of the processes under test per request (steady state): unlike latency on a shared machine
     this hardly moves with other processes' load, so it gives what 2 dedicated cores would sustain."""
-    server = {r: m["cpu_pct"] or 0.0 for r, m in memory.items() if "(PSS)" not in r and "locust" not in r}
+    server = {
+        r: m["cpu_pct"] or 0.0
+        for r, m in memory.items()
+        if "(PSS)" not in r and "locust" not in r and r != PER_BACKEND
+    }
     rps = totals["throughput_rps"]
     ms = sum(server.values()) / 100 / rps * 1000 if rps else 0.0
     return {
@@ -374,7 +445,9 @@ def print_report(
     for message, n in list(totals["user_errors"].items())[:10]:
         print(f"    error in a task: {n} x {message}")
     print(
-        f"  memory (MB; start = steady state after warm-up; limit +{MEMORY_GROWTH_LIMIT:.0%}), CPU % over the window:"
+        f"  memory (MB; start = {extra['warmup_s']:.0f} s after the last user started, "
+        f"{extra['warmup_requests']} requests = about {extra['warmup_requests_per_connection']} per pooled "
+        f"API connection; limit +{MEMORY_GROWTH_LIMIT:.0%}), CPU % over the window:"
     )
     for role, m in memory.items():
         print(
@@ -382,6 +455,13 @@ def print_report(
             f"end {m['end_mb']:7.1f}  "
             f"growth {m['growth_pct']:+6.1f} % {m['verdict']:<6}  CPU {m['cpu_pct'] or 0:5.1f} %  procs {m['processes']}"
         )
+    backends = extra["postgres_backends"]
+    print(
+        "  PostgreSQL client backends (idle/start/end): "
+        + ", ".join(f"{name} {c['idle']}/{c['start']}/{c['end']}" for name, c in backends.items())
+        + "; all "
+        + "/".join(str(sum(c[m] for c in backends.values())) for m in ("idle", "start", "end"))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = user_counts(args.users)
     spawn_rate = args.spawn_rate or max(1.0, args.users / 30)  # every user started within 30 s
-    warmup_s = min(60.0, args.duration * 0.1)
+    warmup_s = warmup_seconds(args.duration)
     key = RSAKey.generate_key(2048, private=True)
     key.ensure_kid()
     tokens = LocalTokens(key, ttl_s=args.duration + 3600)  # lawyers' sessions outlive the run
@@ -444,6 +524,14 @@ def main(argv: list[str] | None = None) -> int:
     rows, totals = summarise(result)
     steady = result["steadySince"] or result["started"]
     memory = memory_table(sampler, idle_at, steady + warmup_s, end_at)
+    extra["warmup_s"] = warmup_s
+    extra["postgres_backends"] = backends = backend_table(sampler, idle_at, steady + warmup_s, end_at)
+    # every request before the start sample (ramp included) warmed the pooled connections up
+    extra["warmup_requests"] = sum(n for t, n in result["perSecond"].items() if int(t) < steady + warmup_s)
+    api_connections = backends.get("servanda-api", {}).get("start", 0)
+    extra["warmup_requests_per_connection"] = (
+        round(extra["warmup_requests"] / api_connections) if api_connections else None
+    )
     totals["cpu"] = cpu_per_request(memory, totals)
     print_report(args, counts, rows, totals, memory, extra)
     if extra["restarted_processes"]:
@@ -451,7 +539,6 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "users": counts,
         "spawn_rate": spawn_rate,
-        "warmup_s": warmup_s,
         "mix_weights_pct": {name: weight for name, (weight, _) in MIX.items()},
         **extra,
         "operations": rows,
@@ -459,7 +546,11 @@ def main(argv: list[str] | None = None) -> int:
         "memory": memory,
         "memory_verdict": "MISSED" if any(m["verdict"] == "MISSED" for m in memory.values()) else "OK",
         "memory_samples": [
-            {"t_s": round(t - idle_at, 1), **{role: v["mb"] for role, v in sample.items()}}
+            {
+                "t_s": round(t - idle_at, 1),
+                **{role: v["mb"] for role, v in sample.items() if role != BACKENDS},
+                BACKENDS: sample[BACKENDS],
+            }
             for t, sample in sampler.samples
         ],
     }

@@ -53,6 +53,7 @@ class Record:
         self.failures: dict[str, Counter[str]] = defaultdict(Counter)
         self.by_class: dict[str, Counter[str]] = defaultdict(Counter)
         self.user_errors: Counter[str] = Counter()
+        self.per_second: Counter[int] = Counter()  # requests by wall-clock second (the warm-up's count)
         self.started = time.time()
 
 
@@ -70,6 +71,7 @@ def _on_request(
 ) -> None:
     kind = (context or {}).get("userClass", "?")
     RECORD.by_class[kind]["failures" if exception else "requests"] += 1
+    RECORD.per_second[int(time.time())] += 1
     if exception is not None:
         RECORD.failures[name][str(exception)[:300]] += 1
     if RECORD.steady_since is None:
@@ -106,6 +108,7 @@ def _on_stop(**_: Any) -> None:
         "failures": {name: dict(messages) for name, messages in RECORD.failures.items()},
         "byClass": {name: dict(counts) for name, counts in RECORD.by_class.items()},
         "userErrors": dict(RECORD.user_errors),
+        "perSecond": dict(RECORD.per_second),
     }
     with open(path, "w", encoding="utf-8") as f:
         json.dump(result, f)

@@ -103,6 +103,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
                     f"refusing to serve: database role '{db.role}' {', '.join(reasons)} "
                     "(row-level security would not apply); connect as the application role"
                 )
+            # DATABASE_POOL_SIZE connections from now on, not a count that creeps up under load
+            # (docs/operations.md, "Connection budget"); fails soft like the check above.
+            await db.fill_pool()
         metrics_server = None
         if settings.metrics_port is not None:
             from servanda.platform.metrics_server import start_metrics_server

@@ -174,6 +174,7 @@ class ExportWorker:
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT; in-flight jobs finish or go back to the queue."""
         settings = self.settings
+        await self.db.fill_pool()  # a fixed connection count from the start (docs/operations.md)
         async with self.queue.open_async():
             starter = asyncio.create_task(self._start_converter())
             beat = asyncio.create_task(self._heartbeat())

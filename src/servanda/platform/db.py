@@ -8,6 +8,7 @@ next request. No tenant set means the RLS policies return no rows.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import select
 import time
@@ -185,6 +186,37 @@ class Database:
     def pool_in_use(self) -> int:
         pool = self.engine.pool
         return pool.checkedout() if isinstance(pool, QueuePool) else 0
+
+    def pool_open(self) -> int:
+        """Connections the pool holds open (idle or in use)."""
+        pool = self.engine.pool
+        return pool.checkedin() + pool.checkedout() if isinstance(pool, QueuePool) else 0
+
+    async def fill_pool(self) -> int:
+        """Open the pool to its full size now (process start-up); returns how many are open.
+
+        Without it the pool opens connections on demand and a process holds a few at start
+        and up to ``pool_size`` later: the database's connection count (and memory, a few MB
+        per backend) crept up under load, and the operator's budget (docs/operations.md,
+        "Connection budget") was reached at some unknown moment instead of at start-up.
+        Fails soft: a database that is away now gets the connections on demand later.
+        """
+        results = await asyncio.gather(
+            *(self.engine.connect().start() for _ in range(self.pool_size)), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        for result in results:
+            if not isinstance(result, BaseException):
+                await result.close()  # back into the pool, still open
+        if failed:
+            log.warning(
+                "database pool not filled at start-up",
+                action="db.pool_fill",
+                error=type(failed[0]).__name__,
+                opened=self.pool_open(),
+                size=self.pool_size,
+            )
+        return self.pool_open()
 
     async def ping(self) -> None:
         """Whether the database answers, on a connection outside the pool (opened per probe).

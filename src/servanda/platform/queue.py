@@ -60,11 +60,16 @@ async def defer(
 def queue_app(
     database_url: str, *, pool_max: int = 10, import_paths: list[str] | None = None
 ) -> procrastinate.App:
-    """The procrastinate app on the application role's database (libpq or SQLAlchemy URL)."""
+    """The procrastinate app on the application role's database (libpq or SQLAlchemy URL).
+
+    Its pool is fixed at ``pool_max`` connections, opened when the app opens (``open_async``
+    waits for them), like the API's pool (docs/operations.md, "Connection budget"); the
+    worker's LISTEN takes one more connection of its own.
+    """
     connector = procrastinate.PsycopgConnector(
         conninfo=libpq_url(database_url),
         kwargs={"application_name": "servanda-worker"},
-        min_size=1,
+        min_size=pool_max,
         max_size=pool_max,
     )
     return procrastinate.App(connector=connector, import_paths=import_paths or [])
