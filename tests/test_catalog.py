@@ -89,6 +89,9 @@ def test_catalog_search_filters_and_visibility(
     assert search(legalArea="Arbeitsrecht")["total"] == 1
     page = search(pageSize=1, page=2)
     assert (page["total"], len(page["items"])) == (2, 1)
+    beyond = search(pageSize=1, page=5)  # no row to read the window count from: counted apart
+    assert (beyond["total"], beyond["items"]) == (2, [])
+    assert search(category="NDA", pageSize=1, page=3)["total"] == 1
 
     detail = api.get(f"/api/v1/catalog/templates/{arbeit['entityId']}", headers=lawyer).json()
     assert detail["questionCount"] == 2

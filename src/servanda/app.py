@@ -15,7 +15,7 @@ from servanda.identity.mails import IdentityMails
 from servanda.platform.config import Settings
 from servanda.platform.db import Database, privileged_role_reasons
 from servanda.platform.health import router as health_router
-from servanda.platform.http import API_PREFIX, RequestContextMiddleware
+from servanda.platform.http import API_PREFIX, RequestContextMiddleware, install_route_cache
 from servanda.platform.keys import data_cipher, signing_key
 from servanda.platform.logs import get_logger
 from servanda.platform.mail import MailOutbox, mailer_from_settings
@@ -149,6 +149,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         app.include_router(router)
     complete_openapi(app, route_access)
     install_docs(app, DOCS_URL, OPENAPI_URL)
+    install_route_cache(app.router)  # the route per path shape instead of a scan of the table
     return app
 
 
