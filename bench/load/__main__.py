@@ -523,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     extra["wall_s"] = round(time.perf_counter() - wall, 1)
     rows, totals = summarise(result)
     steady = result["steadySince"] or result["started"]
+    # the end sample: the last one while locust still ran (after it, its own row would read 0)
+    end_at = min(end_at, result["stopped"])
     memory = memory_table(sampler, idle_at, steady + warmup_s, end_at)
     extra["warmup_s"] = warmup_s
     extra["postgres_backends"] = backends = backend_table(sampler, idle_at, steady + warmup_s, end_at)
