@@ -16,7 +16,7 @@ from sqlalchemy import event
 
 from servanda.app import create_app
 from servanda.platform.config import load_settings
-from tests.auth_helpers import ensure_user, login_as
+from tests.auth_helpers import bearer, ensure_user, login_as
 from tests.conftest import DbUnderTest
 
 
@@ -79,3 +79,23 @@ def test_a_revoked_session_ends_at_once(api: TestClient, su: psycopg.Connection,
     refused = api.get("/api/v1/identity/me", headers=headers)
     assert refused.status_code == 401
     assert refused.json()["code"] == "auth.session_revoked"
+
+
+def test_each_session_is_looked_up_as_itself(
+    api: TestClient, su: psycopg.Connection, make_tenant: Any
+) -> None:
+    """The take-and-lookup query is rendered once per user and session (platform/ratelimit.py):
+    two sessions of one user share the user's bucket but not the lookup; revoking one ends it alone."""
+    tenant = make_tenant("kanzlei-a")
+    user = ensure_user(su, tenant, "user", "anwalt@a.de")
+    first = bearer(api, su, tenant, user)
+    (first_session,) = su.execute("SELECT id FROM auth_sessions WHERE user_id = %s", (user,)).fetchall()
+    second = bearer(api, su, tenant, user)
+    other = login_as(api, su, tenant, "user", "kollege@a.de")
+    for _ in range(2):  # the second round uses the remembered query texts
+        assert api.get("/api/v1/identity/me", headers=first).json()["email"] == "anwalt@a.de"
+        assert api.get("/api/v1/identity/me", headers=second).json()["email"] == "anwalt@a.de"
+        assert api.get("/api/v1/identity/me", headers=other).json()["email"] == "kollege@a.de"
+    su.execute("UPDATE auth_sessions SET revoked_at = now() WHERE id = %s", (first_session[0],))
+    assert api.get("/api/v1/identity/me", headers=first).status_code == 401
+    assert api.get("/api/v1/identity/me", headers=second).status_code == 200
