@@ -119,6 +119,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             # walking it on every request burst (7-13 % less CPU per request in bench/cpu_per_request).
             # Not in tests, which build many apps in one process and would keep their garbage.
             gc.freeze()
+            # A young-generation collection every 50 000 net allocations instead of 700: one
+            # autosave allocates thousands of container objects (engine results, ORM state), so at
+            # 700 the collector ran several times per request. Garbage without cycles is freed by
+            # reference counting as before; cyclic garbage waits a little longer.
+            # (bench/cpu_per_request, A/B: 10-25 % less CPU per request on the hot paths.)
+            gc.set_threshold(50_000, 20, 20)
         log.info("api started", action="app.start", version=__version__)
         try:
             yield
