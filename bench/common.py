@@ -33,8 +33,12 @@ class BenchDatabase:
 
 
 @contextmanager
-def bench_database(name: str) -> Iterator[BenchDatabase]:
-    """A fresh, migrated database: embedded by default, or on BENCH_DATABASE_URL (a superuser URL)."""
+def bench_database(name: str, pgdata: Path | None = None, *, reuse: bool = False) -> Iterator[BenchDatabase]:
+    """A fresh, migrated database: embedded by default, or on BENCH_DATABASE_URL (a superuser URL).
+
+    ``pgdata``: keep the embedded cluster there instead of a temporary directory; ``reuse``: attach
+    to the database ``name`` a previous run left there as it is (not dropped, not migrated).
+    """
     external = os.environ.get("BENCH_DATABASE_URL")
     embedded = None
     tmp = None
@@ -42,15 +46,18 @@ def bench_database(name: str) -> Iterator[BenchDatabase]:
         server = libpq_url(external)
         password: str | None = "servanda-bench-only"
     else:
-        tmp = tempfile.TemporaryDirectory(prefix="servanda-bench-")
-        embedded = EmbeddedPostgres(Path(tmp.name) / "pg")
+        if pgdata is None:
+            tmp = tempfile.TemporaryDirectory(prefix="servanda-bench-")
+            pgdata = Path(tmp.name) / "pg"
+        embedded = EmbeddedPostgres(pgdata)
         embedded.start()
         server = embedded.superuser_url
         password = None
     try:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        provision(server, database=name, owner=OWNER_ROLE, app=APP_ROLE, password=password)
+        if not reuse:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            provision(server, database=name, owner=OWNER_ROLE, app=APP_ROLE, password=password)
         base = make_url(server.replace("postgresql://", "postgresql+psycopg://", 1))
 
         def role(r: str | None) -> str:
@@ -62,8 +69,9 @@ def bench_database(name: str) -> Iterator[BenchDatabase]:
             return url.render_as_string(hide_password=False)
 
         db = BenchDatabase(superuser=libpq_url(role(None)), owner=role(OWNER_ROLE), app=role(APP_ROLE))
-        problems = migrate.upgrade(db.owner, APP_ROLE)
-        assert problems == [], problems
+        if not reuse:
+            problems = migrate.upgrade(db.owner, APP_ROLE)
+            assert problems == [], problems
         yield db
     finally:
         if embedded is not None:

@@ -22,12 +22,19 @@ its target, the ratio to the small set and the ratio to the floor.
 
     .venv/bin/python -m bench.scale [--tenants 100 --contracts 100000 --audit-events 1000000]
         [--workers 2 --concurrency 20 --rate-per-client 2 --requests 400]
+        [--keep DIR] [--only "contracts: search" --only ...]
+
+``--keep DIR`` keeps the embedded PostgreSQL cluster (both data sets) in DIR: the first run
+generates into it, later runs with the same DIR and sizes reuse the databases (the generation
+time reported is the first run's). ``--only`` measures the endpoints whose label contains the
+text (every one by default); results/scale.json is written only for a run of every endpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import tempfile
@@ -42,7 +49,7 @@ from sqlalchemy import Engine, event
 
 from bench.common import LoadResult, api_server, bench_database, http_load, summary_ms, write_results
 from servanda.audit.service import verify_chains
-from servanda.demo_scale import generate
+from servanda.demo_scale import ScaleReport, generate
 from servanda.platform.db import Database
 from servanda.platform.tokens import LocalTokens
 
@@ -170,6 +177,13 @@ def _sql_floor(
     return floors
 
 
+def _kept_report(marker: Path | None) -> ScaleReport | None:
+    """The generation report a ``--keep`` run left next to its database, if any."""
+    if marker is None or not marker.exists():
+        return None
+    return ScaleReport(**json.loads(marker.read_text()))
+
+
 @dataclass
 class SetResult:
     generation: dict[str, Any]
@@ -185,22 +199,34 @@ class SetResult:
 def measure(
     name: str, tenants: int, contracts: int, audit_events: int, args: argparse.Namespace
 ) -> SetResult:
-    """Generate a data set into a fresh database, load every endpoint, take the floors, verify."""
+    """Generate a data set into a fresh database (or reuse the one kept by ``--keep``), load every
+    endpoint, take the floors, verify."""
     key = RSAKey.generate_key(2048, private=True)
     key.ensure_kid()
     pem = key.as_pem(private=True).decode()
     tokens = LocalTokens(key)
-    with bench_database(name) as db:
-        report = asyncio.run(
-            generate(
-                db.owner,
-                db.app,
-                tenants=tenants,
-                contracts=contracts,
-                audit_events=audit_events,
-                progress=lambda line: print(f"  {line}", flush=True),
+    keep: Path | None = args.keep
+    marker = keep / f"{name}-{tenants}-{contracts}-{audit_events}.json" if keep else None
+    kept = _kept_report(marker)
+    with bench_database(name, keep / "pg" if keep else None, reuse=kept is not None) as db:
+        if kept is not None:
+            report = kept
+            print(f"reusing {name} in {keep} (generated in {report.seconds:.1f} s)", flush=True)
+        else:
+            report = asyncio.run(
+                generate(
+                    db.owner,
+                    db.app,
+                    tenants=tenants,
+                    contracts=contracts,
+                    audit_events=audit_events,
+                    progress=lambda line: print(f"  {line}", flush=True),
+                )
             )
-        )
+            if marker is not None:
+                for old in marker.parent.glob(f"{name}-*.json"):  # the database now holds other sizes
+                    old.unlink()
+                marker.write_text(json.dumps({**vars(report)}))
         print(f"generation: {report.seconds:.1f} s {report.as_dict()['phases']}", flush=True)
         firm = report.tenant_slugs[len(report.tenant_slugs) // 2]
         lawyer, tenant = _token(db.superuser, tokens, f"anwalt@{firm}.de")
@@ -243,6 +269,9 @@ def measure(
             ),
             "changelog (vendor)": Endpoint("/content/changelog?pageSize=25", editor, vendor),
         }
+        if args.only:
+            endpoints = {k: v for k, v in endpoints.items() if any(o in k for o in args.only)}
+            assert endpoints, f"no endpoint label contains any of {args.only}"
         statements = _captured_sql(db.app, pem, endpoints)
         load_before = _load()
         with api_server(db.app, pem, workers=args.workers) as base:
@@ -260,13 +289,13 @@ def measure(
                     requests=args.requests,
                     rate_per_client=args.rate_per_client,
                 )
-            first = endpoints["contracts: first page"]
+            first = next(iter(endpoints.values()))  # the contract list's first page in a full run
             saturated = http_load(
                 f"{api}{first.path}", first.headers, concurrency=args.concurrency, requests=600
             )
         load_after = _load()
         floors = _sql_floor(db.libpq(db.app), endpoints, statements)
-        verify_s, verified = _verify_seconds(db.owner)
+        verify_s, verified = _verify_seconds(db.owner) if not args.only else (0.0, 0)
     return SetResult(
         report.as_dict(), runs, floors, saturated.throughput_rps, verify_s, verified, load_before, load_after
     )
@@ -281,7 +310,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20, help="concurrent users")
     parser.add_argument("--rate-per-client", type=float, default=2.0, help="requests/s of each user")
     parser.add_argument("--workers", type=int, default=2, help="`servanda api` worker processes")
+    parser.add_argument("--keep", type=Path, help="keep the generated databases in DIR and reuse them")
+    parser.add_argument("--only", action="append", help="measure the endpoints whose label contains this")
     args = parser.parse_args()
+    if args.keep:
+        args.keep = args.keep.resolve()
+        args.keep.mkdir(parents=True, exist_ok=True)
     offered = args.concurrency * args.rate_per_client
     small = measure("servanda_bench_scale_small", *SMALL, args)
     large = measure("servanda_bench_scale", args.tenants, args.contracts, args.audit_events, args)
@@ -336,13 +370,15 @@ def main() -> None:
             "small_sql_floor": small_floor,
             "ratio_to_floor": round(to_floor, 1),
         }
-    print(
-        f"  audit verify: {large.verified} events in {large.verify_s:.1f} s ({large.verified / large.verify_s:,.0f} events/s)"
-    )
+    if large.verified:
+        print(
+            f"  audit verify: {large.verified} events in {large.verify_s:.1f} s ({large.verified / large.verify_s:,.0f} events/s)"
+        )
     print(f"  generation:   {large.generation['seconds']} s {large.generation['phases']}")
     print(f"  {uptime}")
     results["audit_verify"] = {"events": large.verified, "seconds": round(large.verify_s, 1)}
-    print(f"results: {write_results('scale', results)}")
+    if not args.only:
+        print(f"results: {write_results('scale', results)}")
 
 
 if __name__ == "__main__":

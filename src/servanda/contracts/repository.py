@@ -20,7 +20,7 @@ from servanda.contracts.pins import Pins, load_pins
 from servanda.identity.principal import Principal
 from servanda.identity.repository import TeamRepository
 from servanda.platform import errors
-from servanda.platform.paging import paginate
+from servanda.platform.paging import paginate, paginate_counted
 
 LOCAL_TIME_ZONE = "Europe/Berlin"
 
@@ -112,6 +112,11 @@ async def list_contracts(
     if template_id:
         query = query.where(ContractInstance.template_version_id.in_(published.version_ids_of(template_id)))
     query = query.order_by(ContractInstance.updated_at.desc(), ContractInstance.id)
+    if q:
+        # the substring match filters every contract of the firm anyway: the page and its total
+        # in one statement (one plan - it is planned anew on every execution, its generic plan
+        # never wins - and one pass over the firm's contracts instead of two of each)
+        return await paginate_counted(session, query, page, page_size)
     return await paginate(session, query, page, page_size)
 
 

@@ -8,7 +8,8 @@ PostgreSQL walk every skipped row, so the last page would cost a walk over the w
 its dense ``seq`` instead (audit/service.py). The catalog answers its hot search in one
 statement (a window count, content/catalog.py) and uses ``count_rows`` only past the last page.
 Short lists assembled in Python (the review queue over both kinds, the platform's tenants)
-page with ``page_of``.
+page with ``page_of``. A filter that visits every candidate row anyway (the contract search's
+substring match) reads its page and total in one statement with ``paginate_counted``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,26 @@ async def paginate(session: AsyncSession, query: Select[T], page: int, page_size
         query.order_by(None).order_by(*backwards).offset(total - offset - count).limit(count)
     )
     return list(reversed(tail.all())), total
+
+
+async def paginate_counted(
+    session: AsyncSession, query: Select[tuple[T]], page: int, page_size: int
+) -> tuple[list[T], int]:
+    """``paginate`` in one statement: the page's rows, each with a window count of all rows.
+
+    For a filter whose plan visits every candidate row anyway (a substring search has no index
+    to stop early on): the count and the page are one plan, one pass over the rows and one round
+    trip instead of two of each. Not for long unfiltered lists: the window needs every row sorted
+    before the first one is returned, where ``paginate`` reads a deep page from the other end.
+    """
+    offset = (page - 1) * page_size
+    rows = (
+        await session.execute(query.add_columns(func.count().over()).offset(offset).limit(page_size))
+    ).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    # beyond the last page (or no rows at all): no row carries the count
+    return [], await count_rows(session, query) if page > 1 else 0
 
 
 def _reversed_order(query: Select[Any]) -> list[ColumnElement[Any]] | None:
