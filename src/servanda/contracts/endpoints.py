@@ -117,13 +117,13 @@ def contract_view(e: Evaluated) -> ContractView:
         dismissed_warnings=c.dismissed_warnings,
         interview=[
             {
-                **q.model_dump(mode="json", by_alias=True, exclude_none=True),
+                **dumped,
                 "visible": states[q.key].visible,
                 "required": states[q.key].required,
                 "answer": states[q.key].answer,
                 "inactive": states[q.key].inactive,
             }
-            for q in e.questions
+            for q, dumped in zip(e.questions, e.question_json, strict=True)
         ],
         slots=[
             {

@@ -37,6 +37,8 @@ class EngineInputs:
     structure: Structure
     questions: list[Question]
     clauses: dict[uuid.UUID, ClauseVersion]
+    # each question as the contract view shows it (camelCase JSON), dumped once with the parse
+    question_json: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Evaluated:
     structure: Structure
     evaluation: ContractEvaluation
     latest_template_version: tuple[uuid.UUID, int] | None  # current published version of the template
+    question_json: tuple[dict[str, Any], ...]  # ``questions`` as JSON (EngineInputs.question_json)
 
 
 # Pinned (published or deprecated) versions never change, so their parsed form is
@@ -84,7 +87,8 @@ def _parse(pins: Pins) -> EngineInputs:
         )
         for cid, p in pins.clauses.items()
     }
-    return EngineInputs(structure, questions, clauses)
+    question_json = tuple(q.model_dump(mode="json", by_alias=True, exclude_none=True) for q in questions)
+    return EngineInputs(structure, questions, clauses, question_json)
 
 
 def evaluate(
@@ -190,7 +194,9 @@ async def evaluated(
     elif current is not None:
         number = await published.version_number(session, current)
         latest = (current, number) if number is not None else None
-    return Evaluated(contract, pins, inputs.questions, inputs.structure, evaluation, latest)
+    return Evaluated(
+        contract, pins, inputs.questions, inputs.structure, evaluation, latest, inputs.question_json
+    )
 
 
 def candidates(e: Evaluated) -> dict[uuid.UUID, tuple[str, tuple[str, ...]]]:
