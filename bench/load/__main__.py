@@ -55,7 +55,7 @@ from servanda.platform.tokens import LocalTokens
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 SAMPLE_EVERY_S = 5.0
-PER_BACKEND = "PostgreSQL, per client backend (USS)"
+PER_BACKEND = "PostgreSQL, per client backend (private)"
 BACKENDS = "backends"  # a sample's client backends per application name
 
 
@@ -96,11 +96,32 @@ def _group(process: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+# PostgreSQL's shared memory: the main segment (shared buffers; an anonymous shared mapping shown
+# as /dev/zero) and dynamic segments. A page of it that one process alone has touched counts in that
+# process's USS, so USS grows while the buffer cache fills (one backend of 2 MB heap showed 124 MB
+# of /dev/zero in its USS): private memory below leaves these mappings out.
+SHARED_MEMORY = ("/dev/zero", "/dev/shm/", "/SYSV")  # noqa: S108 - mapping names, not files
+
+
+def _private(p: psutil.Process) -> int:
+    """Private pages outside shared memory: heap, stacks, private mappings (what a leak grows)."""
+    return sum(
+        m.private_clean + m.private_dirty
+        for m in p.memory_maps(grouped=True)
+        if not m.path.startswith(SHARED_MEMORY)
+    )
+
+
 def _memory_mb(processes: list[psutil.Process], measure: str) -> float:
     total = 0
     for p in processes:
         with contextlib.suppress(psutil.Error):  # a backend that just ended
-            total += p.memory_info().rss if measure == "rss" else getattr(p.memory_full_info(), measure)
+            if measure == "rss":
+                total += p.memory_info().rss
+            elif measure == "private":
+                total += _private(p)
+            else:
+                total += getattr(p.memory_full_info(), measure)
     return total / 2**20
 
 
@@ -173,12 +194,16 @@ class Watched:
         watched.roles["api supervisor (RSS)"] = (lambda: [api], "rss")
         watched.roles["export worker (RSS)"] = (lambda: [worker], "rss")
         watched.roles["LibreOffice, converter processes (RSS)"] = (lambda: _group(worker)[1:], "rss")
-        # Summed RSS would count the shared buffers once per backend. Private memory (USS) is what
-        # a leak would grow; the shared part (PSS - USS) fills up to shared_buffers as pages are read.
+        # Summed RSS would count the shared buffers once per backend, and so, in part, would USS
+        # (SHARED_MEMORY). Private memory outside shared memory is what a leak would grow; judged.
         # Total = backends x memory per backend (+ the server's own processes): the two rows below
         # tell "more connections" from "each connection grows" (the pools are full from start-up).
+        watched.roles["PostgreSQL, all processes (private)"] = (
+            lambda: watched._postgres(postmaster),
+            "private",
+        )
+        watched.roles[PER_BACKEND] = (watched._backend_processes, "private_mean")
         watched.roles["PostgreSQL, all processes (USS)"] = (lambda: watched._postgres(postmaster), "uss")
-        watched.roles[PER_BACKEND] = (watched._backend_processes, "uss_mean")
         watched.roles["PostgreSQL, all processes (PSS)"] = (lambda: watched._postgres(postmaster), "pss")
         watched.roles["locust (load generator, RSS)"] = (
             lambda: [p for p in psutil.Process().children() if any("locust" in a for a in cmd(p))],
@@ -193,12 +218,12 @@ class Watched:
         out: dict[str, Any] = {}
         for role, (processes, measure) in self.roles.items():
             group = processes()
-            if measure == "uss_mean":
-                mb = _memory_mb(group, "uss") / len(group) if group else 0.0
+            if measure == "private_mean":
+                mb = _memory_mb(group, "private") / len(group) if group else 0.0
             else:
                 mb = _memory_mb(group, measure)
             out[role] = {
-                "mb": round(mb, 2 if measure == "uss_mean" else 1),
+                "mb": round(mb, 2 if measure == "private_mean" else 1),
                 "cpu_s": round(_cpu_s(group), 2),
                 "processes": len(group),
             }
@@ -361,7 +386,7 @@ def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: floa
             "growth_pct": round(growth * 100, 1),
             # PSS also holds the shared buffers (bounded by shared_buffers): shown, judged by the USS row
             "verdict": "-"
-            if "(PSS)" in role or "locust" in role
+            if "(PSS)" in role or "(USS)" in role or "locust" in role
             else "OK"
             if growth <= MEMORY_GROWTH_LIMIT
             else "MISSED",
@@ -392,7 +417,7 @@ def cpu_per_request(memory: dict[str, Any], totals: dict[str, Any]) -> dict[str,
     server = {
         r: m["cpu_pct"] or 0.0
         for r, m in memory.items()
-        if "(PSS)" not in r and "locust" not in r and r != PER_BACKEND
+        if "(PSS)" not in r and "(USS)" not in r and "locust" not in r and r != PER_BACKEND
     }
     rps = totals["throughput_rps"]
     ms = sum(server.values()) / 100 / rps * 1000 if rps else 0.0
