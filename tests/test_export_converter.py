@@ -288,6 +288,32 @@ def test_close_leaves_no_libreoffice_process(tmp_path: Path) -> None:
     assert leftovers == []
 
 
+def test_libreoffice_is_recycled_after_max_conversions(tmp_path: Path) -> None:
+    """After ``max_conversions`` conversions the next job gets a fresh LibreOffice (its caches start
+    empty); the jobs themselves all succeed and the old process group is gone."""
+
+    async def scenario() -> tuple[list[int | None], int, int]:
+        converter = Converter(profile_dir=tmp_path / "profile", max_conversions=2)
+        try:
+            counted = restarts("recycled")
+            pids = []
+            for target in ("odt", "pdf", "odt", "pdf", "odt"):
+                result = await converter.convert(SMALL_DOCX, target)
+                assert result.startswith(b"%PDF-") if target == "pdf" else result[:2] == b"PK"
+                pids.append(converter.soffice_pid)
+            return pids, converter.restarts, int(restarts("recycled") - counted)
+        finally:
+            await converter.close()
+
+    pids, restarted, recycled = asyncio.run(scenario())
+    assert None not in pids
+    # two conversions per LibreOffice: 1-2 on the first, 3-4 on the second, 5 on the third
+    assert pids[0] == pids[1] and pids[2] == pids[3]
+    assert len({pids[0], pids[2], pids[4]}) == 3, pids
+    assert restarted == 2 and recycled == 2
+    assert not any(alive(pid) for pid in (pids[0], pids[2]) if pid is not None)
+
+
 def test_missing_libreoffice_is_unavailable_and_names_the_debian_packages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

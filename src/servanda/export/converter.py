@@ -136,9 +136,15 @@ class Converter:
         startup_timeout_s: float = 60.0,
         soffice: str | None = None,
         system_python: Path = SYSTEM_PYTHON,
+        max_conversions: int = 0,
     ) -> None:
         self.profile_dir = profile_dir
         self.timeout_s = timeout_s
+        # Recycle LibreOffice after this many conversions (0: never). Its own caches grow with the
+        # documents it has converted (docs/operations.md, load test: +15 % in 20 minutes); a fresh
+        # process bounds them at the cost of one start-up (1-3 s) every max_conversions jobs.
+        self.max_conversions = max_conversions
+        self._conversions = 0
         self.startup_timeout_s = startup_timeout_s
         self._soffice = soffice
         self._system_python = system_python
@@ -198,6 +204,8 @@ class Converter:
         if export is None:
             raise ValueError(f"unsupported target {target!r}")
         async with self._lock:
+            if self.max_conversions and self._conversions >= self.max_conversions:
+                await self._restart("recycled")
             await self.start()
             port = self._port
             started = time.monotonic()
@@ -234,6 +242,7 @@ class Converter:
                     f"the converter process died during the conversion ({type(error).__name__}); restarted",
                     retriable=True,
                 ) from None
+            self._conversions += 1
             log.debug(
                 "converted",
                 action="converter.convert",
@@ -244,12 +253,15 @@ class Converter:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _count_restart(self, reason: Literal["timeout", "crashed"]) -> None:
+    def _count_restart(self, reason: Literal["timeout", "crashed", "recycled"]) -> None:
         self.restarts += 1
         EXPORT_CONVERTER_RESTARTS.labels(reason=reason).inc()
-        log.warning("restarting the LibreOffice converter", action="converter.restart", reason=reason)
+        if reason == "recycled":
+            log.info("recycling the LibreOffice converter", action="converter.restart", reason=reason)
+        else:
+            log.warning("restarting the LibreOffice converter", action="converter.restart", reason=reason)
 
-    async def _restart(self, reason: Literal["timeout", "crashed"]) -> None:
+    async def _restart(self, reason: Literal["timeout", "crashed", "recycled"]) -> None:
         """Kill the whole group and start it again; a failed start is logged, the next convert retries."""
         async with self._start_lock:
             if self._closed:  # close() has stopped everything already
@@ -293,6 +305,7 @@ class Converter:
                 f"{self._system_python} is missing; the converter needs Debian's Python with python3-uno",
                 retriable=False,
             )
+        self._conversions = 0
         for attempt in (1, 2):
             self._spawn(soffice)
             try:
@@ -428,6 +441,7 @@ class ConverterPool:
         startup_timeout_s: float = 60.0,
         soffice: str | None = None,
         system_python: Path = SYSTEM_PYTHON,
+        max_conversions: int = 0,
     ) -> None:
         if size < 1:
             raise ValueError("a converter pool needs at least one converter")
@@ -438,6 +452,7 @@ class ConverterPool:
                 startup_timeout_s=startup_timeout_s,
                 soffice=soffice,
                 system_python=system_python,
+                max_conversions=max_conversions,
             )
             for index in range(size)
         ]

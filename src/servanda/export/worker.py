@@ -76,7 +76,11 @@ class ExportWorker:
         concurrency = settings.export_concurrency
         self.db = Database(database_url, pool_size=concurrency + 3, application_name="servanda-worker")
         profile = settings.servanda_data_dir.resolve() / "libreoffice" / f"profile-{uuid.uuid4().hex[:8]}"
-        self.converter = Converter(profile_dir=profile, timeout_s=settings.export_converter_timeout_s)
+        self.converter = Converter(
+            profile_dir=profile,
+            timeout_s=settings.export_converter_timeout_s,
+            max_conversions=settings.export_converter_max_conversions,
+        )
         self.deps = WorkerDeps(
             db=self.db,
             storage=storage_from_settings(settings),
