@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     export_shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
     export_converter_timeout_s: float = Field(60.0, gt=0, le=3600)
     # LibreOffice is started afresh after this many conversions (0: never); see export/converter.py.
-    export_converter_max_conversions: int = Field(500, ge=0, le=1_000_000)
+    export_converter_max_conversions: int = Field(100, ge=0, le=1_000_000)
     # New jobs arrive by LISTEN/NOTIFY; retries scheduled for later are found by polling.
     export_poll_interval_s: float = Field(2.0, gt=0, le=60)
 
