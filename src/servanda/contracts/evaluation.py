@@ -207,6 +207,8 @@ def candidates(e: Evaluated) -> dict[uuid.UUID, tuple[str, tuple[str, ...]]]:
     if kept is not None and kept[0] is e.evaluation and kept[1] is clauses:
         return kept[2]
     texts = candidate_texts(clauses, e.evaluation)
+    if e.pins.template_version.status == "draft":
+        return texts  # neither inputs nor evaluation are memoised: an entry could never hit again
     if len(_CANDIDATES) >= _EVALUATIONS_MAX:
         _CANDIDATES.pop(next(iter(_CANDIDATES)))
     # The evaluation and the parsed clauses are kept with the texts, so the id cannot be reused
