@@ -22,6 +22,7 @@ from sqlalchemy import CompoundSelect, Select, bindparam, literal_column, null, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import Clause, ClauseVersion, Template, TemplateVersion
+from servanda.platform.memo import Memo
 
 
 @dataclass(frozen=True)
@@ -126,16 +127,15 @@ async def current_clause_versions(
     }
 
 
-_CONTENT_CACHE: dict[uuid.UUID, tuple[Any, ...]] = {}
-_CONTENT_CACHE_MAX = 20_000
+# The heavy content of published and deprecated versions (structure and interview; a clause's
+# text, parameters, rules and heading) never changes: kept per process by version id. Drafts are
+# read every time, as their content can still change.
+_CONTENT: Memo[uuid.UUID, tuple[Any, ...]] = Memo(20_000)
 
 
 def _remember(version_id: uuid.UUID, status: str, content: tuple[Any, ...]) -> None:
-    if status == "draft":
-        return
-    if len(_CONTENT_CACHE) >= _CONTENT_CACHE_MAX:
-        _CONTENT_CACHE.pop(next(iter(_CONTENT_CACHE)))
-    _CONTENT_CACHE[version_id] = content
+    if status != "draft":
+        _CONTENT.put(version_id, content)
 
 
 # Built once: the light columns of a template version and of clause versions, as one statement.
@@ -182,7 +182,8 @@ async def pinned_versions(
     tv = next((r for r in rows if r.kind == "t"), None)
     if tv is None:
         return None
-    if tv.id not in _CONTENT_CACHE:
+    kept = _CONTENT.get(tv.id)
+    if kept is None:
         heavy = (
             await session.execute(
                 select(TemplateVersion.structure, TemplateVersion.interview).where(
@@ -190,15 +191,15 @@ async def pinned_versions(
                 )
             )
         ).one()
-        _remember(tv.id, tv.status, (heavy.structure or {}, heavy.interview or []))
-        structure, interview = heavy.structure or {}, heavy.interview or []
-    else:
-        structure, interview = _CONTENT_CACHE[tv.id]
+        kept = (heavy.structure or {}, heavy.interview or [])
+        _remember(tv.id, tv.status, kept)
+    structure, interview = kept
     template = TemplateRef(tv.parent_id, tv.title, tv.jurisdiction, tv.current_published_version_id)
     version = TemplateVersionPin(tv.id, tv.parent_id, tv.version_number, tv.status, structure, interview)
     clauses = [r for r in rows if r.kind == "c"]
-    missing = [r.id for r in clauses if r.id not in _CONTENT_CACHE]
-    fetched: dict[uuid.UUID, tuple[Any, ...]] = {}
+    # What the memo holds is taken before the next await: other requests may evict meanwhile.
+    contents = {r.id: c for r in clauses if (c := _CONTENT.get(r.id)) is not None}
+    missing = [r.id for r in clauses if r.id not in contents]
     if missing:
         heavy_clauses = await session.execute(
             select(
@@ -209,16 +210,15 @@ async def pinned_versions(
                 ClauseVersion.heading,
             ).where(ClauseVersion.id.in_(missing))
         )
+        status = {r.id: r.status for r in clauses}
         for r in heavy_clauses:
-            fetched[r.id] = (r.content or "", r.parameters or {}, r.rules or [], r.heading)
+            contents[r.id] = (r.content or "", r.parameters or {}, r.rules or [], r.heading)
+            _remember(r.id, status[r.id], contents[r.id])
     pinned: list[TitledClauseVersion] = []
     for r in clauses:
-        content = fetched.get(r.id) or _CONTENT_CACHE[r.id]
-        if r.id in fetched:
-            _remember(r.id, r.status, content)
         pinned.append(
             TitledClauseVersion(
-                r.title, ClauseVersionPin(r.id, r.parent_id, r.version_number, r.status, *content)
+                r.title, ClauseVersionPin(r.id, r.parent_id, r.version_number, r.status, *contents[r.id])
             )
         )
     return template, version, pinned

@@ -24,6 +24,7 @@ from servanda.contracts.pins import Pins
 from servanda.engine.document import DocumentMeta, Pin
 from servanda.engine.evaluate import ClauseVersion, ContractEvaluation, candidate_texts, evaluate_contract
 from servanda.engine.shapes import Parameter, Question, Rule, Structure
+from servanda.platform.memo import Memo
 
 RULES = TypeAdapter(list[Rule])
 PARAMETERS = TypeAdapter(dict[str, Parameter])
@@ -56,8 +57,7 @@ class Evaluated:
 
 # Pinned (published or deprecated) versions never change, so their parsed form is
 # cached per process, keyed by the exact version ids (a bounded, insertion-ordered cache).
-_PARSED: dict[tuple[uuid.UUID, tuple[uuid.UUID, ...]], EngineInputs] = {}
-_PARSED_MAX = 512
+_PARSED: Memo[tuple[uuid.UUID, tuple[uuid.UUID, ...]], EngineInputs] = Memo(512)
 
 
 def engine_inputs(pins: Pins) -> EngineInputs:
@@ -67,9 +67,7 @@ def engine_inputs(pins: Pins) -> EngineInputs:
     if cached is None or pins.template_version.status == "draft":
         cached = _parse(pins)
         if pins.template_version.status != "draft":
-            if len(_PARSED) >= _PARSED_MAX:
-                _PARSED.pop(next(iter(_PARSED)))
-            _PARSED[key] = cached
+            _PARSED.put(key, cached)
     return cached
 
 
@@ -131,9 +129,7 @@ def evaluate(
         meta=meta,
     )
     if key is not None:
-        if len(_EVALUATIONS) >= _EVALUATIONS_MAX:
-            _EVALUATIONS.pop(next(iter(_EVALUATIONS)))
-        _EVALUATIONS[key] = evaluation
+        _EVALUATIONS.put(key, evaluation)
     return evaluation
 
 
@@ -146,8 +142,7 @@ def evaluate(
 # validate call. The engine's results are treated as read-only by every caller. Few entries on
 # purpose: every kept evaluation is thousands of objects the garbage collector walks, and with 128
 # entries that walk cost autosave (a new state every time) 18 % more CPU than no memo at all.
-_EVALUATIONS: dict[bytes, ContractEvaluation] = {}
-_EVALUATIONS_MAX = 32
+_EVALUATIONS: Memo[bytes, ContractEvaluation] = Memo(32)
 
 
 def _evaluation_key(
@@ -209,12 +204,13 @@ def candidates(e: Evaluated) -> dict[uuid.UUID, tuple[str, tuple[str, ...]]]:
     texts = candidate_texts(clauses, e.evaluation)
     if e.pins.template_version.status == "draft":
         return texts  # neither inputs nor evaluation are memoised: an entry could never hit again
-    if len(_CANDIDATES) >= _EVALUATIONS_MAX:
-        _CANDIDATES.pop(next(iter(_CANDIDATES)))
     # The evaluation and the parsed clauses are kept with the texts, so the id cannot be reused
     # while the entry lives; a memoised evaluation (and cached inputs) hit, anything else misses.
-    _CANDIDATES[id(e.evaluation)] = (e.evaluation, clauses, texts)
+    _CANDIDATES.put(id(e.evaluation), (e.evaluation, clauses, texts))
     return texts
 
 
-_CANDIDATES: dict[int, tuple[ContractEvaluation, Any, dict[uuid.UUID, tuple[str, tuple[str, ...]]]]] = {}
+# As many as evaluations are memoised: a kept evaluation's texts are the ones asked for again.
+_CANDIDATES: Memo[int, tuple[ContractEvaluation, Any, dict[uuid.UUID, tuple[str, tuple[str, ...]]]]] = Memo(
+    _EVALUATIONS.size
+)

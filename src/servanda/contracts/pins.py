@@ -16,6 +16,7 @@ from servanda.content import published
 from servanda.content.published import ClauseVersionPin, TemplateRef, TemplateVersionPin
 from servanda.engine.shapes import Structure
 from servanda.platform import errors
+from servanda.platform.memo import Memo
 
 __all__ = [
     "ClauseVersionPin",
@@ -56,14 +57,11 @@ def slot_clause_ids(version: TemplateVersionPin) -> list[uuid.UUID]:
         structure = Structure.model_validate(version.structure or {})
         known = tuple(dict.fromkeys(c for slot in structure.slots() for c in slot.clause_ids()))
         if version.status != "draft":
-            if len(_SLOT_ORDER) >= _SLOT_ORDER_MAX:
-                _SLOT_ORDER.pop(next(iter(_SLOT_ORDER)))
-            _SLOT_ORDER[version.id] = known
+            _SLOT_ORDER.put(version.id, known)
     return list(known)
 
 
-_SLOT_ORDER: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
-_SLOT_ORDER_MAX = 2048
+_SLOT_ORDER: Memo[uuid.UUID, tuple[uuid.UUID, ...]] = Memo(2048)
 
 
 async def resolve_pins(session: AsyncSession, template_id: uuid.UUID) -> Pins:

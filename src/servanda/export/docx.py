@@ -65,6 +65,7 @@ from servanda.engine.document import (
 )
 from servanda.engine.formatting import format_date
 from servanda.export.style import Colors, Logo, StyleSpec
+from servanda.platform.memo import Memo
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -154,8 +155,7 @@ class _Prepared:
 # kept per process and each render works on a copy of it that shares the static parts. Keyed by
 # content, not by style template id and version: an edited style is simply a new key. About
 # 5 MB per entry (python-docx's styles.xml and stylesWithEffects.xml parsed).
-_PREPARED: dict[tuple[StyleSpec, bytes | None], _Prepared] = {}
-_PREPARED_MAX = 16
+_PREPARED: Memo[tuple[StyleSpec, bytes | None], _Prepared] = Memo(16)
 # Renders run in threads (asyncio.to_thread): one at a time reads or fills the cache, and lxml
 # never sees the same tree used by two threads at once.
 _PREPARED_LOCK = threading.Lock()
@@ -204,9 +204,7 @@ def _prepared(
         prepared = _PREPARED.get(key)
         if prepared is None:
             prepared = _prepare(page_and_type, base_docx)
-            if len(_PREPARED) >= _PREPARED_MAX:
-                _PREPARED.pop(next(iter(_PREPARED)))
-            _PREPARED[key] = prepared
+            _PREPARED.put(key, prepared)
         shared: dict[int, object] = {id(part): part for part, _ in prepared.static.values()}
         package = copy.deepcopy(prepared.package, shared)
     word = package.main_document_part.document

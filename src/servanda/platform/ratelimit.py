@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from servanda.platform import errors
 from servanda.platform.db import Database
+from servanda.platform.memo import Memo
 from servanda.platform.orm import Base
 
 IDLE = TransactionStatus.IDLE
@@ -115,9 +116,8 @@ class FirstRow:
 
 # The take-then-first query as sent, per user, tenant and session: its literals are the same on
 # every request of one session, and binding them (lists of digests, rates and bursts) costs more
-# CPU than the rest of the take. Bounded: cleared when full.
-_RENDERED: dict[tuple[object, ...], bytes] = {}
-_RENDERED_MAX = 4096
+# CPU than the rest of the take.
+_RENDERED: Memo[tuple[object, ...], bytes] = Memo(4096)
 
 
 def _take_then_query(
@@ -133,9 +133,7 @@ def _take_then_query(
     if query is None:
         params = {"k": list(keys), "r": [float(r) for r in rates], "b": list(bursts), **first.params}
         query = cursor.mogrify(_TAKE_THEN + first.sql, params).encode(cursor.connection.info.encoding)
-        if len(_RENDERED) >= _RENDERED_MAX:
-            _RENDERED.clear()
-        _RENDERED[cache_key] = query
+        _RENDERED.put(cache_key, query)
     return query
 
 
