@@ -25,6 +25,7 @@ from servanda.content.models import Clause, Template, TemplateVersion
 from servanda.engine.shapes import Structure
 from servanda.identity.principal import Principal
 from servanda.platform import errors
+from servanda.platform.orm import any_of
 from servanda.platform.paging import count_rows
 
 
@@ -224,7 +225,9 @@ class CatalogService:
         titles = (
             dict(
                 (row.id, row.title)
-                for row in await session.execute(select(Clause.id, Clause.title).where(Clause.id.in_(ids)))
+                for row in await session.execute(
+                    select(Clause.id, Clause.title).where(any_of(Clause.id, ids))
+                )
             )
             if ids
             else {}

@@ -18,11 +18,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, bindparam, literal_column, null, select, union_all
+from sqlalchemy import CompoundSelect, Select, any_, bindparam, literal_column, null, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import Clause, ClauseVersion, Template, TemplateVersion
 from servanda.platform.memo import Memo
+from servanda.platform.orm import any_of
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ async def current_clause_versions(
     result = await session.execute(
         select(Clause, ClauseVersion)
         .outerjoin(ClauseVersion, ClauseVersion.id == Clause.current_published_version_id)
-        .where(Clause.id.in_(clause_ids))
+        .where(any_of(Clause.id, clause_ids))
     )
     return {
         clause.id: (clause.title, ClauseVersionPin.of(version) if version is not None else None)
@@ -163,7 +165,7 @@ _PINNED_VERSIONS: CompoundSelect[Any] = union_all(
         null().label("current_published_version_id"),
     )
     .join(Clause, Clause.id == ClauseVersion.clause_id)
-    .where(ClauseVersion.id.in_(bindparam("cvs", expanding=True))),
+    .where(ClauseVersion.id == any_(bindparam("cvs", type_=ARRAY(UUID(as_uuid=True))))),
 )
 
 
@@ -208,7 +210,7 @@ async def pinned_versions(
                 ClauseVersion.parameters,
                 ClauseVersion.rules,
                 ClauseVersion.heading,
-            ).where(ClauseVersion.id.in_(missing))
+            ).where(any_of(ClauseVersion.id, missing))
         )
         status = {r.id: r.status for r in clauses}
         for r in heavy_clauses:

@@ -39,6 +39,7 @@ from servanda.export.repository import style_template_exists
 from servanda.identity.principal import Principal
 from servanda.identity.repository import Colleague, UserRepository
 from servanda.platform import errors, labels
+from servanda.platform.orm import any_of
 from servanda.platform.paging import paginate
 
 RULES = TypeAdapter(list[Rule])
@@ -273,7 +274,7 @@ class ContentService:
         parent = getattr(kind.version, kind.parent)
         rows = await session.scalars(
             select(kind.version)
-            .where(parent.in_(ids))
+            .where(any_of(parent, ids))
             .order_by(parent, kind.version.version_number.desc())
             .ext(distinct_on(parent))
         )
@@ -501,7 +502,7 @@ class ContentService:
             rows = await session.execute(
                 select(Clause.id, Clause.title, ClauseVersion.parameters, ClauseVersion.rules)
                 .outerjoin(ClauseVersion, ClauseVersion.id == Clause.current_published_version_id)
-                .where(Clause.id.in_(ids))
+                .where(any_of(Clause.id, ids))
             )
             for clause_id, title, parameters, rules in rows:
                 has_published = parameters is not None  # outer join: NULL without a published version
@@ -812,7 +813,9 @@ async def rule_graph(
         raise version_not_found(TEMPLATES)
     structure = Structure.model_validate(version.structure or {})
     slot_of = {c: (slot.id, slot.type) for slot in structure.slots() for c in slot.clause_ids()}
-    clauses = {c.id: c for c in (await session.scalars(select(Clause).where(Clause.id.in_(slot_of)))).all()}
+    clauses = {
+        c.id: c for c in (await session.scalars(select(Clause).where(any_of(Clause.id, slot_of)))).all()
+    }
     latest = await ContentService._latest_versions(session, CLAUSES, list(clauses))
     published_ids = [
         c.current_published_version_id for c in clauses.values() if c.current_published_version_id
@@ -820,7 +823,7 @@ async def rule_graph(
     published = {
         v.clause_id: v
         for v in (
-            await session.scalars(select(ClauseVersion).where(ClauseVersion.id.in_(published_ids)))
+            await session.scalars(select(ClauseVersion).where(any_of(ClauseVersion.id, published_ids)))
         ).all()
     }
     nodes, edges = [], []

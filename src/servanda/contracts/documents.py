@@ -22,6 +22,7 @@ from servanda.contracts.pins import load_pins
 from servanda.engine.document import Document
 from servanda.engine.rules import ValidationState
 from servanda.identity.principal import Principal
+from servanda.platform.orm import any_of
 
 
 @dataclass(frozen=True)
@@ -99,5 +100,5 @@ async def visible_ids(
     """Which of ``contract_ids`` ``principal`` sees (batch export preconditions), in one query."""
     if not contract_ids:
         return set()
-    query = visible_contract_ids(principal).where(ContractInstance.id.in_(list(contract_ids)))
+    query = visible_contract_ids(principal).where(any_of(ContractInstance.id, contract_ids))
     return set((await session.scalars(query)).all())

@@ -22,6 +22,7 @@ from servanda.identity.auth_service import LocalAuthService
 from servanda.identity.models import AuthSession, Team, TeamMember, User
 from servanda.identity.principal import Principal
 from servanda.platform import errors
+from servanda.platform.orm import any_of
 from servanda.platform.paging import paginate
 
 DELETED_NAME = "Gelöschter Nutzer"
@@ -212,7 +213,7 @@ class DirectoryService:
         if team_ids:
             rows = await session.execute(
                 select(TeamMember.team_id, TeamMember.user_id)
-                .where(TeamMember.team_id.in_(team_ids))
+                .where(any_of(TeamMember.team_id, team_ids))
                 .order_by(TeamMember.created_at)
             )
             for team_id, user_id in rows:
@@ -284,7 +285,7 @@ class DirectoryService:
             set(
                 (
                     await session.scalars(
-                        select(User.id).where(User.id.in_(wanted), User.deleted_at.is_(None))
+                        select(User.id).where(any_of(User.id, wanted), User.deleted_at.is_(None))
                     )
                 ).all()
             )

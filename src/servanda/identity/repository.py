@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity.models import Team, TeamMember, User
+from servanda.platform.orm import any_of
 from servanda.platform.paging import paginate
 
 # Who may be named reviewer of content (content/service.py checks the same at submit).
@@ -91,14 +92,14 @@ class UserRepository:
     async def display_names(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
         if not user_ids:
             return {}
-        rows = await self.session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
+        rows = await self.session.execute(select(User.id, User.display_name).where(any_of(User.id, user_ids)))
         return {row.id: row.display_name for row in rows}
 
     async def contacts(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
         """Display name and e-mail of each of the current tenant's users among ``user_ids`` (audit log)."""
         if not user_ids:
             return {}
-        query = select(User.id, User.display_name, User.email).where(User.id.in_(user_ids))
+        query = select(User.id, User.display_name, User.email).where(any_of(User.id, user_ids))
         return {row.id: (row.display_name, row.email) for row in await self.session.execute(query)}
 
     async def reviewers(

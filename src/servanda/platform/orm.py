@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import Text
@@ -53,3 +54,15 @@ def jsonb_list() -> Mapped[list[Any]]:
 
 def text_array() -> Mapped[list[str]]:
     return mapped_column(server_default=text("'{}'::text[]"))
+
+
+def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column = ANY(:values)`` with the values bound as one array.
+
+    An ``IN`` list is rendered with one placeholder per value, so every length is another
+    statement text: psycopg prepares each text separately per connection (PostgreSQL keeps a plan
+    for each), and the number of texts grows with the data (clauses of a template, users on a
+    page). One array parameter keeps it one text; PostgreSQL uses the same index for it.
+    """
+    matches: ColumnElement[bool] = column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return matches
