@@ -39,3 +39,18 @@ def test_short_mixed_load_run_has_no_errors_and_drives_every_user_class(tmp_path
     operations = {row["operation"] for row in results["operations"] if row["requests"] + row["ramp_requests"]}
     assert {"contract: create", "contract: autosave", "export: request", "audit: page"} <= operations
     assert not results["restarted_processes"]
+
+
+def test_cpu_over_the_window_counts_processes_that_come_and_go() -> None:
+    """A recycled LibreOffice: the one at the start ends, a new one takes over. Its CPU is the old
+    one's use up to its last sample plus the new one's in full (subtracting sums went negative)."""
+    from bench.load.__main__ import _cpu_over
+
+    role = "LibreOffice"
+    samples = [
+        (0.0, {role: {"cpu_by_pid": {10: 50.0}}}),
+        (5.0, {role: {"cpu_by_pid": {10: 52.0}}}),
+        (10.0, {role: {"cpu_by_pid": {11: 1.5}}}),
+        (15.0, {role: {"cpu_by_pid": {11: 3.0}}}),
+    ]
+    assert _cpu_over(samples, role) == 2.0 + 3.0

@@ -125,15 +125,26 @@ def _memory_mb(processes: list[psutil.Process], measure: str) -> float:
     return total / 2**20
 
 
-def _cpu_s(processes: list[psutil.Process]) -> float:
-    total = 0.0
+def _cpu_by_pid(processes: list[psutil.Process]) -> dict[int, float]:
+    """CPU seconds so far of each process (a process's own, not its children's)."""
+    found = {}
     for p in processes:
-        try:
+        with contextlib.suppress(psutil.Error):
             t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
+            found[p.pid] = round(t.user + t.system, 2)
+    return found
+
+
+def _cpu_over(samples: list[tuple[float, dict[str, Any]]], role: str) -> float:
+    """CPU seconds ``role``'s processes used from the first of ``samples`` to the last, per process:
+    one present at the first counts from there, one started later in full, each up to the last
+    sample it was seen in. So processes that come and go (LibreOffice, started afresh every
+    EXPORT_CONVERTER_MAX_CONVERSIONS conversions) are counted, not subtracted."""
+    first: dict[int, float] = samples[0][1][role]["cpu_by_pid"]
+    last: dict[int, float] = {}
+    for _, sample in samples:
+        last.update(sample[role]["cpu_by_pid"])
+    return sum(cpu - first.get(pid, 0.0) for pid, cpu in last.items())
 
 
 @dataclass
@@ -224,7 +235,7 @@ class Watched:
                 mb = _memory_mb(group, measure)
             out[role] = {
                 "mb": round(mb, 2 if measure == "private_mean" else 1),
-                "cpu_s": round(_cpu_s(group), 2),
+                "cpu_by_pid": _cpu_by_pid(group),
                 "processes": len(group),
             }
         by_name: dict[str, int] = {}
@@ -249,6 +260,9 @@ class Sampler(threading.Thread):
     def at(self, moment: float) -> tuple[float, dict[str, Any]]:
         """The first sample at or after ``moment`` (else the last)."""
         return next((s for s in self.samples if s[0] >= moment), self.samples[-1])
+
+    def between(self, start: float, end: float) -> list[tuple[float, dict[str, Any]]]:
+        return [s for s in self.samples if start <= s[0] <= end]
 
     def before(self, moment: float) -> tuple[float, dict[str, Any]]:
         return [s for s in self.samples if s[0] <= moment][-1]
@@ -390,8 +404,8 @@ def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: floa
             else "OK"
             if growth <= MEMORY_GROWTH_LIMIT
             else "MISSED",
-            "cpu_pct": round((end[1][role]["cpu_s"] - start[1][role]["cpu_s"]) / window * 100, 1)
-            if window > 0 and role != PER_BACKEND  # a changing set of processes: no CPU delta
+            "cpu_pct": round(_cpu_over(sampler.between(start[0], end[0]), role) / window * 100, 1)
+            if window > 0 and role != PER_BACKEND  # the same backends as "all processes"
             else None,
             "processes": f"{start[1][role]['processes']:g}/{end[1][role]['processes']:g}",
         }
