@@ -71,14 +71,14 @@ def seconds(text: str) -> int:
 
 
 def warmup_seconds(duration_s: int) -> float:
-    """How long after the last user started the memory's start sample is taken: 120 s of a
-    10-minute run (a fifth of a shorter one). The pools are full from start-up (fill_pool), so
-    the backend count is final before the load begins; what the warm-up waits for is that every
-    pooled connection has served the mix often enough to have prepared its statements (psycopg
-    prepares a statement on its 5th execution on a connection) and loaded the catalog entries
-    of the tables it touches - at about 60 req/s over 26 pooled connections, 120 s are about
-    280 requests per backend (the report prints the figure). Until then each backend's private
-    memory grows by design; after it, growth would be a leak (docs/operations.md)."""
+    """How long after the last user started the memory's start sample is taken (unless --warmup
+    says): 120 s of a 10-minute run (a fifth of a shorter one). The pools are full from start-up
+    (fill_pool), so the backend count is final before the load begins. 120 s are enough for the
+    application's processes (flat from there on); PostgreSQL's backends fill their plan caches
+    for about 20 minutes at this mix: psycopg prepares a statement on its 5th execution on a
+    connection, and the rarer statements get there late on each of the 20 API connections
+    (measured with pg_log_backend_memory_contexts, docs/operations.md run 6). To judge them,
+    run longer with a longer warm-up (``--duration 35m --warmup 25m``)."""
     return min(120.0, duration_s * 0.2)
 
 
