@@ -5,7 +5,8 @@ stand-in for Keycloak, which cannot be installed here (see its docstring and doc
 
 Covered: sign-in (authorization code + PKCE) → dashboard as the invited user; silent refresh with a
 20 s access token (and with a second tab: the provider spends each refresh token on first use, so
-the tabs must not both refresh with one); the provider ends the session mid-page → sign in again → back on the page; logout
+the tabs must not both refresh with one); the provider unreachable mid-session → the notice, the
+session kept, and a retry once it is back; the provider ends the session mid-page → sign in again → back on the page; logout
 through the end-session endpoint; axe on the sign-in page, the dialog and the dashboard; CSP.
 """
 
@@ -183,6 +184,7 @@ def test_oidc_sign_in_refresh_expiry_and_logout_in_the_browser(oidc_stack: OidcS
     )
     result = results[-1]
     assert result["unreachableProviderNamed"] is True
+    assert result["providerOutageNotice"] is True
     assert result["accessTokenLifetimeS"] == ACCESS_TOKEN_LIFETIME_S
     assert result["refreshes"] >= 1 and result["refreshesWithTwoTabs"] >= 4
     assert result["pageAfterSignIn"] == result["pageBeforeExpiry"] == "/katalog?q=Arbeitsvertrag"

@@ -9,7 +9,9 @@
 // → back in the app as that user (dashboard); the access token (short-lived) is refreshed silently at
 // the provider's token endpoint and a request after the first token's expiry succeeds without a 401 or
 // a dialog; a second tab shares the session through four more (rotating) refreshes without a refused
-// one; the provider ends the session mid-page → the "Sitzung abgelaufen" dialog (axe) → signing in
+// one; the provider becomes unreachable mid-session → the notice "Anmeldedienst nicht erreichbar" (axe),
+// the session and the page stay → back up, "Jetzt erneut versuchen" renews the session and requests
+// succeed; the provider ends the session mid-page → the "Sitzung abgelaufen" dialog (axe) → signing in
 // again returns to the page (path and query) the user was on; "Abmelden" goes through the provider's
 // end-session endpoint, the app shows the sign-in page and the old refresh token is dead.
 //
@@ -179,6 +181,40 @@ async function main(page, discovery) {
     }
     results.refreshesWithTwoTabs = refreshed() - before;
     await second.close();
+  });
+
+  await step("the sign-in service goes down mid-session: a notice, the session and the page stay", async () => {
+    // The provider unreachable from the browser (down, or no CORS answer) when the next silent refresh
+    // is due: not "Sitzung abgelaufen" and no sign-out, but the notice with a retry; back up, the
+    // retry renews the session and the app goes on.
+    const providerRequests = (url) => url.href.startsWith(new URL(issuer).origin);
+    let blocked = 0;
+    await page.route(providerRequests, (route) => {
+      blocked += 1;
+      return route.abort("connectionrefused");
+    });
+    const session = await storedSession(page);
+    const notice = page.getByRole("alert").filter({ hasText: "Der Anmeldedienst Ihrer Kanzlei ist nicht erreichbar" });
+    await notice.waitFor({ state: "visible", timeout: session.expiresAt - Date.now() + 60_000 });
+    if (!blocked) throw new Error("the notice came without a request to the provider");
+    if (await dialog.isVisible()) throw new Error("the session-expired dialog instead of the notice");
+    if (new URL(page.url()).pathname.startsWith("/anmelden")) throw new Error("sent to the sign-in page");
+    if (!(await storedSession(page))) throw new Error("the stored session was dropped");
+    await page.getByRole("heading", { level: 1, name: "Katalog" }).waitFor({ state: "visible" });
+    log(await axeCheck(page, "oidc-02b-anmeldedienst-ausgefallen", SCREENSHOTS, axeFindings));
+    await page.unroute(providerRequests);
+    const before = refreshed();
+    await notice.getByRole("button", { name: "Jetzt erneut versuchen" }).click();
+    await until(page, () => refreshed() > before, "a refresh after the retry");
+    await notice.waitFor({ state: "hidden", timeout: STEP_TIMEOUT_MS });
+    const beforeApi = apiStatuses.length;
+    await page.getByRole("link", { name: "Verträge" }).click();
+    await page.getByRole("heading", { level: 1, name: "Verträge" }).waitFor({ state: "visible" });
+    await until(page, () => apiStatuses.slice(beforeApi).find((r) => r.status === 200 && r.bearer), "an API answer after the outage");
+    if (await dialog.isVisible()) throw new Error("the sign-in dialog after the outage");
+    await page.getByRole("link", { name: "Katalog" }).click();
+    await page.getByRole("heading", { level: 1, name: "Katalog" }).waitFor({ state: "visible" });
+    results.providerOutageNotice = true;
   });
 
   await step("the session ends at the provider mid-page", async () => {
