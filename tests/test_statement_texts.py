@@ -53,11 +53,12 @@ def test_a_list_of_ids_is_one_statement_text_whatever_its_length(
                     await published.current_clause_versions(session, ids)
                     await UserRepository(session).display_names(set(ids))
                     await UserRepository(session).contacts(set(ids))
+                    await UserRepository(session).reviewers(set(ids), page=1, page_size=10)
                 sent[n] = list(texts)
         finally:
             await db.dispose()
 
     asyncio.run(run())
-    assert len(sent[1]) == 4, sent[1]
+    assert len(sent[1]) == 6, sent[1]  # the reviewers: a page and its count
     assert sent[1] == sent[3] == sent[7]
-    assert all("ANY (" in sql and " IN (" not in sql for sql in sent[1]), sent[1]
+    assert all(("ANY (" in sql or "ALL (" in sql) and "id IN (" not in sql for sql in sent[1]), sent[1]

@@ -11,11 +11,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select, text, true
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.identity.models import Team, TeamMember, User
-from servanda.platform.orm import any_of
+from servanda.platform.orm import any_of, none_of
 from servanda.platform.paging import paginate
 
 # Who may be named reviewer of content (content/service.py checks the same at submit).
@@ -112,7 +112,7 @@ class UserRepository:
                 User.status == "active",
                 User.role.in_(REVIEWER_ROLES),
                 User.deleted_at.is_(None),
-                User.id.not_in(exclude) if exclude else true(),
+                none_of(User.id, exclude),
             )
             .order_by(func.lower(User.display_name), User.id)
         )

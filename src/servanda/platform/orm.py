@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, func, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, all_, any_, bindparam, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import Text
@@ -66,3 +66,10 @@ def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """
     matches: ColumnElement[bool] = column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return matches
+
+
+def none_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column <> ALL(:values)``: the negation of :func:`any_of`, one statement text likewise
+    (an empty list excludes nothing)."""
+    excluded: ColumnElement[bool] = column != all_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return excluded
