@@ -18,8 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, any_, bindparam, literal_column, null, select, union_all
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import CompoundSelect, Select, bindparam, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servanda.content.models import Clause, ClauseVersion, Template, TemplateVersion
@@ -165,7 +164,7 @@ _PINNED_VERSIONS: CompoundSelect[Any] = union_all(
         null().label("current_published_version_id"),
     )
     .join(Clause, Clause.id == ClauseVersion.clause_id)
-    .where(ClauseVersion.id == any_(bindparam("cvs", type_=ARRAY(UUID(as_uuid=True))))),
+    .where(any_of(ClauseVersion.id, key="cvs")),
 )
 
 

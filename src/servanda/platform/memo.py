@@ -42,9 +42,6 @@ class Memo(Generic[K, V]):
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 
-    def __getitem__(self, key: K) -> V:
-        return self._entries[key]
-
     def __len__(self) -> int:
         return len(self._entries)
 

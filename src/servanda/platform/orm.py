@@ -56,20 +56,27 @@ def text_array() -> Mapped[list[str]]:
     return mapped_column(server_default=text("'{}'::text[]"))
 
 
-def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """``column = ANY(:values)`` with the values bound as one array.
+def any_of(column: Any, values: Iterable[Any] = (), *, key: str | None = None) -> ColumnElement[bool]:
+    """``column = ANY(:values)`` with the values bound as one array (``key``: a named parameter
+    of a statement built once, its values given at execution).
 
     An ``IN`` list is rendered with one placeholder per value, so every length is another
     statement text: psycopg prepares each text separately per connection (PostgreSQL keeps a plan
     for each), and the number of texts grows with the data (clauses of a template, users on a
     page). One array parameter keeps it one text; PostgreSQL uses the same index for it.
     """
-    matches: ColumnElement[bool] = column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    matches: ColumnElement[bool] = column == any_(_array(column, values, key))
     return matches
 
 
 def none_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """``column <> ALL(:values)``: the negation of :func:`any_of`, one statement text likewise
     (an empty list excludes nothing)."""
-    excluded: ColumnElement[bool] = column != all_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    excluded: ColumnElement[bool] = column != all_(_array(column, values, None))
     return excluded
+
+
+def _array(column: Any, values: Iterable[Any], key: str | None) -> Any:
+    if key is not None:
+        return bindparam(key, type_=ARRAY(column.type))
+    return bindparam(None, list(values), type_=ARRAY(column.type))
