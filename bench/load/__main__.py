@@ -398,7 +398,7 @@ def memory_table(sampler: Sampler, idle_at: float, start_at: float, end_at: floa
             "mid_mb": mid[role]["mb"],
             "end_mb": e,
             "growth_pct": round(growth * 100, 1),
-            # PSS also holds the shared buffers (bounded by shared_buffers): shown, judged by the USS row
+            # USS and PSS count shared-buffer pages (bounded by shared_buffers): shown, judged by the private rows
             "verdict": "-"
             if "(PSS)" in role or "(USS)" in role or "locust" in role
             else "OK"
